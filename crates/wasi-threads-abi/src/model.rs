@@ -1,0 +1,116 @@
+//! The model: core imports and exports, with the layouts they point at.
+
+use crate::core::{arrow_signature, wat_func_type, wat_string, ValType};
+use crate::layout::Layout;
+
+/// The core-wasm ABI of an interface or world.
+#[derive(Clone, Debug, Default)]
+pub struct Model {
+    /// What the model was loaded from, for messages
+    /// (e.g. `WIT world wasi:threads/threads`).
+    pub origin: String,
+    /// Functions the guest imports from the host, in source order.
+    pub imports: Vec<CoreFunc>,
+    /// Functions the guest exports to the host, in source order.
+    pub exports: Vec<CoreFunc>,
+}
+
+/// One core function: an import (with its module) or an export.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoreFunc {
+    /// The name the source gives the function: a WIT function name such as
+    /// `thread-spawn` or `[method]file.read`, or a WITX export name.
+    pub source_name: String,
+    /// The WIT interface (`wasi:threads/thread-spawn`) or WITX module the
+    /// function belongs to; `None` for functions declared in a world.
+    pub source_interface: Option<String>,
+    /// The core import module; `None` for exports.
+    pub module: Option<String>,
+    /// The core import or export name.
+    pub name: String,
+    pub params: Vec<CoreParam>,
+    pub results: Vec<ValType>,
+    /// All parameters are passed through one pointer (more than the
+    /// canonical ABI's 16 flat values).
+    pub indirect_params: bool,
+    /// The result is written through a return pointer: the last parameter
+    /// for imports, the single result for exports.
+    pub retptr: bool,
+}
+
+/// One core parameter, and what it points at when it is a pointer whose
+/// target the source states.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoreParam {
+    pub ty: ValType,
+    pub pointee: Option<Pointee>,
+}
+
+/// What a pointer parameter points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pointee {
+    /// The pointer of a pointer and length pair: a run of elements
+    /// (a string's bytes, a list's elements).
+    Elements(Layout),
+    /// One value: a record passed by pointer, the parameter area of an
+    /// indirect call, or a return area.
+    Value(Layout),
+}
+
+impl CoreParam {
+    pub fn plain(ty: ValType) -> CoreParam {
+        CoreParam { ty, pointee: None }
+    }
+}
+
+impl CoreFunc {
+    pub fn param_types(&self) -> Vec<ValType> {
+        self.params.iter().map(|p| p.ty).collect()
+    }
+
+    /// `(import "wasi" "thread-spawn" (func (param i32) (result i32)))` or
+    /// `(export "wasi_thread_start" (func (param i32 i32)))`.
+    pub fn wat(&self) -> String {
+        let ty = wat_func_type(&self.param_types(), &self.results);
+        match &self.module {
+            Some(module) => format!(
+                "(import {} {} {ty})",
+                wat_string(module),
+                wat_string(&self.name)
+            ),
+            None => format!("(export {} {ty})", wat_string(&self.name)),
+        }
+    }
+
+    /// `(i32 i32) -> ()`, followed by how the values are passed when it is
+    /// not plain.
+    pub fn describe_signature(&self) -> String {
+        let mut out = arrow_signature(&self.param_types(), &self.results);
+        if self.indirect_params {
+            out.push_str(" (parameters through a pointer)");
+        }
+        if self.retptr {
+            out.push_str(" (result through a return pointer)");
+        }
+        out
+    }
+}
+
+impl Model {
+    /// One WAT line per core import, then per core export.
+    pub fn wat_lines(&self) -> Vec<String> {
+        self.imports
+            .iter()
+            .chain(self.exports.iter())
+            .map(CoreFunc::wat)
+            .collect()
+    }
+
+    /// Whether any function passes a pointer into linear memory.
+    pub fn uses_memory(&self) -> bool {
+        self.imports
+            .iter()
+            .chain(&self.exports)
+            .any(|f| f.params.iter().any(|p| p.pointee.is_some()))
+    }
+}
