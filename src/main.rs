@@ -1,1 +1,5 @@
-fn main() {}
+//! `wasi-threads`: see `wasi_threads_cli` for the commands and exit codes.
+
+fn main() -> std::process::ExitCode {
+    wasi_threads_cli::main()
+}

@@ -168,9 +168,8 @@ fn compare(w: &CoreFunc, x: &CoreFunc, out: &mut Vec<Difference>) {
             continue;
         };
         let same = match (a, b) {
-            (Pointee::Elements(a), Pointee::Elements(b)) | (Pointee::Value(a), Pointee::Value(b)) => {
-                a.abi_eq(b)
-            }
+            (Pointee::Elements(a), Pointee::Elements(b))
+            | (Pointee::Value(a), Pointee::Value(b)) => a.abi_eq(b),
             _ => false,
         };
         if !same {

@@ -80,12 +80,7 @@ pub fn wat_func_type(params: &[ValType], results: &[ValType]) -> String {
 
 /// Writes `(i32 i32) -> (i32)`, the plain-words form used in reports.
 pub fn arrow_signature(params: &[ValType], results: &[ValType]) -> String {
-    let join = |tys: &[ValType]| {
-        tys.iter()
-            .map(|t| t.as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let join = |tys: &[ValType]| tys.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(" ");
     format!("({}) -> ({})", join(params), join(results))
 }
 
@@ -120,7 +115,10 @@ mod tests {
             wat_func_type(&[ValType::I32], &[ValType::I32]),
             "(func (param i32) (result i32))"
         );
-        assert_eq!(wat_func_type(&[ValType::I32, ValType::I32], &[]), "(func (param i32 i32))");
+        assert_eq!(
+            wat_func_type(&[ValType::I32, ValType::I32], &[]),
+            "(func (param i32 i32))"
+        );
         assert_eq!(wat_func_type(&[], &[]), "(func)");
         assert_eq!(
             arrow_signature(&[ValType::I64, ValType::F32], &[]),

@@ -54,19 +54,44 @@ pub struct Case {
 /// One leaf of a layout after records are flattened away.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Cell {
-    Int { offset: u32, size: u32 },
-    Float { offset: u32, size: u32 },
-    Sequence { offset: u32, element: Vec<Cell>, size: u32, align: u32, text: bool },
-    Variant { offset: u32, discriminant: u32, payload_offset: u32, cases: Vec<Option<Vec<Cell>>> },
+    Int {
+        offset: u32,
+        size: u32,
+    },
+    Float {
+        offset: u32,
+        size: u32,
+    },
+    Sequence {
+        offset: u32,
+        element: Vec<Cell>,
+        size: u32,
+        align: u32,
+        text: bool,
+    },
+    Variant {
+        offset: u32,
+        discriminant: u32,
+        payload_offset: u32,
+        cases: Vec<Option<Vec<Cell>>>,
+    },
 }
 
 impl Layout {
     pub fn int(size: u32) -> Layout {
-        Layout { size, align: size, kind: LayoutKind::Int }
+        Layout {
+            size,
+            align: size,
+            kind: LayoutKind::Int,
+        }
     }
 
     pub fn float(size: u32) -> Layout {
-        Layout { size, align: size, kind: LayoutKind::Float }
+        Layout {
+            size,
+            align: size,
+            kind: LayoutKind::Float,
+        }
     }
 
     /// Whether the two layouts put the same kinds of values at the same
@@ -88,8 +113,14 @@ impl Layout {
             return;
         }
         match &self.kind {
-            LayoutKind::Int => out.push(Cell::Int { offset: base, size: self.size }),
-            LayoutKind::Float => out.push(Cell::Float { offset: base, size: self.size }),
+            LayoutKind::Int => out.push(Cell::Int {
+                offset: base,
+                size: self.size,
+            }),
+            LayoutKind::Float => out.push(Cell::Float {
+                offset: base,
+                size: self.size,
+            }),
             LayoutKind::Sequence { element, text } => out.push(Cell::Sequence {
                 offset: base,
                 element: element.cells(),
@@ -102,13 +133,20 @@ impl Layout {
                     f.layout.push_cells(base + f.offset, out);
                 }
             }
-            LayoutKind::Variant { discriminant, payload_offset, cases } => {
+            LayoutKind::Variant {
+                discriminant,
+                payload_offset,
+                cases,
+            } => {
                 let payloads: Vec<Option<Vec<Cell>>> = cases
                     .iter()
                     .map(|c| c.payload.as_ref().filter(|p| p.size > 0).map(|p| p.cells()))
                     .collect();
                 if payloads.iter().all(|p| p.is_none()) {
-                    out.push(Cell::Int { offset: base, size: *discriminant });
+                    out.push(Cell::Int {
+                        offset: base,
+                        size: *discriminant,
+                    });
                 } else {
                     out.push(Cell::Variant {
                         offset: base,
@@ -129,7 +167,10 @@ impl fmt::Display for Layout {
             LayoutKind::Int => write!(f, "int{}", self.size * 8),
             LayoutKind::Float => write!(f, "float{}", self.size * 8),
             LayoutKind::Sequence { text: true, .. } => f.write_str("string"),
-            LayoutKind::Sequence { element, text: false } => write!(f, "list<{element}>"),
+            LayoutKind::Sequence {
+                element,
+                text: false,
+            } => write!(f, "list<{element}>"),
             LayoutKind::Record { fields } => {
                 write!(f, "{{size {}, align {}:", self.size, self.align)?;
                 for (i, field) in fields.iter().enumerate() {
@@ -138,7 +179,11 @@ impl fmt::Display for Layout {
                 }
                 f.write_str("}")
             }
-            LayoutKind::Variant { discriminant, payload_offset, cases } => {
+            LayoutKind::Variant {
+                discriminant,
+                payload_offset,
+                cases,
+            } => {
                 write!(
                     f,
                     "variant{{size {}, align {}, tag int{}, payload @{}:",
@@ -185,7 +230,11 @@ mod tests {
     #[test]
     fn nesting_and_names_do_not_count() {
         let flat = record(&[(0, Layout::int(4)), (4, Layout::int(4))], 8, 4);
-        let nested = record(&[(0, record(&[(0, Layout::int(4)), (4, Layout::int(4))], 8, 4))], 8, 4);
+        let nested = record(
+            &[(0, record(&[(0, Layout::int(4)), (4, Layout::int(4))], 8, 4))],
+            8,
+            4,
+        );
         assert!(flat.abi_eq(&nested));
     }
 
@@ -206,10 +255,16 @@ mod tests {
             kind: LayoutKind::Variant {
                 discriminant: 1,
                 payload_offset: 1,
-                cases: vec![Case { name: "a".into(), payload: None }],
+                cases: vec![Case {
+                    name: "a".into(),
+                    payload: None,
+                }],
             },
         };
         assert!(e.abi_eq(&Layout::int(1)));
-        assert_eq!(e.to_string(), "variant{size 1, align 1, tag int8, payload @1: _}");
+        assert_eq!(
+            e.to_string(),
+            "variant{size 1, align 1, tag int8, payload @1: _}"
+        );
     }
 }

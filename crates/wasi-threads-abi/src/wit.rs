@@ -21,8 +21,8 @@ use heck::ToSnakeCase;
 use wit_parser::abi::{AbiVariant, FlatTypes, WasmType};
 use wit_parser::{
     Function, FunctionKind, Handle, Int, InterfaceId, LiftLowerAbi, ManglingAndAbi, PackageId,
-    Resolve, SizeAlign, Type, TypeDefKind, TypeId, WasmExport, WasmExportKind, WasmImport,
-    WorldId, WorldItem, WorldKey,
+    Resolve, SizeAlign, Type, TypeDefKind, TypeId, WasmExport, WasmExportKind, WasmImport, WorldId,
+    WorldItem, WorldKey,
 };
 
 use crate::core::ValType;
@@ -84,7 +84,7 @@ impl WitModel {
         let mut resolve = Resolve::default();
         let (package, _) = resolve
             .push_path(path)
-            .map_err(|e| LoadError::new(LoadErrorKind::Parse, path, format!("{e:#}")))?;
+            .map_err(|e| LoadError::new(LoadErrorKind::Parse, path, resolve.render_error(&e)))?;
         WitModel::from_resolve(resolve, package, options)
             .map_err(|message| LoadError::new(LoadErrorKind::Selection, path, message))
     }
@@ -94,7 +94,7 @@ impl WitModel {
         let mut resolve = Resolve::default();
         let package = resolve
             .push_str(name, text)
-            .map_err(|e| LoadError::new(LoadErrorKind::Parse, name, format!("{e:#}")))?;
+            .map_err(|e| LoadError::new(LoadErrorKind::Parse, name, resolve.render_error(&e)))?;
         WitModel::from_resolve(resolve, package, options)
             .map_err(|message| LoadError::new(LoadErrorKind::Selection, name, message))
     }
@@ -118,17 +118,14 @@ impl WitModel {
         let pkg = &resolve.packages[package];
         if let Some(name) = &options.interface {
             let id = find_interface(&resolve, package, name)?;
-            builder.model.origin = format!("WIT interface {}", resolve.id_of(id).unwrap_or_default());
+            builder.model.origin =
+                format!("WIT interface {}", resolve.id_of(id).unwrap_or_default());
             builder.import_interface(id)?;
         } else if options.world.is_some() || pkg.worlds.len() == 1 {
             let world = resolve
                 .select_world(&[package], options.world.as_deref())
                 .map_err(|e| format!("{e:#}"))?;
-            builder.model.origin = format!(
-                "WIT world {}/{}",
-                pkg.name,
-                resolve.worlds[world].name
-            );
+            builder.model.origin = format!("WIT world {}/{}", pkg.name, resolve.worlds[world].name);
             builder.world(world)?;
         } else if pkg.worlds.is_empty() {
             builder.model.origin = format!("WIT package {}", pkg.name);
@@ -170,9 +167,21 @@ impl WitModel {
     pub fn flat(&self, ty: &Type) -> Option<Vec<WasmType>> {
         flat_types(&self.resolve, ty)
     }
+
+    /// How many flat core values a function's parameters take.
+    pub fn flat_param_count(&self, func: &Function) -> usize {
+        func.params
+            .iter()
+            .map(|p| self.flat(&p.ty).map_or(FLAT_STORAGE, |f| f.len()))
+            .sum()
+    }
 }
 
-fn find_interface(resolve: &Resolve, package: PackageId, name: &str) -> Result<InterfaceId, String> {
+fn find_interface(
+    resolve: &Resolve,
+    package: PackageId,
+    name: &str,
+) -> Result<InterfaceId, String> {
     let pkg = &resolve.packages[package];
     if let Some(id) = pkg.interfaces.get(name) {
         return Ok(*id);
@@ -264,7 +273,9 @@ impl Builder<'_> {
     }
 
     fn module_for(&self, default_ns: &str) -> String {
-        self.module.clone().unwrap_or_else(|| default_ns.to_string())
+        self.module
+            .clone()
+            .unwrap_or_else(|| default_ns.to_string())
     }
 
     fn interface_name(&self, id: Option<InterfaceId>) -> Option<String> {
@@ -324,7 +335,10 @@ impl Builder<'_> {
             indirect_params: false,
             retptr: false,
         });
-        self.import_items.push(WitItem::ResourceDrop { interface, resource });
+        self.import_items.push(WitItem::ResourceDrop {
+            interface,
+            resource,
+        });
     }
 
     fn export_function(&mut self, interface: Option<(&WorldKey, InterfaceId)>, func: &Function) {
@@ -428,7 +442,9 @@ impl Builder<'_> {
 fn is_async(func: &Function) -> bool {
     matches!(
         func.kind,
-        FunctionKind::AsyncFreestanding | FunctionKind::AsyncMethod(_) | FunctionKind::AsyncStatic(_)
+        FunctionKind::AsyncFreestanding
+            | FunctionKind::AsyncMethod(_)
+            | FunctionKind::AsyncStatic(_)
     )
 }
 

@@ -24,7 +24,8 @@ pub fn load(path: &Path) -> Result<Model, LoadError> {
         let entries = std::fs::read_dir(path)
             .map_err(|e| LoadError::new(LoadErrorKind::Io, path, e.to_string()))?;
         for entry in entries {
-            let entry = entry.map_err(|e| LoadError::new(LoadErrorKind::Io, path, e.to_string()))?;
+            let entry =
+                entry.map_err(|e| LoadError::new(LoadErrorKind::Io, path, e.to_string()))?;
             let p = entry.path();
             if p.extension().is_some_and(|e| e == "witx") {
                 files.push(p);

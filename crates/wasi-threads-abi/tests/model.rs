@@ -49,9 +49,15 @@ interface files {
 fn retptr_and_string_pointees() {
     let m = WitModel::parse("files.wit", LOAD_WIT, &WitOptions::default()).unwrap();
     let load = &m.model.imports[0];
-    assert_eq!(load.wat(), r#"(import "test" "load" (func (param i32 i32 i32 i32 i32)))"#);
+    assert_eq!(
+        load.wat(),
+        r#"(import "test" "load" (func (param i32 i32 i32 i32 i32)))"#
+    );
     assert!(load.retptr);
-    assert_eq!(load.params[0].pointee, Some(Pointee::Elements(wasi_threads_abi::Layout::int(1))));
+    assert_eq!(
+        load.params[0].pointee,
+        Some(Pointee::Elements(wasi_threads_abi::Layout::int(1)))
+    );
     let Some(Pointee::Value(area)) = &load.params[4].pointee else {
         panic!("no return area")
     };

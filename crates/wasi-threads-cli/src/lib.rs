@@ -1,0 +1,164 @@
+//! The `wasi-threads` command line.
+//!
+//! Exit codes:
+//! - 0: success; for `check`, the two sides are equivalent;
+//! - 1: `check` found differences, or `witx` could not derive some function
+//!   (the rest is still printed);
+//! - 2: bad input: an unreadable file, a parse error (shown with the
+//!   parser's file:line:col), an unknown world or interface, bad arguments.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use wasi_threads_abi::{check, witx, LoadError, Model, WitModel, WitOptions};
+
+/// Success, or equivalent.
+pub const EXIT_OK: u8 = 0;
+/// Not equivalent, or some function could not be derived.
+pub const EXIT_DIFFERENT: u8 = 1;
+/// Bad input.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "wasi-threads",
+    version,
+    about = "WIT/WITX tooling for wasi-threads: core ABI, WITX derivation, equivalence check",
+    after_help = "Exit codes: 0 success or equivalent; 1 not equivalent, or some function could not be derived; 2 bad input."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the core imports and exports of a WIT package or WITX document, one WAT line each.
+    Abi {
+        /// A WIT file or directory, or a .witx file.
+        path: PathBuf,
+        #[command(flatten)]
+        select: Select,
+    },
+    /// Print the WITX derived from a WIT package, with the same core ABI.
+    Witx {
+        /// A WIT file or directory.
+        path: PathBuf,
+        #[command(flatten)]
+        select: Select,
+    },
+    /// Compare the core ABI of a WIT package with a WITX document.
+    Check {
+        /// A WIT file or directory.
+        wit: PathBuf,
+        /// A .witx file, or a directory of them.
+        witx: PathBuf,
+        #[command(flatten)]
+        select: Select,
+    },
+}
+
+#[derive(Args)]
+struct Select {
+    /// Core module of every import [default: the namespace of the package
+    /// that defines the interface, e.g. `wasi` for wasi:threads/thread-spawn].
+    #[arg(long, value_name = "NAME")]
+    module: Option<String>,
+    /// Model one interface of the package alone.
+    #[arg(long, value_name = "NAME", conflicts_with = "world")]
+    interface: Option<String>,
+    /// Model this world of the package [default: its only world].
+    #[arg(long, value_name = "NAME")]
+    world: Option<String>,
+}
+
+impl Select {
+    fn options(&self) -> WitOptions {
+        WitOptions {
+            world: self.world.clone(),
+            interface: self.interface.clone(),
+            module: self.module.clone(),
+        }
+    }
+}
+
+/// Runs the command line with the process's arguments.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            });
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    ExitCode::from(run(cli, &mut stdout, &mut stderr))
+}
+
+/// Runs a parsed command, writing to the given streams; returns the exit code.
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    match execute(cli, out, err) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
+fn is_witx(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "witx")
+}
+
+fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, LoadError> {
+    match cli.command {
+        Command::Abi { path, select } => {
+            let model: Model = if is_witx(&path) {
+                witx::load(&path)?
+            } else {
+                WitModel::load(&path, &select.options())?.model
+            };
+            for line in model.wat_lines() {
+                let _ = writeln!(out, "{line}");
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Witx { path, select } => {
+            let wit = WitModel::load(&path, &select.options())?;
+            let derivation = wasi_threads_witx::derive(&wit).map_err(|e| {
+                LoadError::new(wasi_threads_abi::LoadErrorKind::Selection, &path, e.0)
+            })?;
+            let _ = out.write_all(derivation.text.as_bytes());
+            for f in &derivation.failures {
+                let _ = writeln!(err, "error: cannot derive {f}");
+            }
+            Ok(if derivation.failures.is_empty() {
+                EXIT_OK
+            } else {
+                EXIT_DIFFERENT
+            })
+        }
+        Command::Check {
+            wit,
+            witx: witx_path,
+            select,
+        } => {
+            let wit = WitModel::load(&wit, &select.options())?;
+            let witx = witx::load(&witx_path)?;
+            let report = check(&wit.model, &witx);
+            let _ = write!(out, "{report}");
+            Ok(if report.is_equivalent() {
+                EXIT_OK
+            } else {
+                EXIT_DIFFERENT
+            })
+        }
+    }
+}
