@@ -120,7 +120,7 @@ impl WitModel {
             let id = find_interface(&resolve, package, name)?;
             builder.model.origin =
                 format!("WIT interface {}", resolve.id_of(id).unwrap_or_default());
-            builder.import_interface(id)?;
+            builder.import_interface(id, WorldKey::Interface(id))?;
         } else if options.world.is_some() || pkg.worlds.len() == 1 {
             let world = resolve
                 .select_world(&[package], options.world.as_deref())
@@ -130,7 +130,7 @@ impl WitModel {
         } else if pkg.worlds.is_empty() {
             builder.model.origin = format!("WIT package {}", pkg.name);
             for (_, id) in pkg.interfaces.iter() {
-                builder.import_interface(*id)?;
+                builder.import_interface(*id, WorldKey::Interface(*id))?;
             }
         } else {
             let names: Vec<&str> = pkg.worlds.keys().map(|s| s.as_str()).collect();
@@ -225,7 +225,7 @@ impl Builder<'_> {
             .unwrap_or_default();
         for (key, item) in w.imports.iter() {
             match item {
-                WorldItem::Interface { id, .. } => self.import_interface(*id)?,
+                WorldItem::Interface { id, .. } => self.import_interface(*id, key.clone())?,
                 WorldItem::Function(func) => {
                     self.import_function(None, &world_ns, func);
                 }
@@ -235,7 +235,6 @@ impl Builder<'_> {
                     }
                 }
             }
-            let _ = key;
         }
         for (key, item) in w.exports.iter() {
             match item {
@@ -258,15 +257,17 @@ impl Builder<'_> {
             .unwrap_or_default()
     }
 
-    fn import_interface(&mut self, id: InterfaceId) -> Result<(), String> {
+    /// Imports every function and resource drop of an interface; `key` is
+    /// how the world names it (`WorldKey::Name` for an inline interface).
+    fn import_interface(&mut self, id: InterfaceId, key: WorldKey) -> Result<(), String> {
         let ns = self.namespace_of(id);
         let iface = &self.resolve.interfaces[id];
         for func in iface.functions.values() {
-            self.import_function(Some(id), &ns, func);
+            self.import_function(Some((id, &key)), &ns, func);
         }
         for ty in iface.types.values() {
             if matches!(self.resolve.types[*ty].kind, TypeDefKind::Resource) {
-                self.import_resource_drop(Some(id), &ns, *ty);
+                self.import_resource_drop(Some((id, &key)), &ns, *ty);
             }
         }
         Ok(())
@@ -287,18 +288,23 @@ impl Builder<'_> {
         })
     }
 
-    fn import_function(&mut self, interface: Option<InterfaceId>, ns: &str, func: &Function) {
+    fn import_function(
+        &mut self,
+        owner: Option<(InterfaceId, &WorldKey)>,
+        ns: &str,
+        func: &Function,
+    ) {
+        let interface = owner.map(|(id, _)| id);
         let is_async = is_async(func);
         let abi = if is_async {
             LiftLowerAbi::AsyncCallback
         } else {
             LiftLowerAbi::Sync
         };
-        let key = interface.map(WorldKey::Interface);
         let (_, name) = self.resolve.wasm_import_name(
             ManglingAndAbi::Legacy(abi),
             WasmImport::Func {
-                interface: key.as_ref(),
+                interface: owner.map(|(_, key)| key),
                 func,
             },
         );
@@ -315,12 +321,17 @@ impl Builder<'_> {
         });
     }
 
-    fn import_resource_drop(&mut self, interface: Option<InterfaceId>, ns: &str, resource: TypeId) {
-        let key = interface.map(WorldKey::Interface);
+    fn import_resource_drop(
+        &mut self,
+        owner: Option<(InterfaceId, &WorldKey)>,
+        ns: &str,
+        resource: TypeId,
+    ) {
+        let interface = owner.map(|(id, _)| id);
         let (_, name) = self.resolve.wasm_import_name(
             ManglingAndAbi::Legacy(LiftLowerAbi::Sync),
             WasmImport::ResourceIntrinsic {
-                interface: key.as_ref(),
+                interface: owner.map(|(_, key)| key),
                 resource,
                 intrinsic: wit_parser::ResourceIntrinsic::ImportedDrop,
             },

@@ -1,0 +1,232 @@
+//! Every type kind through the derivation: each corpus function either
+//! derives to WITX whose signature, computed by witx's own ABI, equals the
+//! canonical ABI computed by wit-parser, or is rejected with its reason.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use support::{corpus, golden::assert_golden, root};
+use wasi_threads_abi::{ValType, WitModel, WitOptions};
+use wit_parser::abi::AbiVariant;
+
+const INTERFACES: [&str; 6] = [
+    "scalars",
+    "sequences",
+    "compound",
+    "resources",
+    "wide",
+    "async-values",
+];
+
+fn model(interface: &str) -> WitModel {
+    let opts = WitOptions {
+        interface: Some(interface.to_string()),
+        ..Default::default()
+    };
+    WitModel::parse("corpus.wit", &corpus::wit(), &opts).unwrap()
+}
+
+/// Re-parses the derived WITX with the witx crate and compares each
+/// function's `wasm_signature` with `Resolve::wasm_signature`.
+fn assert_signatures_agree(wit: &WitModel, text: &str, derived: &[String]) {
+    let doc =
+        witx::parse(text).unwrap_or_else(|e| panic!("derived WITX does not parse: {e:?}\n{text}"));
+    let witx_funcs: BTreeMap<String, (Vec<ValType>, Vec<ValType>)> = doc
+        .modules()
+        .flat_map(|m| m.funcs().collect::<Vec<_>>())
+        .map(|f| {
+            let (p, r) = f.wasm_signature();
+            (
+                f.name.as_str().to_string(),
+                (
+                    p.into_iter().map(ValType::from).collect(),
+                    r.into_iter().map(ValType::from).collect(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(witx_funcs.len(), derived.len());
+    for (core, item) in wit.model.imports.iter().zip(&wit.import_items) {
+        if !derived.contains(&core.source_name) {
+            continue;
+        }
+        let (params, results): (Vec<ValType>, Vec<ValType>) = match item {
+            wasi_threads_abi::WitItem::Function { func, .. } => {
+                let sig = wit.resolve.wasm_signature(AbiVariant::GuestImport, func);
+                (
+                    sig.params.into_iter().map(ValType::from).collect(),
+                    sig.results.into_iter().map(ValType::from).collect(),
+                )
+            }
+            wasi_threads_abi::WitItem::ResourceDrop { .. } => (vec![ValType::I32], vec![]),
+        };
+        let got = witx_funcs
+            .get(&core.name)
+            .unwrap_or_else(|| panic!("`{}` missing from the derived WITX", core.name));
+        assert_eq!(
+            got,
+            &(params, results),
+            "signature of `{}`",
+            core.source_name
+        );
+    }
+}
+
+#[test]
+fn every_corpus_function_derives_or_is_rejected_with_a_reason() {
+    let mut faithful = Vec::new();
+    let mut lowered = Vec::new();
+    let mut rejected = Vec::new();
+    for interface in INTERFACES {
+        let wit = model(interface);
+        let d = wasi_threads_witx::derive(&wit).unwrap();
+        assert_eq!(
+            d.functions.len() + d.failures.len(),
+            wit.model.imports.len(),
+            "every function of `{interface}` is accounted for"
+        );
+        let names: Vec<String> = d.functions.iter().map(|f| f.name.clone()).collect();
+        assert_signatures_agree(&wit, &d.text, &names);
+        assert_golden(
+            &root().join(format!("tests/golden/corpus/{interface}.witx")),
+            &d.text,
+        );
+        for f in &d.functions {
+            if f.is_faithful() {
+                faithful.push(f.name.clone());
+            } else {
+                lowered.push(f.name.clone());
+                assert!(
+                    d.text.contains(&format!(";; Lowered: {}.", f.lowerings[0])),
+                    "`{}` says how it was lowered",
+                    f.name
+                );
+            }
+        }
+        rejected.extend(d.failures.iter().map(|f| f.to_string()));
+    }
+
+    let scalars = [
+        "u8", "s8", "u16", "s16", "u32", "s32", "u64", "s64", "f32", "f64", "char",
+    ];
+    for t in scalars {
+        assert!(
+            faithful.contains(&format!("echo-{t}")),
+            "echo-{t} is type-faithful"
+        );
+    }
+    for name in [
+        "nothing",
+        "take-string",
+        "take-bytes",
+        "take-points",
+        "take-strings",
+        "take-flags8",
+        "take-flags16",
+        "take-flags32",
+        "take-alias",
+        "[constructor]file",
+        "[method]file.size",
+        "[method]file.dup",
+        "close-all",
+        "[resource-drop]file",
+        "mixed",
+        "sixteen",
+    ] {
+        assert!(
+            faithful.contains(&name.to_string()),
+            "{name} is type-faithful: {faithful:?}"
+        );
+    }
+    for name in [
+        "echo-bool",
+        "give-string",
+        "give-words",
+        "take-chars",
+        "take-bools",
+        "nested",
+        "take-option",
+        "give-option",
+        "take-result",
+        "give-result",
+        "give-empty-result",
+        "give-unit-err",
+        "give-stat",
+        "take-tuple",
+        "give-tuple",
+        "take-point",
+        "give-point",
+        "take-shape",
+        "give-shape",
+        "take-e2",
+        "take-e257",
+        "take-flags40",
+        "list-flags40",
+        "[method]file.read",
+        "[static]file.open",
+        "seventeen",
+    ] {
+        assert!(
+            lowered.contains(&name.to_string()),
+            "{name} is lowered: {lowered:?}"
+        );
+    }
+    assert_eq!(
+        rejected,
+        [
+            "`list-odd` of test:corpus/compound: memory layout: no ABI-identical WITX form: \
+             param 0 points to different layouts: \
+             WIT elements variant{size 8, align 2, tag int8, payload @2: {size 5, align 1: @0 int8, @1 int8, @2 int8, @3 int8, @4 int8}, int16}; \
+             WITX elements variant{size 6, align 2, tag int8, payload @2: {size 5, align 1: @0 int8, @1 int8, @2 int8, @3 int8, @4 int8}, int16}",
+            "`take-future` of test:corpus/async-values: future: it belongs to the component model's async ABI, which WITX has no form for",
+            "`give-stream` of test:corpus/async-values: stream: it belongs to the component model's async ABI, which WITX has no form for",
+            "`waits` of test:corpus/async-values: async func: WITX has no async ABI (status codes, subtasks, waitables)",
+        ]
+    );
+    println!(
+        "corpus: {} functions derive type-faithfully, {} through a lowering, {} rejected",
+        faithful.len(),
+        lowered.len(),
+        rejected.len()
+    );
+}
+
+#[test]
+fn flags_and_enums_keep_canonical_widths() {
+    let wit = model("compound");
+    let d = wasi_threads_witx::derive(&wit).unwrap();
+    assert!(d.text.contains("(typename $flags8 (flags (@witx repr u8)"));
+    assert!(d
+        .text
+        .contains("(typename $flags16 (flags (@witx repr u16)"));
+    assert!(d
+        .text
+        .contains("(typename $flags32 (flags (@witx repr u32)"));
+    assert!(d
+        .text
+        .contains("(typename $flags40 (record (field $bits0 u32) (field $bits1 u32)))"));
+    assert!(d.text.contains("(typename $e2 (enum (@witx tag u8)"));
+    assert!(d.text.contains("(typename $e257 (enum (@witx tag u16)"));
+}
+
+#[test]
+fn the_whole_corpus_package_is_one_model_per_interface() {
+    // Several interfaces share the core module `test` and a name
+    // (`errno` types are fine, but two `[resource-drop]`s or functions would
+    // clash); a package without a world models all its interfaces at once.
+    let err = WitModel::parse(
+        "clash.wit",
+        "package a:b; interface x { f: func(); } interface y { f: func(); }",
+        &WitOptions::default(),
+    )
+    .err()
+    .expect("two `f` in module `a` clash");
+    assert!(
+        err.message.contains(
+            "`f` of a:b/x and `f` of a:b/y would both be core (import \"a\" \"f\" (func))"
+        ),
+        "{}",
+        err.message
+    );
+}
