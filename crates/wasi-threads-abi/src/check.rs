@@ -68,7 +68,12 @@ impl fmt::Display for Report {
     }
 }
 
-/// Compares the imports of a WIT model with those of a WITX model.
+/// Whether a WIT and a WITX function are taken to be the same function.
+type Matcher<'a> = dyn Fn(&CoreFunc, &CoreFunc) -> bool + 'a;
+
+/// Compares the imports of a WIT model with those of a WITX model:
+/// first by module and name, then by name alone, then by name with `-`
+/// and `_` taken as the same, so that near misses are compared too.
 pub fn check(wit: &Model, witx: &Model) -> Report {
     let mut report = Report {
         wit_origin: wit.origin.clone(),
@@ -79,7 +84,7 @@ pub fn check(wit: &Model, witx: &Model) -> Report {
     let mut wit_left: Vec<&CoreFunc> = wit.imports.iter().collect();
     let mut witx_left: Vec<&CoreFunc> = witx.imports.iter().collect();
     let normalize = |s: &str| s.replace('-', "_").to_lowercase();
-    let passes: [&dyn Fn(&CoreFunc, &CoreFunc) -> bool; 3] = [
+    let passes: [&Matcher<'_>; 3] = [
         &|a, b| a.module == b.module && a.name == b.name,
         &|a, b| a.name == b.name,
         &|a, b| normalize(&a.name) == normalize(&b.name),

@@ -10,6 +10,45 @@
 //! only records what they say, in one vocabulary, so the two can be compared
 //! ([`check`]) and so generators can read one model instead of re-deriving
 //! the ABI.
+//!
+//! Test authors compare a WIT interface with a WITX document in one call:
+//!
+//! ```
+//! use wasi_threads_abi::{assert_equivalent, check, witx, WitModel, WitOptions};
+//!
+//! let wit = WitModel::parse(
+//!     "threads.wit",
+//!     "package wasi:threads;
+//!      interface thread-spawn {
+//!          thread-spawn: func(start-arg: u32) -> s32;
+//!      }",
+//!     &WitOptions::default(),
+//! )?;
+//! let witx = witx::parse(
+//!     "threads.witx",
+//!     r#"(module $wasi
+//!          (@interface func (export "thread-spawn")
+//!            (param $start_arg u32) (result $tid s32)))"#,
+//! )?;
+//! assert_eq!(
+//!     wit.model.wat_lines(),
+//!     [r#"(import "wasi" "thread-spawn" (func (param i32) (result i32)))"#]
+//! );
+//! assert_equivalent(&wit.model, &witx);
+//!
+//! // A hand-written WITX that spells the name in snake case differs.
+//! let snake = witx::parse(
+//!     "snake.witx",
+//!     r#"(module $wasi (@interface func (export "thread_spawn")
+//!          (param $start_arg u32) (result $tid s32)))"#,
+//! )?;
+//! let report = check(&wit.model, &snake);
+//! assert_eq!(
+//!     report.differences[0].to_string(),
+//!     r#"thread-spawn: import name differs: WIT "thread-spawn"; WITX "thread_spawn""#
+//! );
+//! # Ok::<(), wasi_threads_abi::LoadError>(())
+//! ```
 
 pub mod check;
 pub mod core;

@@ -51,7 +51,7 @@ pub enum WitItem {
     /// A WIT function, of an interface or of the world itself.
     Function {
         interface: Option<InterfaceId>,
-        func: Function,
+        func: Box<Function>,
     },
     /// The drop of an imported resource's handle.
     ResourceDrop {
@@ -317,7 +317,7 @@ impl Builder<'_> {
         self.model.imports.push(core);
         self.import_items.push(WitItem::Function {
             interface,
-            func: func.clone(),
+            func: Box::new(func.clone()),
         });
     }
 
@@ -374,7 +374,7 @@ impl Builder<'_> {
         self.model.exports.push(core);
         self.export_items.push(WitItem::Function {
             interface: iface,
-            func: func.clone(),
+            func: Box::new(func.clone()),
         });
     }
 
@@ -532,11 +532,11 @@ fn size_align(sizes: &SizeAlign, ty: &Type) -> (u32, u32) {
 }
 
 /// The layout of a record whose fields have the given names and types.
-fn record_layout<'a>(
+fn record_layout(
     resolve: &Resolve,
     sizes: &SizeAlign,
     names: impl IntoIterator<Item = String>,
-    types: Vec<&'a Type>,
+    types: Vec<&Type>,
 ) -> Layout {
     let info = sizes.record(types.iter().copied());
     let fields = sizes
