@@ -63,4 +63,4 @@ pub use crate::core::ValType;
 pub use crate::error::{LoadError, LoadErrorKind};
 pub use crate::layout::{Layout, LayoutKind};
 pub use crate::model::{CoreFunc, CoreParam, Model, Pointee};
-pub use crate::wit::{WitItem, WitModel, WitOptions, DEFAULT_MODULE_RULE};
+pub use crate::wit::{WitItem, WitModel, WitOptions};

@@ -105,12 +105,4 @@ impl Model {
             .map(CoreFunc::wat)
             .collect()
     }
-
-    /// Whether any function passes a pointer into linear memory.
-    pub fn uses_memory(&self) -> bool {
-        self.imports
-            .iter()
-            .chain(&self.exports)
-            .any(|f| f.params.iter().any(|p| p.pointee.is_some()))
-    }
 }

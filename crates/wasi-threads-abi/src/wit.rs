@@ -30,10 +30,6 @@ use crate::error::{LoadError, LoadErrorKind};
 use crate::layout::{Case, Field, Layout, LayoutKind};
 use crate::model::{CoreFunc, CoreParam, Model, Pointee};
 
-/// How the default core module of an import is chosen, for documentation.
-pub const DEFAULT_MODULE_RULE: &str =
-    "the namespace of the package that defines the interface (`wasi` for `wasi:threads/thread-spawn`)";
-
 /// What to model from a WIT package.
 #[derive(Clone, Debug, Default)]
 pub struct WitOptions {
