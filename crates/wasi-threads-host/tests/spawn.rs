@@ -5,9 +5,11 @@ use std::sync::{Arc, Mutex};
 use wasi_threads_host::{spawn_error, Outcome, Runner, ThreadCtx, MAX_TID};
 use wasmtime::Caller;
 
-/// A runner whose modules can call `test.record(a, b)`; the calls are kept
-/// in order, with the calling thread's id.
-fn recording(runner: Runner) -> (Runner, Arc<Mutex<Vec<(u32, i32, i32)>>>) {
+/// The calls of `test.record(a, b)`, in order: (calling thread's id, a, b).
+type Log = Arc<Mutex<Vec<(u32, i32, i32)>>>;
+
+/// A runner whose modules can call `test.record(a, b)`.
+fn recording(runner: Runner) -> (Runner, Log) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
     let runner = runner.define(move |linker| {
