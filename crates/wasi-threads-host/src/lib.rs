@@ -15,7 +15,9 @@ mod outcome;
 mod runner;
 pub mod spawn_error;
 mod tids;
+mod wasi;
 
 pub use crate::outcome::{Outcome, RunReport};
 pub use crate::runner::{HostError, Runner, ThreadCtx};
 pub use crate::tids::MAX_TID;
+pub use crate::wasi::{Input, Output};

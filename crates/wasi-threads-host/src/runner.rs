@@ -12,6 +12,7 @@ use wasmtime::{
 use crate::outcome::{Outcome, RunReport};
 use crate::spawn_error;
 use crate::tids::Tids;
+use crate::wasi::{self, Input, Output, Wasi};
 
 /// The core import that starts a thread.
 pub const SPAWN_MODULE: &str = "wasi";
@@ -34,9 +35,19 @@ impl std::error::Error for HostError {}
 type Definer = dyn Fn(&mut Linker<ThreadCtx>) -> wasmtime::Result<()> + Send + Sync;
 
 /// Runs wasi-threads modules. Build one, then [`Runner::run`] a module.
+///
+/// Every limit reaches every thread's store.
 pub struct Runner {
     max_threads: usize,
     grace: Duration,
+    memory_limit: Option<u64>,
+    fuel: Option<u64>,
+    time_limit: Option<Duration>,
+    args: Vec<String>,
+    env: Vec<String>,
+    stdin: Arc<Mutex<Option<Input>>>,
+    stdout: Arc<Mutex<Output>>,
+    stderr: Arc<Mutex<Output>>,
     definers: Vec<Box<Definer>>,
 }
 
@@ -45,6 +56,14 @@ impl Default for Runner {
         Runner {
             max_threads: 8192,
             grace: Duration::from_secs(1),
+            memory_limit: None,
+            fuel: None,
+            time_limit: None,
+            args: Vec::new(),
+            env: Vec::new(),
+            stdin: Arc::new(Mutex::new(Some(Box::new(std::io::stdin())))),
+            stdout: Arc::new(Mutex::new(Box::new(std::io::stdout()))),
+            stderr: Arc::new(Mutex::new(Box::new(std::io::stderr()))),
             definers: Vec::new(),
         }
     }
@@ -61,6 +80,10 @@ impl ThreadCtx {
     pub fn tid(&self) -> u32 {
         self.tid
     }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
 }
 
 struct RunState {
@@ -70,8 +93,10 @@ struct RunState {
     children: usize,
 }
 
-struct Shared {
+pub(crate) struct Shared {
     engine: Engine,
+    wasi: Arc<Wasi>,
+    fuel: Option<u64>,
     /// The memory every thread imports, when it is shared.
     memory: OnceLock<SharedMemory>,
     pre: OnceLock<InstancePre<ThreadCtx>>,
@@ -86,12 +111,18 @@ impl Shared {
         self.state.lock().unwrap().outcome.is_some()
     }
 
-    /// Records the first outcome; interrupts every running thread.
-    fn end(&self, outcome: Outcome) {
+    pub(crate) fn wasi(&self) -> &Arc<Wasi> {
+        &self.wasi
+    }
+
+    /// Records the first outcome; interrupts every running thread, in wasm
+    /// (epoch) and blocked in the host (WASI waits).
+    pub(crate) fn end(&self, outcome: Outcome) {
         let mut st = self.state.lock().unwrap();
         if st.outcome.is_none() {
             st.outcome = Some(outcome);
             self.engine.increment_epoch();
+            self.wasi.interrupt();
             self.changed.notify_all();
         }
     }
@@ -128,6 +159,11 @@ impl Shared {
         // traps every store.
         store.set_epoch_deadline(1);
         store.epoch_deadline_trap();
+        if let Some(fuel) = self.fuel {
+            store
+                .set_fuel(fuel)
+                .expect("fuel is enabled with the limit");
+        }
         store
     }
 
@@ -252,9 +288,61 @@ impl Runner {
         self
     }
 
-    /// How long the run waits, after its outcome, for threads to stop.
+    /// How long the run waits, after its outcome, for threads to stop
+    /// (default 1 s); threads still running then are reported abandoned.
     pub fn grace(mut self, grace: Duration) -> Runner {
         self.grace = grace;
+        self
+    }
+
+    /// The most bytes the shared memory may grow to (it may not start
+    /// larger): the memory is created with this maximum when its import
+    /// allows more.
+    pub fn memory_limit(mut self, bytes: u64) -> Runner {
+        self.memory_limit = Some(bytes);
+        self
+    }
+
+    /// Fuel for each thread's store; a thread out of fuel traps.
+    pub fn fuel(mut self, fuel: u64) -> Runner {
+        self.fuel = Some(fuel);
+        self
+    }
+
+    /// Wall-clock limit of the run: past it, the run ends with
+    /// [`Outcome::TimedOut`].
+    pub fn time_limit(mut self, limit: Duration) -> Runner {
+        self.time_limit = Some(limit);
+        self
+    }
+
+    /// Appends an argument (`argv[0]` first, conventionally the program).
+    pub fn arg(mut self, arg: impl Into<String>) -> Runner {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Adds an environment variable.
+    pub fn env(mut self, key: &str, value: &str) -> Runner {
+        self.env.push(format!("{key}={value}"));
+        self
+    }
+
+    /// Standard input of the program (default: the process's).
+    pub fn stdin(mut self, input: impl std::io::Read + Send + 'static) -> Runner {
+        self.stdin = Arc::new(Mutex::new(Some(Box::new(input))));
+        self
+    }
+
+    /// Standard output of the program (default: the process's).
+    pub fn stdout(mut self, output: impl std::io::Write + Send + 'static) -> Runner {
+        self.stdout = Arc::new(Mutex::new(Box::new(output)));
+        self
+    }
+
+    /// Standard error of the program (default: the process's).
+    pub fn stderr(mut self, output: impl std::io::Write + Send + 'static) -> Runner {
+        self.stderr = Arc::new(Mutex::new(Box::new(output)));
         self
     }
 
@@ -278,8 +366,18 @@ impl Runner {
         let module = Module::new(&engine, wasm).map_err(|e| HostError(format!("{e:#}")))?;
         let imports = inspect(&module)?;
 
+        let stdin = self.stdin.lock().unwrap().take();
+        let wasi = Wasi::new(
+            self.args.clone(),
+            self.env.clone(),
+            stdin,
+            self.stdout.clone(),
+            self.stderr.clone(),
+        );
         let shared = Arc::new(Shared {
             engine: engine.clone(),
+            wasi,
+            fuel: self.fuel,
             memory: OnceLock::new(),
             pre: OnceLock::new(),
             max_threads: self.max_threads,
@@ -294,6 +392,7 @@ impl Runner {
         let mut store = shared.new_store(0);
         let mut linker: Linker<ThreadCtx> = Linker::new(&engine);
         if let Some((m, n, ty)) = &imports.memory {
+            let ty = self.limit_memory(m, n, ty)?;
             let memory: Extern = if ty.is_shared() {
                 let memory = SharedMemory::new(&engine, ty.clone()).map_err(|e| {
                     HostError(format!(
@@ -322,6 +421,8 @@ impl Runner {
                 },
             )
             .map_err(|e| HostError(format!("{e:#}")))?;
+        wasi::wasi_snapshot_preview1::add_to_linker(&mut linker, |ctx: &mut ThreadCtx| ctx)
+            .map_err(|e| HostError(format!("{e:#}")))?;
         for define in &self.definers {
             define(&mut linker).map_err(|e| HostError(format!("{e:#}")))?;
         }
@@ -345,9 +446,22 @@ impl Runner {
             })
             .map_err(|e| HostError(format!("cannot start the main thread: {e}")))?;
 
+        let started = Instant::now();
         let mut st = shared.state.lock().unwrap();
         while st.outcome.is_none() {
-            st = shared.changed.wait(st).unwrap();
+            st = match self.time_limit {
+                None => shared.changed.wait(st).unwrap(),
+                Some(limit) => {
+                    let left = limit.saturating_sub(started.elapsed());
+                    if left.is_zero() {
+                        drop(st);
+                        shared.end(Outcome::TimedOut);
+                        shared.state.lock().unwrap()
+                    } else {
+                        shared.changed.wait_timeout(st, left).unwrap().0
+                    }
+                }
+            };
         }
         // Stop every thread, until all have stopped or the grace period
         // ends. Advancing the epoch traps running wasm at its next loop
@@ -374,6 +488,38 @@ impl Runner {
             outcome: st.outcome.clone().expect("the loop above waits for it"),
             abandoned: st.running,
         })
+    }
+}
+
+impl Runner {
+    /// The memory type to create for the import: its own, with the
+    /// maximum lowered to the memory limit.
+    fn limit_memory(
+        &self,
+        module: &str,
+        name: &str,
+        ty: &wasmtime::MemoryType,
+    ) -> Result<wasmtime::MemoryType, HostError> {
+        let Some(limit) = self.memory_limit else {
+            return Ok(ty.clone());
+        };
+        let page = ty.page_size();
+        let limit_pages = limit / page;
+        if ty.minimum() > limit_pages {
+            return Err(HostError(format!(
+                "the memory import \"{module}\" \"{name}\" needs {} bytes, over the memory limit of {limit}",
+                ty.minimum() * page
+            )));
+        }
+        let max = ty.maximum().map_or(limit_pages, |m| m.min(limit_pages));
+        let mut builder = wasmtime::MemoryTypeBuilder::new();
+        builder
+            .min(ty.minimum())
+            .max(Some(max))
+            .shared(ty.is_shared())
+            .memory64(ty.is_64())
+            .page_size_log2(ty.page_size_log2());
+        builder.build().map_err(|e| HostError(format!("{e:#}")))
     }
 }
 
