@@ -21,11 +21,17 @@ use wiggle::{GuestMemory, GuestPtr};
 use crate::outcome::Outcome;
 use crate::runner::ThreadCtx;
 
-wiggle::from_witx!({
-    witx: ["../../witx/preview1/wasi_snapshot_preview1.witx"],
-    errors: { errno => trappable Error },
-});
+/// The glue wiggle generates; preview 1 has functions of up to 9 core
+/// parameters.
+#[allow(clippy::too_many_arguments)]
+mod preview1 {
+    wiggle::from_witx!({
+        witx: ["../../witx/preview1/wasi_snapshot_preview1.witx"],
+        errors: { errno => trappable Error },
+    });
+}
 
+pub(crate) use preview1::{types, wasi_snapshot_preview1};
 use types::{Errno, Error};
 
 impl wiggle::GuestErrorType for Errno {
