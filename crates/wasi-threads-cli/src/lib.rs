@@ -1,11 +1,16 @@
 //! The `wasi-threads` command line.
 //!
-//! Exit codes:
+//! Exit codes of `abi`, `witx` and `check`:
 //! - 0: success; for `check`, the two sides are equivalent;
 //! - 1: `check` found differences, or `witx` could not derive some function
 //!   (the rest is still printed);
 //! - 2: bad input: an unreadable file, a parse error (shown with the
 //!   parser's file:line:col), an unknown world or interface, bad arguments.
+//!
+//! Exit codes of `run`: the program's `proc_exit` code (0 when `_start`
+//! returns), as the low 8 bits the operating system keeps; 134 when a thread
+//! traps (the message and the thread id go to stderr); 2 when the module
+//! cannot run at all (unreadable, invalid, unsupported imports).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -48,6 +53,20 @@ enum Command {
         path: PathBuf,
         #[command(flatten)]
         select: Select,
+    },
+    /// Run a wasi-threads module (.wasm or .wat) to its end.
+    Run {
+        /// Set an environment variable of the program (NAME=VAL).
+        #[arg(long = "env", value_name = "NAME=VAL", value_parser = parse_env)]
+        env: Vec<(String, String)>,
+        /// The most threads started with thread-spawn alive at once.
+        #[arg(long, value_name = "N")]
+        max_threads: Option<usize>,
+        /// The module to run.
+        module: PathBuf,
+        /// Arguments of the program (after the module's own name).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// Compare the core ABI of a WIT package with a WITX document.
     Check {
@@ -97,8 +116,10 @@ pub fn main() -> ExitCode {
             });
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    let mut stderr = std::io::stderr().lock();
+    // Not locked: a program run by `run` writes to the same streams from
+    // its own threads.
+    let mut stdout = std::io::stdout();
+    let mut stderr = std::io::stderr();
     ExitCode::from(run(cli, &mut stdout, &mut stderr))
 }
 
@@ -113,12 +134,68 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
     }
 }
 
+/// The exit code of a trap in `run`, as a shell reports SIGABRT.
+pub const EXIT_TRAP: u8 = 134;
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not NAME=VAL")),
+    }
+}
+
+fn run_module(
+    module: &Path,
+    args: &[String],
+    env: &[(String, String)],
+    max_threads: Option<usize>,
+    err: &mut dyn Write,
+) -> u8 {
+    let wasm = match std::fs::read(module) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let _ = writeln!(err, "error: cannot read {}: {e}", module.display());
+            return EXIT_BAD_INPUT;
+        }
+    };
+    let mut runner = wasi_threads_host::Runner::new().arg(module.display().to_string());
+    for a in args {
+        runner = runner.arg(a.clone());
+    }
+    for (k, v) in env {
+        runner = runner.env(k, v);
+    }
+    if let Some(n) = max_threads {
+        runner = runner.max_threads(n);
+    }
+    match runner.run(&wasm) {
+        Ok(report) => match report.outcome {
+            wasi_threads_host::Outcome::Exit(code) => code as u8,
+            wasi_threads_host::Outcome::Trap { tid, message } => {
+                let _ = writeln!(err, "error: thread {tid} trapped: {message}");
+                EXIT_TRAP
+            }
+            wasi_threads_host::Outcome::TimedOut => EXIT_TRAP,
+        },
+        Err(e) => {
+            let _ = writeln!(err, "error: cannot run {}: {e}", module.display());
+            EXIT_BAD_INPUT
+        }
+    }
+}
+
 fn is_witx(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "witx")
 }
 
 fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, LoadError> {
     match cli.command {
+        Command::Run {
+            env,
+            max_threads,
+            module,
+            args,
+        } => Ok(run_module(&module, &args, &env, max_threads, err)),
         Command::Abi { path, select } => {
             let model: Model = if is_witx(&path) {
                 witx::load(&path)?

@@ -361,7 +361,8 @@ impl Runner {
         config
             .wasm_threads(true)
             .shared_memory(true)
-            .epoch_interruption(true);
+            .epoch_interruption(true)
+            .consume_fuel(self.fuel.is_some());
         let engine = Engine::new(&config).map_err(|e| HostError(format!("{e:#}")))?;
         let module = Module::new(&engine, wasm).map_err(|e| HostError(format!("{e:#}")))?;
         let imports = inspect(&module)?;

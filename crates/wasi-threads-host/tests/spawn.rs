@@ -276,3 +276,47 @@ fn modules_that_cannot_share_memory_are_refused_before_running() {
         "{err}"
     );
 }
+
+#[test]
+fn the_memory_limit_caps_growth_and_refuses_larger_minimums() {
+    let wat = module(
+        r#"(import "env" "memory" (memory 1 100 shared))"#,
+        r#"
+  (func (export "wasi_thread_start") (param i32 i32))
+  (func (export "_start")
+    (call $record (memory.grow (i32.const 1)) (memory.grow (i32.const 5))))"#,
+    );
+    // 4 pages: growing to 2 works, to 7 does not.
+    let (runner, log) = recording(Runner::new().memory_limit(4 * 65536));
+    let report = runner.run(wat.as_bytes()).unwrap();
+    assert_eq!(report.outcome, Outcome::Exit(0));
+    assert_eq!(*log.lock().unwrap(), [(0, 1, -1)]);
+
+    let err = Runner::new()
+        .memory_limit(65535)
+        .run(wat.as_bytes())
+        .unwrap_err();
+    assert!(err.0.contains("over the memory limit of 65535"), "{err}");
+}
+
+#[test]
+fn each_thread_has_its_own_fuel() {
+    let wat = module(
+        MEMORY,
+        r#"
+  (func (export "wasi_thread_start") (param i32 i32)
+    (loop $spin (br $spin)))
+  (func (export "_start")
+    (drop (call $spawn (i32.const 0)))
+    (call $wait_for (i32.const 0) (i32.const 1)))"#,
+    );
+    let (runner, _) = recording(Runner::new().fuel(100_000));
+    let report = runner.run(wat.as_bytes()).unwrap();
+    match &report.outcome {
+        Outcome::Trap { tid, message } => {
+            assert_eq!(*tid, 1, "the spinning child runs out first");
+            assert!(message.contains("fuel"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,134 @@
+//! Real guests, built here from sources in `tests/guests/`, run by
+//! `wasi-threads run`. `scripts/test.sh` installs what they need (the
+//! `wasm32-wasip1-threads` Rust target).
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use support::{root, wasi_threads};
+
+/// Builds the Rust guest for wasm32-wasip1-threads; returns its path.
+fn rust_guest() -> PathBuf {
+    let target_dir = root().join("target/guests");
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip1-threads",
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .current_dir(root().join("tests/guests/rust-threads"))
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("run cargo");
+    assert!(
+        out.status.success(),
+        "building the Rust guest failed (is the wasm32-wasip1-threads target installed? scripts/test.sh installs it):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target_dir.join("wasm32-wasip1-threads/release/rust-threads.wasm")
+}
+
+#[test]
+fn rust_std_threads_share_memory_and_keep_their_own_locals() {
+    let guest = rust_guest();
+    let run = wasi_threads(&["run", guest.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let total: u64 = (1..=8u64).map(|i| 1000 * i * (1000 * i + 1) / 2).sum();
+    assert_eq!(
+        run.stdout,
+        format!(
+            "threads: 8\nthread-locals: separate\nmessages: 8\ntotal: {total}\nsums: {total}\n"
+        )
+    );
+}
+
+#[test]
+fn rust_process_exit_from_a_child_ends_the_program() {
+    let guest = rust_guest();
+    let run = wasi_threads(&["run", guest.to_str().unwrap(), "exit-from-child"]);
+    assert_eq!(run.code, 17, "{}", run.stderr);
+    assert_eq!(run.stdout, "child exits\n");
+}
+
+/// Builds the C guest with clang-19 against the threaded wasi-libc of the
+/// Rust target; the headers come from `WASI_LIBC_INCLUDE` (set by
+/// `scripts/test.sh`).
+fn c_guest() -> PathBuf {
+    let include = std::env::var("WASI_LIBC_INCLUDE").expect(
+        "WASI_LIBC_INCLUDE names wasi-libc's headers (generic-musl and wasm-wasi-musl); scripts/test.sh sets it up",
+    );
+    let include = PathBuf::from(include);
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("run rustc");
+    let sysroot = PathBuf::from(String::from_utf8(sysroot.stdout).unwrap().trim());
+    let libc = sysroot.join("lib/rustlib/wasm32-wasip1-threads/lib/self-contained");
+    let resource = Command::new("clang-19")
+        .arg("-print-resource-dir")
+        .output()
+        .expect("run clang-19");
+    let resource = PathBuf::from(String::from_utf8(resource.stdout).unwrap().trim());
+    let out_dir = root().join("target/guests");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let wasm = out_dir.join("c-pthreads.wasm");
+    let out = Command::new("clang-19")
+        .args([
+            "--target=wasm32-wasip1-threads",
+            "-O2",
+            "-Wall",
+            "-Werror",
+            "-matomics",
+            "-mbulk-memory",
+            "-pthread",
+        ])
+        .args(["-nostdinc", "-isystem"])
+        .arg(resource.join("include"))
+        .arg("-isystem")
+        .arg(include.join("wasm-wasi-musl"))
+        .arg("-isystem")
+        .arg(include.join("generic-musl"))
+        .args(["-nostdlib", "-fuse-ld=/usr/bin/wasm-ld-19"])
+        .arg(libc.join("crt1-command.o"))
+        .arg(root().join("tests/guests/c-pthreads/threads.c"))
+        .arg(libc.join("libc.a"))
+        .arg(resource.join("lib/wasi/libclang_rt.builtins-wasm32.a"))
+        .arg("-Wl,--shared-memory,--import-memory,--export-memory,--max-memory=67108864")
+        .arg("-o")
+        .arg(&wasm)
+        .output()
+        .expect("run clang-19 (scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "building the C guest failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wasm
+}
+
+#[test]
+fn c_pthreads_share_a_mutex_and_a_condition_variable() {
+    let guest = c_guest();
+    let run = wasi_threads(&["run", guest.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let sums: Vec<u64> = (1..=6u64).map(|i| 1000 * i * (1000 * i + 1) / 2).collect();
+    let total: u64 = sums.iter().sum();
+    let check: u64 = sums.iter().map(|s| s % 1_000_003).sum();
+    assert_eq!(
+        run.stdout,
+        format!("threads: 6\ntotal: {total}\ncheck: {check}\n")
+    );
+}
+
+#[test]
+fn c_exit_from_a_thread_ends_the_program() {
+    let guest = c_guest();
+    let run = wasi_threads(&["run", guest.to_str().unwrap(), "exit-from-child"]);
+    assert_eq!(run.code, 23, "{}", run.stderr);
+    assert_eq!(run.stdout, "child exits\n");
+}

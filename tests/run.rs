@@ -1,0 +1,132 @@
+//! `wasi-threads run`: the example program, exit codes, traps, arguments,
+//! environment and the thread limit, through the binary.
+
+mod support;
+
+use support::{scratch, wasi_threads};
+
+#[test]
+fn the_example_runs_its_threads() {
+    let run = wasi_threads(&["run", "examples/threads.wat"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{}", run.stdout);
+    assert_eq!(lines[4], "main: all 4 threads finished");
+    let mut tids = Vec::new();
+    let mut ns = Vec::new();
+    for line in &lines[..4] {
+        // thread <tid>: 1 + ... + <n> = <sum>
+        let rest = line
+            .strip_prefix("thread ")
+            .unwrap_or_else(|| panic!("{line}"));
+        let (tid, rest) = rest.split_once(": 1 + ... + ").unwrap();
+        let (n, sum) = rest.split_once(" = ").unwrap();
+        let (tid, n, sum): (u32, u64, u64) = (
+            tid.parse().unwrap(),
+            n.parse().unwrap(),
+            sum.parse().unwrap(),
+        );
+        assert_eq!(sum, n * (n + 1) / 2, "{line}");
+        tids.push(tid);
+        ns.push(n);
+    }
+    tids.sort();
+    tids.dedup();
+    assert_eq!(tids.len(), 4, "distinct thread ids: {tids:?}");
+    ns.sort();
+    assert_eq!(ns, [1_000_000, 2_000_000, 3_000_000, 4_000_000]);
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+const COUNTS: &str = r#"(module
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $args (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_sizes_get" (func $env (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (drop (call $args (i32.const 0) (i32.const 4)))
+    (drop (call $env (i32.const 8) (i32.const 12)))
+    ;; exit code: 10 * argc + environment count
+    (call $exit (i32.add (i32.mul (i32.load (i32.const 0)) (i32.const 10)) (i32.load (i32.const 8))))))"#;
+
+#[test]
+fn arguments_and_environment_reach_the_program() {
+    let dir = scratch("run-counts");
+    let module = write(&dir, "counts.wat", COUNTS);
+    let run = wasi_threads(&["run", "--env", "A=1", "--env", "B=two", &module, "x", "--y"]);
+    // argv is the module, x and --y.
+    assert_eq!(run.code, 32, "{}", run.stderr);
+    let run = wasi_threads(&["run", &module]);
+    assert_eq!(run.code, 10, "{}", run.stderr);
+}
+
+#[test]
+fn a_trap_exits_134_naming_the_thread() {
+    let dir = scratch("run-trap");
+    let module = write(
+        &dir,
+        "trap.wat",
+        r#"(module
+  (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
+  (import "env" "memory" (memory 1 1 shared))
+  (func (export "wasi_thread_start") (param i32 i32) unreachable)
+  (func (export "_start")
+    (drop (call $spawn (i32.const 0)))
+    (drop (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.const -1)))))"#,
+    );
+    let run = wasi_threads(&["run", &module]);
+    assert_eq!(run.code, 134);
+    assert!(
+        run.stderr.starts_with("error: thread 1 trapped: "),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("unreachable"), "{}", run.stderr);
+}
+
+#[test]
+fn max_threads_limits_spawn() {
+    let dir = scratch("run-limit");
+    let module = write(
+        &dir,
+        "limit.wat",
+        r#"(module
+  (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (import "env" "memory" (memory 1 1 shared))
+  (export "memory" (memory 0))
+  (func (export "wasi_thread_start") (param i32 i32)
+    (drop (memory.atomic.wait32 (i32.const 0) (i32.const 0) (i64.const -1))))
+  (func (export "_start")
+    (drop (call $spawn (i32.const 0)))
+    ;; exit with the second spawn's error, negated
+    (call $exit (i32.sub (i32.const 0) (call $spawn (i32.const 0))))))"#,
+    );
+    let run = wasi_threads(&["run", "--max-threads", "1", &module]);
+    assert_eq!(run.code, 6, "thread-spawn gave -6 (again): {}", run.stderr);
+}
+
+#[test]
+fn a_module_that_cannot_run_is_bad_input() {
+    let run = wasi_threads(&["run", "no/such.wasm"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.starts_with("error: cannot read no/such.wasm"),
+        "{}",
+        run.stderr
+    );
+    let dir = scratch("run-bad");
+    let module = write(
+        &dir,
+        "bad.wat",
+        "(module (import \"nowhere\" \"f\" (func)) (func (export \"_start\")))",
+    );
+    let run = wasi_threads(&["run", &module]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("nowhere"), "{}", run.stderr);
+}
