@@ -107,10 +107,6 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    fn ending(&self) -> bool {
-        self.state.lock().unwrap().outcome.is_some()
-    }
-
     pub(crate) fn wasi(&self) -> &Arc<Wasi> {
         &self.wasi
     }
@@ -535,12 +531,5 @@ fn wake_all(memory: &SharedMemory, deadline: Instant) {
         if addr % (1 << 18) == 0 && Instant::now() >= deadline {
             return;
         }
-    }
-}
-
-impl Runner {
-    /// Whether the run that defined `ctx` is ending (for host functions).
-    pub fn is_ending(ctx: &ThreadCtx) -> bool {
-        ctx.shared.ending()
     }
 }
