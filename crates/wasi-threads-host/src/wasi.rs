@@ -380,13 +380,13 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         }
         let wasi = self.wasi().clone();
         wasi.pump_stdin();
-        let mut total: usize = 0;
-        for iov in iovs.iter() {
-            let iov: types::Iovec = mem.read(iov?)?;
-            if iov.buf_len > 0 {
-                total += iov.buf_len as usize;
-            }
-        }
+        // The iovecs are read once: in a shared memory another thread may
+        // change them while this one waits for input.
+        let iovs: Vec<types::Iovec> = iovs
+            .iter()
+            .map(|iov| mem.read(iov?))
+            .collect::<Result<_, wiggle::GuestError>>()?;
+        let total: usize = iovs.iter().map(|iov| iov.buf_len as usize).sum();
         let data: Vec<u8> = {
             let mut w = wasi.waits.lock().unwrap();
             while w.stdin.is_empty() && !w.stdin_eof && !w.ending {
@@ -399,14 +399,13 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
             w.stdin.drain(..n).collect()
         };
         let mut written = 0;
-        for iov in iovs.iter() {
-            let iov: types::Iovec = mem.read(iov?)?;
+        for iov in &iovs {
+            // An empty iovec takes nothing; later ones still get the rest.
             let n = (iov.buf_len as usize).min(data.len() - written);
-            if n == 0 {
-                break;
+            if n > 0 {
+                mem.copy_from_slice(&data[written..written + n], iov.buf.as_array(n as u32))?;
+                written += n;
             }
-            mem.copy_from_slice(&data[written..written + n], iov.buf.as_array(n as u32))?;
-            written += n;
         }
         Ok(written as u32)
     }
