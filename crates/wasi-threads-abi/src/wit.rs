@@ -116,17 +116,17 @@ impl WitModel {
             let id = find_interface(&resolve, package, name)?;
             builder.model.origin =
                 format!("WIT interface {}", resolve.id_of(id).unwrap_or_default());
-            builder.import_interface(id, WorldKey::Interface(id))?;
+            builder.import_interface(id, WorldKey::Interface(id));
         } else if options.world.is_some() || pkg.worlds.len() == 1 {
             let world = resolve
                 .select_world(&[package], options.world.as_deref())
                 .map_err(|e| format!("{e:#}"))?;
             builder.model.origin = format!("WIT world {}/{}", pkg.name, resolve.worlds[world].name);
-            builder.world(world)?;
+            builder.world(world);
         } else if pkg.worlds.is_empty() {
             builder.model.origin = format!("WIT package {}", pkg.name);
             for (_, id) in pkg.interfaces.iter() {
-                builder.import_interface(*id, WorldKey::Interface(*id))?;
+                builder.import_interface(*id, WorldKey::Interface(*id));
             }
         } else {
             let names: Vec<&str> = pkg.worlds.keys().map(|s| s.as_str()).collect();
@@ -211,17 +211,15 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn world(&mut self, world: WorldId) -> Result<(), String> {
+    fn world(&mut self, world: WorldId) {
         let w = &self.resolve.worlds[world];
-        let world_ns = self
-            .resolve
-            .packages
-            .get(w.package.ok_or("world without a package")?)
-            .map(|p| p.name.namespace.clone())
+        let world_ns = w
+            .package
+            .map(|p| self.resolve.packages[p].name.namespace.clone())
             .unwrap_or_default();
         for (key, item) in w.imports.iter() {
             match item {
-                WorldItem::Interface { id, .. } => self.import_interface(*id, key.clone())?,
+                WorldItem::Interface { id, .. } => self.import_interface(*id, key.clone()),
                 WorldItem::Function(func) => {
                     self.import_function(None, &world_ns, func);
                 }
@@ -243,7 +241,6 @@ impl Builder<'_> {
                 WorldItem::Type { .. } => {}
             }
         }
-        Ok(())
     }
 
     fn namespace_of(&self, id: InterfaceId) -> String {
@@ -255,7 +252,7 @@ impl Builder<'_> {
 
     /// Imports every function and resource drop of an interface; `key` is
     /// how the world names it (`WorldKey::Name` for an inline interface).
-    fn import_interface(&mut self, id: InterfaceId, key: WorldKey) -> Result<(), String> {
+    fn import_interface(&mut self, id: InterfaceId, key: WorldKey) {
         let ns = self.namespace_of(id);
         let iface = &self.resolve.interfaces[id];
         for func in iface.functions.values() {
@@ -266,7 +263,6 @@ impl Builder<'_> {
                 self.import_resource_drop(Some((id, &key)), &ns, *ty);
             }
         }
-        Ok(())
     }
 
     fn module_for(&self, default_ns: &str) -> String {
