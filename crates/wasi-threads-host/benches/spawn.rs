@@ -13,6 +13,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::SYNC;
 use wasi_threads_host::{Outcome, Runner, ThreadCtx};
 use wasmtime::Caller;
 
@@ -26,17 +30,7 @@ fn guest(body: &str) -> String {
   (import "bench" "mark" (func $mark))
   (import "env" "memory" (memory 1 1 shared))
   (export "memory" (memory 0))
-  (func $wait_for (param $addr i32) (param $n i32)
-    (local $v i32)
-    (loop $again
-      (local.set $v (i32.atomic.load (local.get $addr)))
-      (if (i32.lt_u (local.get $v) (local.get $n))
-        (then
-          (drop (memory.atomic.wait32 (local.get $addr) (local.get $v) (i64.const -1)))
-          (br $again)))))
-  (func $bump (param $addr i32)
-    (drop (i32.atomic.rmw.add (local.get $addr) (i32.const 1)))
-    (drop (memory.atomic.notify (local.get $addr) (i32.const -1))))
+  {SYNC}
   {body})"#
     )
 }

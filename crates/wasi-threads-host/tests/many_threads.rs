@@ -2,10 +2,10 @@
 //! behind after the run. (Its own test binary: it counts the process's
 //! threads.)
 
-use std::sync::{Arc, Mutex};
+mod support;
 
-use wasi_threads_host::{Outcome, Runner, ThreadCtx};
-use wasmtime::Caller;
+use support::{recording, SYNC};
+use wasi_threads_host::{Outcome, Runner};
 
 fn os_threads() -> usize {
     std::fs::read_to_string("/proc/self/status")
@@ -26,17 +26,7 @@ fn a_thousand_concurrent_spawns_have_unique_ids_and_leave_no_thread() {
   (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
   (import "test" "record" (func $record (param i32 i32)))
   (import "env" "memory" (memory 1 1 shared))
-  (func $wait_for (param $addr i32) (param $n i32)
-    (local $v i32)
-    (loop $again
-      (local.set $v (i32.atomic.load (local.get $addr)))
-      (if (i32.ne (local.get $v) (local.get $n))
-        (then
-          (drop (memory.atomic.wait32 (local.get $addr) (local.get $v) (i64.const -1)))
-          (br $again)))))
-  (func $bump (param $addr i32)
-    (drop (i32.atomic.rmw.add (local.get $addr) (i32.const 1)))
-    (drop (memory.atomic.notify (local.get $addr) (i32.const -1))))
+  {SYNC}
   ;; Every child waits until all {N} are alive, so they run at once.
   (func (export "wasi_thread_start") (param $tid i32) (param $arg i32)
     (call $bump (i32.const 0))
@@ -50,19 +40,7 @@ fn a_thousand_concurrent_spawns_have_unique_ids_and_leave_no_thread() {
       (br_if $spawn (i32.lt_u (local.get $i) (i32.const {N}))))
     (call $wait_for (i32.const 4) (i32.const {N}))))"#
     );
-    let ids = Arc::new(Mutex::new(Vec::new()));
-    let sink = ids.clone();
-    let runner = Runner::new().define(move |linker| {
-        let sink = sink.clone();
-        linker.func_wrap(
-            "test",
-            "record",
-            move |_: Caller<'_, ThreadCtx>, _: i32, tid: i32| {
-                sink.lock().unwrap().push(tid);
-            },
-        )?;
-        Ok(())
-    });
+    let (runner, log) = recording(Runner::new());
     // A first run starts the process-wide threads that outlive a run (the
     // compiler's worker pool); the count is taken after it.
     let warm_up = Runner::new()
@@ -73,7 +51,7 @@ fn a_thousand_concurrent_spawns_have_unique_ids_and_leave_no_thread() {
     let report = runner.run(wat.as_bytes()).unwrap();
     assert_eq!(report.outcome, Outcome::Exit(0));
     assert_eq!(report.abandoned, 0);
-    let mut ids = ids.lock().unwrap().clone();
+    let mut ids: Vec<i32> = log.lock().unwrap().iter().map(|(_, _, tid)| *tid).collect();
     assert_eq!(ids.len(), N as usize);
     assert!(
         ids.iter().all(|t| *t > 0),

@@ -5,6 +5,9 @@
 
 use std::time::Duration;
 
+mod support;
+
+use support::SYNC;
 use wasi_threads_host::{Outcome, Runner};
 
 #[derive(Clone, Copy, Debug)]
@@ -46,17 +49,7 @@ fn program(ender: Ender) -> String {
   (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
   (import "env" "memory" (memory 1 1 shared))
   (export "memory" (memory 0))
-  (func $wait_for (param $addr i32) (param $n i32)
-    (local $v i32)
-    (loop $again
-      (local.set $v (i32.atomic.load (local.get $addr)))
-      (if (i32.ne (local.get $v) (local.get $n))
-        (then
-          (drop (memory.atomic.wait32 (local.get $addr) (local.get $v) (i64.const -1)))
-          (br $again)))))
-  (func $bump (param $addr i32)
-    (drop (i32.atomic.rmw.add (local.get $addr) (i32.const 1)))
-    (drop (memory.atomic.notify (local.get $addr) (i32.const -1))))
+  {SYNC}
   (func (export "wasi_thread_start") (param $tid i32) (param $what i32)
     (if (i32.eq (local.get $what) (i32.const 100))
       (then

@@ -1,0 +1,44 @@
+//! Helpers of the host's tests and benchmarks.
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use wasi_threads_host::{Runner, ThreadCtx};
+use wasmtime::Caller;
+
+/// The calls of `test.record(a, b)`, in order: (calling thread's id, a, b).
+pub type Log = Arc<Mutex<Vec<(u32, i32, i32)>>>;
+
+/// A runner whose modules can call `test.record(a, b)`.
+pub fn recording(runner: Runner) -> (Runner, Log) {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = log.clone();
+    let runner = runner.define(move |linker| {
+        let sink = sink.clone();
+        linker.func_wrap(
+            "test",
+            "record",
+            move |caller: Caller<'_, ThreadCtx>, a: i32, b: i32| {
+                sink.lock().unwrap().push((caller.data().tid(), a, b));
+            },
+        )?;
+        Ok(())
+    });
+    (runner, log)
+}
+
+/// `$wait_for (param $addr i32) (param $n i32)`: park until the i32 at
+/// $addr is $n. `$bump (param $addr i32)`: add 1 and wake every waiter.
+pub const SYNC: &str = r#"
+  (func $wait_for (param $addr i32) (param $n i32)
+    (local $v i32)
+    (loop $again
+      (local.set $v (i32.atomic.load (local.get $addr)))
+      (if (i32.ne (local.get $v) (local.get $n))
+        (then
+          (drop (memory.atomic.wait32 (local.get $addr) (local.get $v) (i64.const -1)))
+          (br $again)))))
+  (func $bump (param $addr i32)
+    (drop (i32.atomic.rmw.add (local.get $addr) (i32.const 1)))
+    (drop (memory.atomic.notify (local.get $addr) (i32.const -1))))
+"#;
