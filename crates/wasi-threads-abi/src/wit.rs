@@ -60,6 +60,8 @@ pub enum WitItem {
 pub struct WitModel {
     pub resolve: Resolve,
     pub package: PackageId,
+    /// The world modelled, when the model is of a world.
+    pub world: Option<WorldId>,
     pub sizes: SizeAlign,
     pub model: Model,
     /// Parallel to `model.imports`.
@@ -111,6 +113,7 @@ impl WitModel {
             import_items: Vec::new(),
             export_items: Vec::new(),
         };
+        let mut world_id = None;
         let pkg = &resolve.packages[package];
         if let Some(name) = &options.interface {
             let id = find_interface(&resolve, package, name)?;
@@ -123,6 +126,7 @@ impl WitModel {
                 .map_err(|e| format!("{e:#}"))?;
             builder.model.origin = format!("WIT world {}/{}", pkg.name, resolve.worlds[world].name);
             builder.world(world);
+            world_id = Some(world);
         } else if pkg.worlds.is_empty() {
             builder.model.origin = format!("WIT package {}", pkg.name);
             for (_, id) in pkg.interfaces.iter() {
@@ -147,6 +151,7 @@ impl WitModel {
         Ok(WitModel {
             resolve,
             package,
+            world: world_id,
             sizes,
             model,
             import_items,

@@ -7,6 +7,11 @@
 //! - 2: bad input: an unreadable file, a parse error (shown with the
 //!   parser's file:line:col), an unknown world or interface, bad arguments.
 //!
+//! Exit codes of `bindgen`: 0 when the bindings were written; 1 when some
+//! function uses a construct core-wasm bindings cannot express (async
+//! functions, futures, streams; nothing is written); 2 on bad input or when
+//! an output file cannot be written.
+//!
 //! Exit codes of `run`: the program's `proc_exit` code (0 when `_start`
 //! returns), as the low 8 bits the operating system keeps; 134 when a thread
 //! traps (the message and the thread id go to stderr); 2 when the module
@@ -18,6 +23,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use wasi_threads_abi::{check, witx, LoadError, Model, WitModel, WitOptions};
+use wasi_threads_bindgen::{BindgenError, Target};
 
 /// Success, or equivalent.
 pub const EXIT_OK: u8 = 0;
@@ -54,6 +60,19 @@ enum Command {
         #[command(flatten)]
         select: Select,
     },
+    /// Print (or write to -o DIR) bindings generated from a WIT world.
+    Bindgen {
+        /// What to generate: wasmtime host glue, C guest code, Rust guest code.
+        #[arg(value_enum)]
+        target: BindgenTarget,
+        /// A WIT file or directory.
+        path: PathBuf,
+        /// Write the files into this directory instead of printing them.
+        #[arg(short = 'o', long = "out-dir", value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+        #[command(flatten)]
+        select: Select,
+    },
     /// Run a wasi-threads module (.wasm or .wat) to its end.
     Run {
         /// Set an environment variable of the program (NAME=VAL).
@@ -77,6 +96,26 @@ enum Command {
         #[command(flatten)]
         select: Select,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BindgenTarget {
+    /// Rust glue for wasmtime hosts of core modules (what `host!` expands to).
+    Host,
+    /// A wasi-libc-style C header and source file.
+    C,
+    /// Rust guest code (what `guest!` expands to).
+    Rust,
+}
+
+impl BindgenTarget {
+    fn target(self) -> Target {
+        match self {
+            BindgenTarget::Host => Target::Host,
+            BindgenTarget::C => Target::C,
+            BindgenTarget::Rust => Target::Rust,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -196,6 +235,40 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Loa
             module,
             args,
         } => Ok(run_module(&module, &args, &env, max_threads, err)),
+        Command::Bindgen {
+            target,
+            path,
+            out_dir,
+            select,
+        } => {
+            let wit = WitModel::load(&path, &select.options())?;
+            let generated = match wasi_threads_bindgen::generate(&wit, target.target()) {
+                Ok(g) => g,
+                Err(e @ BindgenError::Unsupported { .. }) => {
+                    let _ = writeln!(err, "error: {e}");
+                    return Ok(EXIT_DIFFERENT);
+                }
+                Err(BindgenError::Load(e)) => return Err(e),
+            };
+            match out_dir {
+                None => {
+                    let _ = out.write_all(generated.concatenated().as_bytes());
+                }
+                Some(dir) => {
+                    for (name, text) in &generated.files {
+                        let file = dir.join(name);
+                        let written = std::fs::create_dir_all(&dir)
+                            .and_then(|_| std::fs::write(&file, text));
+                        if let Err(e) = written {
+                            let _ = writeln!(err, "error: cannot write {}: {e}", file.display());
+                            return Ok(EXIT_BAD_INPUT);
+                        }
+                        let _ = writeln!(out, "{}", file.display());
+                    }
+                }
+            }
+            Ok(EXIT_OK)
+        }
         Command::Abi { path, select } => {
             let model: Model = if is_witx(&path) {
                 witx::load(&path)?

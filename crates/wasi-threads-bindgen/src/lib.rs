@@ -1,0 +1,165 @@
+//! Bindings generated from the ABI model of a WIT world.
+//!
+//! One generator serves the CLI (`wasi-threads bindgen`), build scripts and
+//! the `host!`/`guest!` macros of `wasi-threads-macros`:
+//! - [`Target::Host`]: Rust glue for wasmtime hosts of core modules, in the
+//!   style of `wasmtime::component::bindgen!`;
+//! - [`Target::Rust`]: Rust guest code, in the style of wit-bindgen's;
+//! - [`Target::C`]: a wasi-libc-style header and source file.
+//!
+//! Every core import and export is declared with the module, name and
+//! signature the model ([`wasi_threads_abi::WitModel`]) gives; the lifting
+//! and lowering of values follows wit-bindgen-core's instruction stream for
+//! the canonical ABI. Nothing here re-derives the ABI.
+//!
+//! ```
+//! use wasi_threads_abi::{WitModel, WitOptions};
+//! use wasi_threads_bindgen::{generate, Target};
+//!
+//! let wit = WitModel::parse(
+//!     "threads.wit",
+//!     "package wasi:threads;
+//!      interface thread-spawn { thread-spawn: func(start-arg: u32) -> s32; }
+//!      world threads { import thread-spawn; }",
+//!     &WitOptions::default(),
+//! )?;
+//! let c = generate(&wit, Target::C)?;
+//! let header = &c.files[0].1;
+//! assert!(header.contains("int32_t __wasi_thread_spawn(uint32_t start_arg)"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod c;
+mod rust;
+
+use std::fmt;
+use std::path::Path;
+
+use wasi_threads_abi::{LoadError, WitModel, WitOptions};
+
+use crate::rust::{RustGen, Side};
+
+/// What to generate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Rust host glue for wasmtime.
+    Host,
+    /// Rust guest code.
+    Rust,
+    /// C guest code: a header and a source file.
+    C,
+}
+
+impl Target {
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Host => "host",
+            Target::Rust => "rust",
+            Target::C => "c",
+        }
+    }
+}
+
+/// Generated files: names and contents, in a fixed order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Generated {
+    pub files: Vec<(String, String)>,
+}
+
+impl Generated {
+    /// All files, each after a line naming it (for printing to stdout).
+    pub fn concatenated(&self) -> String {
+        if self.files.len() == 1 {
+            return self.files[0].1.clone();
+        }
+        let mut out = String::new();
+        for (name, text) in &self.files {
+            out.push_str(&format!("// ---- {name} ----\n{text}"));
+        }
+        out
+    }
+}
+
+/// Why bindings could not be generated.
+#[derive(Debug)]
+pub enum BindgenError {
+    /// The WIT could not be loaded.
+    Load(LoadError),
+    /// A function uses a construct core-wasm bindings cannot express.
+    Unsupported { function: String, reason: String },
+}
+
+impl BindgenError {
+    pub(crate) fn unsupported(function: &str, reason: String) -> BindgenError {
+        BindgenError::Unsupported {
+            function: function.to_string(),
+            reason,
+        }
+    }
+}
+
+impl fmt::Display for BindgenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BindgenError::Load(e) => write!(f, "{e}"),
+            BindgenError::Unsupported { function, reason } => {
+                write!(f, "cannot generate bindings for `{function}`: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BindgenError {}
+
+impl From<LoadError> for BindgenError {
+    fn from(e: LoadError) -> Self {
+        BindgenError::Load(e)
+    }
+}
+
+/// Generates bindings for a loaded model.
+pub fn generate(model: &WitModel, target: Target) -> Result<Generated, BindgenError> {
+    let mut generated = match target {
+        Target::Host => rust::host::generate(&RustGen {
+            wm: model,
+            side: Side::Host,
+        }),
+        Target::Rust => rust::guest::generate(&RustGen {
+            wm: model,
+            side: Side::Guest,
+        }),
+        Target::C => c::generate(model),
+    }?;
+    if target != Target::C {
+        for (_, text) in &mut generated.files {
+            *text = format_rust(text);
+        }
+    }
+    Ok(generated)
+}
+
+/// Lays out generated Rust as rustfmt would (with prettyplease).
+fn format_rust(text: &str) -> String {
+    // prettyplease keeps doc comments only: the header comment goes back on.
+    let header: String = text
+        .lines()
+        .take_while(|l| l.starts_with("// ") || l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    match syn::parse_file(text) {
+        Ok(file) => header + &prettyplease::unparse(&file),
+        // Left as it is, so the compiler points at the problem.
+        Err(_) => text.to_string(),
+    }
+}
+
+/// Loads WIT from `path` (a file or a directory with `deps/`) and generates
+/// bindings: what the CLI, build scripts and macros call.
+pub fn generate_path(
+    path: &Path,
+    options: &WitOptions,
+    target: Target,
+) -> Result<Generated, BindgenError> {
+    let model = WitModel::load(path, options)?;
+    generate(&model, target)
+}
