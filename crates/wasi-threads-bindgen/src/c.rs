@@ -80,7 +80,9 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
     }
     for item in wm.import_items.iter().chain(&wm.export_items) {
         let iface = match item {
-            WitItem::Function { interface, .. } | WitItem::ResourceDrop { interface, .. } => *interface,
+            WitItem::Function { interface, .. } | WitItem::ResourceDrop { interface, .. } => {
+                *interface
+            }
         };
         if let Some(i) = iface {
             for t in wm.resolve.interfaces[i].types.values() {
@@ -121,7 +123,12 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
             WitItem::Function { func, .. } => func_ident(&wm.resolve, func),
             WitItem::ResourceDrop { resource, .. } => format!(
                 "{}_drop",
-                ident(wm.resolve.types[*resource].name.as_deref().unwrap_or_default())
+                ident(
+                    wm.resolve.types[*resource]
+                        .name
+                        .as_deref()
+                        .unwrap_or_default()
+                )
             ),
         };
         let raw_name = format!("__imported_{}_{fname}", module.to_snake_case());
@@ -186,7 +193,11 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
                 let sig = format!(
                     "{}({})",
                     join_decl(&ret, &wrapper),
-                    if sig_params.is_empty() { "void".to_string() } else { sig_params.join(", ") }
+                    if sig_params.is_empty() {
+                        "void".to_string()
+                    } else {
+                        sig_params.join(", ")
+                    }
                 );
                 doc(&mut decls, &func.docs, "");
                 let attr = if func.result.is_some() {
@@ -196,7 +207,12 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
                 };
                 let _ = writeln!(decls, "{sig}{attr};\n");
 
-                let mut fg = CFunc::new(&mut gen, raw_name.clone(), operands, func.result.as_ref().map(|_| ret.clone()));
+                let mut fg = CFunc::new(
+                    &mut gen,
+                    raw_name.clone(),
+                    operands,
+                    func.result.as_ref().map(|_| ret.clone()),
+                );
                 abi::call(
                     &wm.resolve,
                     AbiVariant::GuestImport,
@@ -215,7 +231,10 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
                     "/**\n * Drops the guest's handle to a `{}`.\n */\nvoid {wrapper}({ty} handle);\n",
                     wm.resolve.types[*resource].name.as_deref().unwrap_or_default()
                 );
-                let _ = writeln!(defs, "void {wrapper}({ty} handle) {{\n    {raw_name}((int32_t) handle);\n}}\n");
+                let _ = writeln!(
+                    defs,
+                    "void {wrapper}({ty} handle) {{\n    {raw_name}((int32_t) handle);\n}}\n"
+                );
             }
         }
     }
@@ -236,7 +255,10 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
                 .iter()
                 .map(|p| join_decl(&gen.param_ty(&p.ty), &ident(&p.name)))
                 .collect();
-            let ret = func.result.as_ref().map_or("void".to_string(), |t| gen.param_ty(t));
+            let ret = func
+                .result
+                .as_ref()
+                .map_or("void".to_string(), |t| gen.param_ty(t));
             (params, ret)
         } else {
             let params = core
@@ -262,7 +284,11 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
             decls,
             "{}({}) __attribute__((__export_name__({:?})));\n",
             join_decl(&ret, &name),
-            if params.is_empty() { "void".to_string() } else { params.join(", ") },
+            if params.is_empty() {
+                "void".to_string()
+            } else {
+                params.join(", ")
+            },
             core.name
         );
     }
@@ -340,7 +366,10 @@ static inline double __{p}_bindgen_i64_to_f64(int64_t bits) {{
         wm.model.origin
     );
     Ok(Generated {
-        files: vec![(format!("{base}.h"), header), (format!("{base}.c"), source.trim_end().to_string() + "\n")],
+        files: vec![
+            (format!("{base}.h"), header),
+            (format!("{base}.c"), source.trim_end().to_string() + "\n"),
+        ],
     })
 }
 
@@ -379,7 +408,14 @@ fn doc(out: &mut String, docs: &Docs, indent: &str) {
         .filter(|l| !l.trim_start().starts_with("C type:"))
         .collect();
     let _ = writeln!(out, "{indent}/**");
-    for line in lines.iter().rev().skip_while(|l| l.trim().is_empty()).collect::<Vec<_>>().into_iter().rev() {
+    for line in lines
+        .iter()
+        .rev()
+        .skip_while(|l| l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
         if line.is_empty() {
             let _ = writeln!(out, "{indent} *");
         } else {
@@ -651,7 +687,13 @@ impl<'a> CGen<'a> {
                 let cases: Vec<(String, Option<String>, Docs)> = v
                     .cases
                     .iter()
-                    .map(|c| (ident(&c.name), c.ty.as_ref().map(|t| self.ty(t)), c.docs.clone()))
+                    .map(|c| {
+                        (
+                            ident(&c.name),
+                            c.ty.as_ref().map(|t| self.ty(t)),
+                            c.docs.clone(),
+                        )
+                    })
                     .collect();
                 for (i, (case, _, docs)) in cases.iter().enumerate() {
                     doc(&mut out, docs, "");
@@ -683,7 +725,10 @@ impl<'a> CGen<'a> {
             TypeDefKind::Flags(f) => {
                 let words = f.repr().count();
                 if f.flags.len() > 32 {
-                    let _ = writeln!(out, "typedef struct {name} {{\n    uint32_t words[{words}];\n}} {name};\n");
+                    let _ = writeln!(
+                        out,
+                        "typedef struct {name} {{\n    uint32_t words[{words}];\n}} {name};\n"
+                    );
                     for (i, flag) in f.flags.iter().enumerate() {
                         doc(&mut out, &flag.docs, "");
                         let _ = writeln!(
@@ -816,7 +861,12 @@ struct CFunc<'g, 'a> {
 }
 
 impl<'g, 'a> CFunc<'g, 'a> {
-    fn new(gen: &'g mut CGen<'a>, raw: String, params: Vec<String>, result_ty: Option<String>) -> Self {
+    fn new(
+        gen: &'g mut CGen<'a>,
+        raw: String,
+        params: Vec<String>,
+        result_ty: Option<String>,
+    ) -> Self {
         let sizes = &gen.wm.sizes;
         CFunc {
             gen,
@@ -875,7 +925,15 @@ impl<'g, 'a> CFunc<'g, 'a> {
         ));
     }
 
-    fn lower_arms(&mut self, value: &str, disc: &str, kind: CaseKind<'_>, payload_types: Vec<Option<String>>, types: &[WasmType], results: &mut Vec<String>) {
+    fn lower_arms(
+        &mut self,
+        value: &str,
+        disc: &str,
+        kind: CaseKind<'_>,
+        payload_types: Vec<Option<String>>,
+        types: &[WasmType],
+        results: &mut Vec<String>,
+    ) {
         let count = payload_types.len();
         let blocks = self.finished.split_off(self.finished.len() - count);
         let payloads = self.payloads.split_off(self.payloads.len() - count);
@@ -885,11 +943,20 @@ impl<'g, 'a> CFunc<'g, 'a> {
             self.line(format!("{} {name} = 0;", wasm_c(*ty)));
         }
         let mut s = format!("switch ({disc}) {{\n");
-        for (i, (((code, ops), payload), pty)) in blocks.into_iter().zip(payloads).zip(payload_types).enumerate() {
+        for (i, (((code, ops), payload), pty)) in blocks
+            .into_iter()
+            .zip(payloads)
+            .zip(payload_types)
+            .enumerate()
+        {
             let _ = writeln!(s, "    case {i}: {{");
             if let Some(pty) = pty {
                 let access = self.gen.case_access(kind, value, i);
-                let _ = writeln!(s, "        {} = {access};", join_decl(&format!("const {pty}"), &payload));
+                let _ = writeln!(
+                    s,
+                    "        {} = {access};",
+                    join_decl(&format!("const {pty}"), &payload)
+                );
             }
             for l in code.lines() {
                 let _ = writeln!(s, "    {l}");
@@ -906,10 +973,18 @@ impl<'g, 'a> CFunc<'g, 'a> {
 
     /// Lifts a discriminant into a variant-like value: `set` gives, per
     /// case, the statements storing the tag and the payload operand.
-    fn lift_arms(&mut self, disc: &str, ty: &str, sets: Vec<(String, Option<String>)>, results: &mut Vec<String>) {
+    fn lift_arms(
+        &mut self,
+        disc: &str,
+        ty: &str,
+        sets: Vec<(String, Option<String>)>,
+        results: &mut Vec<String>,
+    ) {
         let blocks = self.finished.split_off(self.finished.len() - sets.len());
         let n = self.tmp();
-        self.line(format!("{ty} v{n};\nmemset(&v{n}, 0, sizeof v{n});\nswitch ({disc}) {{"));
+        self.line(format!(
+            "{ty} v{n};\nmemset(&v{n}, 0, sizeof v{n});\nswitch ({disc}) {{"
+        ));
         let mut s = String::new();
         for (i, ((tag, payload), (code, ops))) in sets.into_iter().zip(blocks).enumerate() {
             let _ = writeln!(s, "    case {i}: {{");
@@ -931,7 +1006,13 @@ impl<'g, 'a> CFunc<'g, 'a> {
 impl Bindgen for CFunc<'_, '_> {
     type Operand = String;
 
-    fn emit(&mut self, resolve: &Resolve, inst: &Instruction<'_>, operands: &mut Vec<String>, results: &mut Vec<String>) {
+    fn emit(
+        &mut self,
+        resolve: &Resolve,
+        inst: &Instruction<'_>,
+        operands: &mut Vec<String>,
+        results: &mut Vec<String>,
+    ) {
         let p = self.p();
         match inst {
             Instruction::GetArg { nth } => results.push(self.params[*nth].clone()),
@@ -946,19 +1027,29 @@ impl Bindgen for CFunc<'_, '_> {
                     results.push(bitcast(&p, cast, op));
                 }
             }
-            Instruction::I32Load { offset } | Instruction::PointerLoad { offset } | Instruction::LengthLoad { offset } => {
+            Instruction::I32Load { offset }
+            | Instruction::PointerLoad { offset }
+            | Instruction::LengthLoad { offset } => {
                 self.load("int32_t", &operands[0], *offset, results)
             }
-            Instruction::I32Load8U { offset } => self.load("uint8_t", &operands[0], *offset, results),
-            Instruction::I32Load8S { offset } => self.load("int8_t", &operands[0], *offset, results),
-            Instruction::I32Load16U { offset } => self.load("uint16_t", &operands[0], *offset, results),
-            Instruction::I32Load16S { offset } => self.load("int16_t", &operands[0], *offset, results),
+            Instruction::I32Load8U { offset } => {
+                self.load("uint8_t", &operands[0], *offset, results)
+            }
+            Instruction::I32Load8S { offset } => {
+                self.load("int8_t", &operands[0], *offset, results)
+            }
+            Instruction::I32Load16U { offset } => {
+                self.load("uint16_t", &operands[0], *offset, results)
+            }
+            Instruction::I32Load16S { offset } => {
+                self.load("int16_t", &operands[0], *offset, results)
+            }
             Instruction::I64Load { offset } => self.load("int64_t", &operands[0], *offset, results),
             Instruction::F32Load { offset } => self.load("float", &operands[0], *offset, results),
             Instruction::F64Load { offset } => self.load("double", &operands[0], *offset, results),
-            Instruction::I32Store { offset } | Instruction::PointerStore { offset } | Instruction::LengthStore { offset } => {
-                self.store("int32_t", operands, *offset)
-            }
+            Instruction::I32Store { offset }
+            | Instruction::PointerStore { offset }
+            | Instruction::LengthStore { offset } => self.store("int32_t", operands, *offset),
             Instruction::I32Store8 { offset } => self.store("uint8_t", operands, *offset),
             Instruction::I32Store16 { offset } => self.store("uint16_t", operands, *offset),
             Instruction::I64Store { offset } => self.store("int64_t", operands, *offset),
@@ -975,7 +1066,9 @@ impl Bindgen for CFunc<'_, '_> {
             | Instruction::I32FromBool
             | Instruction::EnumLower { .. } => results.push(format!("(int32_t) ({})", operands[0])),
             Instruction::HandleLower { .. } => results.push(format!("(int32_t) ({})", operands[0])),
-            Instruction::I64FromU64 | Instruction::I64FromS64 => results.push(format!("(int64_t) ({})", operands[0])),
+            Instruction::I64FromU64 | Instruction::I64FromS64 => {
+                results.push(format!("(int64_t) ({})", operands[0]))
+            }
             Instruction::CoreF32FromF32
             | Instruction::CoreF64FromF64
             | Instruction::F32FromCoreF32
@@ -986,7 +1079,9 @@ impl Bindgen for CFunc<'_, '_> {
             Instruction::U8FromI32 => results.push(format!("(uint8_t) ({})", operands[0])),
             Instruction::S16FromI32 => results.push(format!("(int16_t) ({})", operands[0])),
             Instruction::U16FromI32 => results.push(format!("(uint16_t) ({})", operands[0])),
-            Instruction::U32FromI32 | Instruction::CharFromI32 => results.push(format!("(uint32_t) ({})", operands[0])),
+            Instruction::U32FromI32 | Instruction::CharFromI32 => {
+                results.push(format!("(uint32_t) ({})", operands[0]))
+            }
             Instruction::U64FromI64 => results.push(format!("(uint64_t) ({})", operands[0])),
             Instruction::BoolFromI32 => results.push(format!("({} != 0)", operands[0])),
 
@@ -1035,7 +1130,10 @@ impl Bindgen for CFunc<'_, '_> {
             Instruction::FlagsLift { flags, ty, .. } => {
                 let name = self.gen.ty(&Type::Id(*ty));
                 if flags.flags.len() > 32 {
-                    let words: Vec<String> = operands.iter().map(|o| format!("(uint32_t) ({o})")).collect();
+                    let words: Vec<String> = operands
+                        .iter()
+                        .map(|o| format!("(uint32_t) ({o})"))
+                        .collect();
                     results.push(format!("({name}) {{ {{ {} }} }}", words.join(", ")));
                 } else {
                     results.push(format!("({name}) ({})", operands[0]));
@@ -1053,19 +1151,45 @@ impl Bindgen for CFunc<'_, '_> {
                 self.payloads.push(format!("payload{n}"));
                 results.push(format!("payload{n}"));
             }
-            Instruction::VariantLower { variant, results: types, .. } => {
+            Instruction::VariantLower {
+                variant,
+                results: types,
+                ..
+            } => {
                 let names: Vec<String> = variant.cases.iter().map(|c| ident(&c.name)).collect();
-                let ptys: Vec<Option<String>> = variant.cases.iter().map(|c| c.ty.as_ref().map(|t| self.gen.ty(t))).collect();
+                let ptys: Vec<Option<String>> = variant
+                    .cases
+                    .iter()
+                    .map(|c| c.ty.as_ref().map(|t| self.gen.ty(t)))
+                    .collect();
                 let disc = format!("({}).tag", operands[0]);
-                self.lower_arms(&operands[0], &disc, CaseKind::Variant(&names), ptys, types, results);
+                self.lower_arms(
+                    &operands[0],
+                    &disc,
+                    CaseKind::Variant(&names),
+                    ptys,
+                    types,
+                    results,
+                );
             }
-            Instruction::OptionLower { payload, results: types, .. } => {
+            Instruction::OptionLower {
+                payload,
+                results: types,
+                ..
+            } => {
                 let ptys = vec![None, Some(self.gen.ty(payload))];
                 let disc = format!("({}).is_some", operands[0]);
                 self.lower_arms(&operands[0], &disc, CaseKind::Option, ptys, types, results);
             }
-            Instruction::ResultLower { result, results: types, .. } => {
-                let ptys = vec![result.ok.as_ref().map(|t| self.gen.ty(t)), result.err.as_ref().map(|t| self.gen.ty(t))];
+            Instruction::ResultLower {
+                result,
+                results: types,
+                ..
+            } => {
+                let ptys = vec![
+                    result.ok.as_ref().map(|t| self.gen.ty(t)),
+                    result.err.as_ref().map(|t| self.gen.ty(t)),
+                ];
                 let disc = format!("({}).is_err", operands[0]);
                 self.lower_arms(&operands[0], &disc, CaseKind::Result, ptys, types, results);
             }
@@ -1075,20 +1199,34 @@ impl Bindgen for CFunc<'_, '_> {
                     .cases
                     .iter()
                     .enumerate()
-                    .map(|(i, c)| (format!("tag = {i}"), c.ty.as_ref().map(|_| format!("val.{}", ident(&c.name)))))
+                    .map(|(i, c)| {
+                        (
+                            format!("tag = {i}"),
+                            c.ty.as_ref().map(|_| format!("val.{}", ident(&c.name))),
+                        )
+                    })
                     .collect();
                 self.lift_arms(&operands[0], &name, sets, results);
             }
             Instruction::OptionLift { ty, .. } => {
                 let name = self.gen.ty(&Type::Id(*ty));
-                let sets = vec![("is_some = false".to_string(), None), ("is_some = true".to_string(), Some("val".to_string()))];
+                let sets = vec![
+                    ("is_some = false".to_string(), None),
+                    ("is_some = true".to_string(), Some("val".to_string())),
+                ];
                 self.lift_arms(&operands[0], &name, sets, results);
             }
             Instruction::ResultLift { result, ty, .. } => {
                 let name = self.gen.ty(&Type::Id(*ty));
                 let sets = vec![
-                    ("is_err = false".to_string(), result.ok.as_ref().map(|_| "val.ok".to_string())),
-                    ("is_err = true".to_string(), result.err.as_ref().map(|_| "val.err".to_string())),
+                    (
+                        "is_err = false".to_string(),
+                        result.ok.as_ref().map(|_| "val.ok".to_string()),
+                    ),
+                    (
+                        "is_err = true".to_string(),
+                        result.err.as_ref().map(|_| "val.err".to_string()),
+                    ),
                 ];
                 self.lift_arms(&operands[0], &name, sets, results);
             }

@@ -257,8 +257,8 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Loa
                 Some(dir) => {
                     for (name, text) in &generated.files {
                         let file = dir.join(name);
-                        let written = std::fs::create_dir_all(&dir)
-                            .and_then(|_| std::fs::write(&file, text));
+                        let written =
+                            std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&file, text));
                         if let Err(e) = written {
                             let _ = writeln!(err, "error: cannot write {}: {e}", file.display());
                             return Ok(EXIT_BAD_INPUT);

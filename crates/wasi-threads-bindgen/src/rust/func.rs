@@ -6,7 +6,9 @@
 use std::fmt::Write;
 
 use wit_bindgen_core::abi::{Bindgen, Bitcast, Instruction, WasmType};
-use wit_parser::{Alignment, ArchitectureSize, Function, Handle, Resolve, SizeAlign, Type, TypeDefKind};
+use wit_parser::{
+    Alignment, ArchitectureSize, Function, Handle, Resolve, SizeAlign, Type, TypeDefKind,
+};
 
 use super::{camel, RustGen};
 
@@ -120,9 +122,13 @@ impl<'g, 'a> FuncGen<'g, 'a> {
         if self.host() {
             self.uses_memory = true;
             let what = self.what();
-            self.line(format!("cx.store::<{ty}>({what}, {addr}, {off}, {value})?;"));
+            self.line(format!(
+                "cx.store::<{ty}>({what}, {addr}, {off}, {value})?;"
+            ));
         } else {
-            self.line(format!("*(({addr} as usize + {off}) as *mut {ty}) = {value};"));
+            self.line(format!(
+                "*(({addr} as usize + {off}) as *mut {ty}) = {value};"
+            ));
         }
     }
 
@@ -150,7 +156,12 @@ impl<'g, 'a> FuncGen<'g, 'a> {
         }
         for ((pattern, (code, ops)), payload) in arms.iter().zip(blocks).zip(payloads) {
             let pattern = pattern.replace("PAYLOAD", &payload);
-            let _ = writeln!(s, "{pattern} => {{\n{code}({},)\n}}", ops.join(", "));
+            let tuple = if ops.is_empty() {
+                "()".to_string()
+            } else {
+                format!("({},)", ops.join(", "))
+            };
+            let _ = writeln!(s, "{pattern} => {{\n{code}{tuple}\n}}");
         }
         s.push_str(if names.is_empty() { "}\n" } else { "};\n" });
         self.src.push_str(&s);
@@ -159,7 +170,13 @@ impl<'g, 'a> FuncGen<'g, 'a> {
 
     /// The `match` that lifts a discriminant into a value, one arm per
     /// block; `build` makes each arm's value from the block's operand.
-    fn lift_arms(&mut self, disc: &str, arms: Vec<(String, bool)>, ty: &str, results: &mut Vec<String>) {
+    fn lift_arms(
+        &mut self,
+        disc: &str,
+        arms: Vec<(String, bool)>,
+        ty: &str,
+        results: &mut Vec<String>,
+    ) {
         let blocks = self.finished.split_off(self.finished.len() - arms.len());
         let n = self.tmp();
         let mut s = format!("let v{n}: {ty} = match {disc} {{\n");
@@ -172,7 +189,11 @@ impl<'g, 'a> FuncGen<'g, 'a> {
             let _ = writeln!(s, "{i} => {{\n{code}{value}\n}}");
         }
         if self.host() {
-            let _ = writeln!(s, "_ => return Err(cx.discriminant({}, {disc})),", self.what());
+            let _ = writeln!(
+                s,
+                "_ => return Err(cx.discriminant({}, {disc})),",
+                self.what()
+            );
         } else {
             s.push_str("_ => unreachable!(\"invalid discriminant\"),\n");
         }
@@ -274,7 +295,9 @@ impl Bindgen for FuncGen<'_, '_> {
             }
             Instruction::I32Load { offset }
             | Instruction::PointerLoad { offset }
-            | Instruction::LengthLoad { offset } => self.load("i32", &operands[0], *offset, results),
+            | Instruction::LengthLoad { offset } => {
+                self.load("i32", &operands[0], *offset, results)
+            }
             Instruction::I32Load8U { offset } => self.load("u8", &operands[0], *offset, results),
             Instruction::I32Load8S { offset } => self.load("i8", &operands[0], *offset, results),
             Instruction::I32Load16U { offset } => self.load("u16", &operands[0], *offset, results),
@@ -366,7 +389,10 @@ impl Bindgen for FuncGen<'_, '_> {
                 let size = self.gen.wm.sizes.size(element).size_wasm32();
                 let align = self.gen.wm.sizes.align(element).align_wasm32();
                 let n = self.tmp();
-                self.line(format!("let vec{n} = {};\nlet len{n} = vec{n}.len() as i32;", operands[0]));
+                self.line(format!(
+                    "let vec{n} = {};\nlet len{n} = vec{n}.len() as i32;",
+                    operands[0]
+                ));
                 let p = self.alloc_list(&format!("vec{n}"), size, align, realloc.is_some());
                 self.line(format!(
                     "for (i, e) in vec{n}.into_iter().enumerate() {{\nlet base = {p} + (i * {size}) as i32;\n{code}}}"
@@ -420,7 +446,11 @@ impl Bindgen for FuncGen<'_, '_> {
                     self.lifts_lists = true;
                     self.line(format!("let len{n} = {} as usize;", operands[1]));
                 }
-                let vec = if self.host() { "Vec".to_string() } else { format!("{rt}::Vec") };
+                let vec = if self.host() {
+                    "Vec".to_string()
+                } else {
+                    format!("{rt}::Vec")
+                };
                 self.line(format!(
                     "let mut v{n}: {vec}<{ty}> = {vec}::with_capacity(len{n}.min(4096));
 for i in 0..len{n} {{
@@ -448,7 +478,11 @@ let base = base{n} + (i * {size}) as i32;
                     fields.push(format!("{name}: f{n}_{name}"));
                     results.push(format!("f{n}_{name}"));
                 }
-                self.line(format!("let {path} {{ {} }} = {};", fields.join(", "), operands[0]));
+                self.line(format!(
+                    "let {path} {{ {} }} = {};",
+                    fields.join(", "),
+                    operands[0]
+                ));
             }
             Instruction::RecordLift { record, ty, .. } => {
                 let path = self.gen.type_path(*ty, self.depth);
@@ -462,7 +496,9 @@ let base = base{n} + (i * {size}) as i32;
             }
             Instruction::TupleLower { tuple, .. } => {
                 let n = self.tmp();
-                let names: Vec<String> = (0..tuple.types.len()).map(|i| format!("t{n}_{i}")).collect();
+                let names: Vec<String> = (0..tuple.types.len())
+                    .map(|i| format!("t{n}_{i}"))
+                    .collect();
                 self.line(format!("let ({},) = {};", names.join(", "), operands[0]));
                 results.extend(names);
             }
@@ -483,7 +519,10 @@ let base = base{n} + (i * {size}) as i32;
                     .enumerate()
                     .map(|(i, op)| format!("(({op}) as u32 as u64) << {}", i * 32))
                     .collect();
-                results.push(format!("{path}::from_bits_truncate(({}) as _)", bits.join(" | ")));
+                results.push(format!(
+                    "{path}::from_bits_truncate(({}) as _)",
+                    bits.join(" | ")
+                ));
             }
             Instruction::HandleLower { handle, .. } => {
                 if self.host() {
@@ -502,7 +541,9 @@ let base = base{n} + (i * {size}) as i32;
                     let (Handle::Own(r) | Handle::Borrow(r)) = handle;
                     let path = self.gen.type_path(*r, self.depth);
                     match handle {
-                        Handle::Own(_) => results.push(format!("{path}::from_handle({})", operands[0])),
+                        Handle::Own(_) => {
+                            results.push(format!("{path}::from_handle({})", operands[0]))
+                        }
                         Handle::Borrow(_) => {
                             let n = self.tmp();
                             self.line(format!(
@@ -520,7 +561,12 @@ let base = base{n} + (i * {size}) as i32;
                 self.payloads.push(format!("e{n}"));
                 results.push(format!("e{n}"));
             }
-            Instruction::VariantLower { variant, ty, results: types, .. } => {
+            Instruction::VariantLower {
+                variant,
+                ty,
+                results: types,
+                ..
+            } => {
                 let path = self.gen.type_path(*ty, self.depth);
                 let arms = variant
                     .cases
@@ -536,9 +582,21 @@ let base = base{n} + (i * {size}) as i32;
                 let arms = vec!["None".to_string(), "Some(PAYLOAD)".to_string()];
                 self.lower_arms(&operands[0], arms, types.len(), results);
             }
-            Instruction::ResultLower { result, results: types, .. } => {
-                let ok = if result.ok.is_some() { "Ok(PAYLOAD)" } else { "Ok(_)" };
-                let err = if result.err.is_some() { "Err(PAYLOAD)" } else { "Err(_)" };
+            Instruction::ResultLower {
+                result,
+                results: types,
+                ..
+            } => {
+                let ok = if result.ok.is_some() {
+                    "Ok(PAYLOAD)"
+                } else {
+                    "Ok(_)"
+                };
+                let err = if result.err.is_some() {
+                    "Err(PAYLOAD)"
+                } else {
+                    "Err(_)"
+                };
                 let arms = vec![ok.to_string(), err.to_string()];
                 self.lower_arms(&operands[0], arms, types.len(), results);
             }
@@ -560,11 +618,21 @@ let base = base{n} + (i * {size}) as i32;
             Instruction::ResultLift { result, .. } => {
                 let ty = format!(
                     "Result<{}, {}>",
-                    result.ok.as_ref().map_or("()".into(), |t| self.type_name(t)),
-                    result.err.as_ref().map_or("()".into(), |t| self.type_name(t))
+                    result
+                        .ok
+                        .as_ref()
+                        .map_or("()".into(), |t| self.type_name(t)),
+                    result
+                        .err
+                        .as_ref()
+                        .map_or("()".into(), |t| self.type_name(t))
                 );
                 let ok = if result.ok.is_some() { "Ok" } else { "Ok(())" };
-                let err = if result.err.is_some() { "Err" } else { "Err(())" };
+                let err = if result.err.is_some() {
+                    "Err"
+                } else {
+                    "Err(())"
+                };
                 let arms = vec![
                     (ok.to_string(), result.ok.is_some()),
                     (err.to_string(), result.err.is_some()),
@@ -713,8 +781,16 @@ let ptr{n} = ret_area{n}.0.as_mut_ptr() as i32;"
             return false;
         }
         match element {
-            Type::U8 | Type::S8 | Type::U16 | Type::S16 | Type::U32 | Type::S32 | Type::U64
-            | Type::S64 | Type::F32 | Type::F64 => true,
+            Type::U8
+            | Type::S8
+            | Type::U16
+            | Type::S16
+            | Type::U32
+            | Type::S32
+            | Type::U64
+            | Type::S64
+            | Type::F32
+            | Type::F64 => true,
             Type::Id(id) => match &resolve.types[*id].kind {
                 TypeDefKind::Type(t) => self.is_list_canonical(resolve, t),
                 _ => false,

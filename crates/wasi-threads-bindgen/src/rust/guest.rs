@@ -149,7 +149,11 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
             FunctionKind::Constructor(_) => ("new".to_string(), String::new(), 0),
             _ => (gen.func_name(func), String::new(), 0),
         };
-        let mut args: Vec<String> = if receiver.is_empty() { Vec::new() } else { vec![receiver] };
+        let mut args: Vec<String> = if receiver.is_empty() {
+            Vec::new()
+        } else {
+            vec![receiver]
+        };
         args.extend(
             func.params
                 .iter()
@@ -325,7 +329,6 @@ pub(crate) use {macro_name} as export;",
         files: vec![(format!("{}.rs", snake(&world_name)), out)],
     })
 }
-
 
 fn qualified(core: &CoreFunc) -> String {
     format!(

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use wit_bindgen_core::abi::{self, AbiVariant, LiftLower};
 use wit_parser::{Function, InterfaceId, TypeDefKind};
 
-use wasi_threads_abi::{CoreFunc, WitItem};
+use wasi_threads_abi::{CoreFunc, Pointee, WitItem};
 
 use super::func::{FuncGen, Glue};
 use super::{camel, docs, snake, ModTree, RustGen, Side};
@@ -51,7 +51,9 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
     let mut groups: Vec<Group<'_>> = Vec::new();
     for (core, item) in wm.model.imports.iter().zip(&wm.import_items) {
         let iface = match item {
-            WitItem::Function { interface, .. } | WitItem::ResourceDrop { interface, .. } => *interface,
+            WitItem::Function { interface, .. } | WitItem::ResourceDrop { interface, .. } => {
+                *interface
+            }
         };
         match groups.iter_mut().find(|g| g.interface == iface) {
             Some(g) => g.funcs.push((core, item)),
@@ -137,7 +139,6 @@ memory: fn(&mut wasmtime::Caller<'_, T>) -> Option<_rt::GuestMemory>,
     })
 }
 
-
 pub(crate) fn world_name(gen: &RustGen<'_>) -> String {
     match gen.wm.world {
         Some(w) => camel(&gen.resolve().worlds[w].name),
@@ -176,7 +177,10 @@ fn core_params(core: &CoreFunc) -> (String, String) {
         [one] => one.to_string(),
         many => format!(
             "({})",
-            many.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     (params.join(", "), results)
@@ -218,7 +222,10 @@ fn import_group(
                     .result
                     .as_ref()
                     .map_or("()".to_string(), |t| gen.ty(t, depth, false));
-                let _ = writeln!(methods, "fn {name}(&mut self{args}) -> {rt}::Result<{ret}>;");
+                let _ = writeln!(
+                    methods,
+                    "fn {name}(&mut self{args}) -> {rt}::Result<{ret}>;"
+                );
 
                 let mut fg = FuncGen::new(gen, Glue::HostImport, depth, func);
                 fg.callee = format!("U::{name}");
@@ -231,6 +238,24 @@ fn import_group(
                     &mut fg,
                     false,
                 );
+                // The return area is checked before the host runs, so a bad
+                // pointer traps before any side effect.
+                let mut src = String::new();
+                if let Some(Some(Pointee::Value(area))) = core
+                    .retptr
+                    .then(|| core.params.last().map(|p| p.pointee.clone()))
+                    .flatten()
+                {
+                    fg.uses_memory = true;
+                    let _ = writeln!(
+                        src,
+                        "cx.check(\"result\", arg{}, {}, {})?;",
+                        core.params.len() - 1,
+                        area.size,
+                        area.align
+                    );
+                }
+                src.push_str(&fg.src);
                 let memory = if fg.uses_memory {
                     "memory(&mut caller)"
                 } else {
@@ -250,7 +275,7 @@ let mut cx = {rt}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut caller), 
 {}}})?;",
                     core.module.as_deref().unwrap_or_default(),
                     core.name,
-                    fg.src
+                    src
                 );
             }
             WitItem::ResourceDrop { resource, .. } => {
@@ -330,7 +355,10 @@ fn exports(gen: &RustGen<'_>, world_name: &str) -> Result<String, BindgenError> 
         let params: Vec<String> = core.params.iter().map(|p| p.ty.to_string()).collect();
         let params = params.iter().map(|p| format!("{p}, ")).collect::<String>();
         let (_, results) = core_params(core);
-        let _ = writeln!(fields, "{base}: wasmtime::TypedFunc<({params}), {results}>,");
+        let _ = writeln!(
+            fields,
+            "{base}: wasmtime::TypedFunc<({params}), {results}>,"
+        );
         let _ = writeln!(
             inits,
             "let {base} = instance.get_typed_func::<({params}), {results}>(&mut store, {:?})?;",

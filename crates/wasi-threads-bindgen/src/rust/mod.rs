@@ -119,11 +119,11 @@ pub(crate) fn unsupported(resolve: &Resolve, ty: &Type) -> Option<String> {
         TypeDefKind::Option(t) | TypeDefKind::List(t) | TypeDefKind::Type(t) => {
             unsupported(resolve, t)
         }
-        TypeDefKind::Result(r) => r
-            .ok
-            .iter()
-            .chain(r.err.iter())
-            .find_map(|t| unsupported(resolve, t)),
+        TypeDefKind::Result(r) => {
+            r.ok.iter()
+                .chain(r.err.iter())
+                .find_map(|t| unsupported(resolve, t))
+        }
         TypeDefKind::Resource
         | TypeDefKind::Handle(_)
         | TypeDefKind::Flags(_)
@@ -141,7 +141,9 @@ pub(crate) fn unsupported(resolve: &Resolve, ty: &Type) -> Option<String> {
 pub(crate) fn func_unsupported(resolve: &Resolve, func: &Function) -> Option<String> {
     if matches!(
         func.kind,
-        FunctionKind::AsyncFreestanding | FunctionKind::AsyncMethod(_) | FunctionKind::AsyncStatic(_)
+        FunctionKind::AsyncFreestanding
+            | FunctionKind::AsyncMethod(_)
+            | FunctionKind::AsyncStatic(_)
     ) {
         return Some("async functions have no core-wasm ABI without the component model".into());
     }
@@ -289,18 +291,24 @@ impl<'a> RustGen<'a> {
             TypeDefKind::Option(t) | TypeDefKind::List(t) | TypeDefKind::Type(t) => {
                 self.has_guest_resource(t)
             }
-            TypeDefKind::Result(r) => r
-                .ok
-                .iter()
-                .chain(r.err.iter())
-                .any(|t| self.has_guest_resource(t)),
+            TypeDefKind::Result(r) => {
+                r.ok.iter()
+                    .chain(r.err.iter())
+                    .any(|t| self.has_guest_resource(t))
+            }
             _ => false,
         }
     }
 
     /// Emits the definition of a named type into a module `depth` deep.
     /// `drop` is the core import that drops a guest's resource handle.
-    pub fn define_type(&self, out: &mut String, id: TypeId, depth: usize, drop: Option<(&str, &str)>) {
+    pub fn define_type(
+        &self,
+        out: &mut String,
+        id: TypeId,
+        depth: usize,
+        drop: Option<(&str, &str)>,
+    ) {
         let def = &self.resolve().types[id];
         let Some(wit_name) = def.name.as_deref() else {
             return;
@@ -317,7 +325,12 @@ impl<'a> RustGen<'a> {
                 let _ = writeln!(out, "{derive}\npub struct {name} {{");
                 for f in &r.fields {
                     docs(out, &f.docs);
-                    let _ = writeln!(out, "pub {}: {},", snake(&f.name), self.ty(&f.ty, depth, false));
+                    let _ = writeln!(
+                        out,
+                        "pub {}: {},",
+                        snake(&f.name),
+                        self.ty(&f.ty, depth, false)
+                    );
                 }
                 out.push_str("}\n");
             }
@@ -328,7 +341,8 @@ impl<'a> RustGen<'a> {
                     docs(out, &c.docs);
                     match &c.ty {
                         Some(t) => {
-                            let _ = writeln!(out, "{}({}),", camel(&c.name), self.ty(t, depth, false));
+                            let _ =
+                                writeln!(out, "{}({}),", camel(&c.name), self.ty(t, depth, false));
                         }
                         None => {
                             let _ = writeln!(out, "{},", camel(&c.name));
@@ -484,7 +498,9 @@ unsafe {{ drop(self.handle) }}
                 self.resource_name(*r).to_snake_case(),
                 func.item_name().to_snake_case()
             ),
-            FunctionKind::Constructor(r) => format!("{}_new", self.resource_name(*r).to_snake_case()),
+            FunctionKind::Constructor(r) => {
+                format!("{}_new", self.resource_name(*r).to_snake_case())
+            }
         }
     }
 
@@ -522,7 +538,11 @@ unsafe {{ drop(self.handle) }}
         // Interfaces reached through `use`.
         let mut i = 0;
         while i < out.len() {
-            let types: Vec<TypeId> = self.resolve().interfaces[out[i]].types.values().copied().collect();
+            let types: Vec<TypeId> = self.resolve().interfaces[out[i]]
+                .types
+                .values()
+                .copied()
+                .collect();
             for t in types {
                 self.collect_owners(&Type::Id(t), &mut out);
             }
@@ -575,9 +595,10 @@ unsafe {{ drop(self.handle) }}
             .iter()
             .zip(&self.wm.model.imports)
             .find_map(|(item, core)| match item {
-                WitItem::ResourceDrop { resource, .. } if *resource == r => {
-                    Some((core.module.as_deref().unwrap_or_default(), core.name.as_str()))
-                }
+                WitItem::ResourceDrop { resource, .. } if *resource == r => Some((
+                    core.module.as_deref().unwrap_or_default(),
+                    core.name.as_str(),
+                )),
                 _ => None,
             })
     }
