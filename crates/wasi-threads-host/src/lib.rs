@@ -49,6 +49,7 @@
 //! # Ok::<(), wasi_threads_host::HostError>(())
 //! ```
 
+pub mod bindings;
 mod outcome;
 mod runner;
 pub mod spawn_error;

@@ -5,10 +5,11 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use wasmtime::{
-    Caller, Config, Engine, Extern, ExternType, InstancePre, Linker, Memory, Module, SharedMemory,
-    Store, TypedFunc,
+    Config, Engine, Extern, ExternType, InstancePre, Linker, Memory, Module, SharedMemory, Store,
 };
 
+use crate::bindings::wasi::threads::thread_spawn;
+use crate::bindings::ThreadsExports;
 use crate::outcome::{Outcome, RunReport};
 use crate::spawn_error;
 use crate::tids::Tids;
@@ -17,8 +18,12 @@ use crate::wasi::{self, Input, Output, Wasi};
 /// The core import that starts a thread.
 pub const SPAWN_MODULE: &str = "wasi";
 pub const SPAWN_NAME: &str = "thread-spawn";
-/// The core export every new thread calls.
-pub const START_EXPORT: &str = "wasi_thread_start";
+
+impl thread_spawn::Host for ThreadCtx {
+    fn thread_spawn(&mut self, start_arg: u32) -> wasmtime::Result<i32> {
+        Ok(self.shared.spawn(start_arg))
+    }
+}
 
 /// A problem found before anything runs.
 #[derive(Debug)]
@@ -164,7 +169,7 @@ impl Shared {
     }
 
     /// `thread-spawn`: instantiates the new thread before returning its id.
-    fn spawn(self: &Arc<Self>, start_arg: i32) -> i32 {
+    fn spawn(self: &Arc<Self>, start_arg: u32) -> i32 {
         {
             let mut st = self.state.lock().unwrap();
             if st.outcome.is_some() {
@@ -189,16 +194,15 @@ impl Shared {
             Ok(i) => i,
             Err(_) => return self.undo(Some(tid), spawn_error::INSTANTIATE),
         };
-        let start: TypedFunc<(i32, i32), ()> =
-            match instance.get_typed_func(&mut store, START_EXPORT) {
-                Ok(f) => f,
-                Err(_) => return self.undo(Some(tid), spawn_error::NO_ENTRY),
-            };
+        let exports = match ThreadsExports::new(&mut store, &instance) {
+            Ok(e) => e,
+            Err(_) => return self.undo(Some(tid), spawn_error::NO_ENTRY),
+        };
         let shared = self.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("wasi-thread-{tid}"))
             .spawn(move || {
-                let result = start.call(&mut store, (tid as i32, start_arg));
+                let result = exports.call_wasi_thread_start(&mut store, tid as i32, start_arg);
                 shared.thread_finished(tid, result);
             });
         match spawned {
@@ -409,14 +413,7 @@ impl Runner {
                 .define(&store, m, n, memory)
                 .map_err(|e| HostError(format!("{e:#}")))?;
         }
-        linker
-            .func_wrap(
-                SPAWN_MODULE,
-                SPAWN_NAME,
-                |caller: Caller<'_, ThreadCtx>, start_arg: i32| {
-                    caller.data().shared.spawn(start_arg)
-                },
-            )
+        thread_spawn::add_to_linker(&mut linker, |ctx: &mut ThreadCtx| ctx)
             .map_err(|e| HostError(format!("{e:#}")))?;
         wasi::wasi_snapshot_preview1::add_to_linker(&mut linker, |ctx: &mut ThreadCtx| ctx)
             .map_err(|e| HostError(format!("{e:#}")))?;
