@@ -1,0 +1,212 @@
+//! `wasi-threads bindgen`: golden files for the canonical WIT and for a
+//! world of every type kind; the CLI prints what the library (and so the
+//! macros) generates; generated C compiles cleanly with clang-19; generated
+//! C and Rust start real threads on the reference host.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{golden::assert_golden, root, wasi_threads};
+use wasi_threads_abi::WitOptions;
+use wasi_threads_bindgen::{generate_path, Generated, Target};
+
+/// The Rust guest bindings of every type kind compile (natively, where the
+/// imports are stubs), as `guest!` expands them.
+#[allow(dead_code)]
+mod kinds_guest {
+    wasi_threads_macros::guest!("tests/bindgen/kinds.wit");
+}
+
+const WORLDS: [(&str, &str); 2] = [
+    ("threads", "wit"),
+    ("everything", "tests/bindgen/kinds.wit"),
+];
+const TARGETS: [Target; 3] = [Target::Host, Target::Rust, Target::C];
+
+fn generated(path: &str, target: Target) -> Generated {
+    generate_path(&root().join(path), &WitOptions::default(), target).unwrap()
+}
+
+#[test]
+fn generated_text_matches_the_golden_files() {
+    for (name, path) in WORLDS {
+        for target in TARGETS {
+            for (file, text) in generated(path, target).files {
+                let golden = root()
+                    .join("tests/golden/bindgen")
+                    .join(name)
+                    .join(target.name())
+                    .join(file);
+                assert_golden(&golden, &text);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_cli_prints_what_the_library_generates() {
+    for (_, path) in WORLDS {
+        for target in TARGETS {
+            let run = wasi_threads(&["bindgen", target.name(), path]);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            assert_eq!(run.stdout, generated(path, target).concatenated());
+        }
+    }
+}
+
+#[test]
+fn the_cli_writes_files_into_a_directory() {
+    let dir = root().join("target/bindgen-cli-out");
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = wasi_threads(&["bindgen", "c", "wit", "-o", dir.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    for (file, text) in generated("wit", Target::C).files {
+        assert_eq!(std::fs::read_to_string(dir.join(&file)).unwrap(), text);
+    }
+}
+
+#[test]
+fn the_canonical_c_header_declares_what_wasi_libc_declares() {
+    let c = generated("wit", Target::C);
+    let header = &c.files[0].1;
+    assert!(
+        header.contains("int32_t __wasi_thread_spawn(void *start_arg)"),
+        "{header}"
+    );
+    assert!(header.contains(
+        r#"void wasi_thread_start(int32_t thread_id, void *start_arg) __attribute__((__export_name__("wasi_thread_start")));"#
+    ));
+    let source = &c.files[1].1;
+    assert!(source.contains(
+        "int32_t __imported_wasi_thread_spawn(int32_t arg0) __attribute__((\n    __import_module__(\"wasi\"),\n    __import_name__(\"thread-spawn\")\n));"
+    ));
+}
+
+#[test]
+fn async_functions_are_refused_with_exit_code_1() {
+    let dir = root().join("target/bindgen-async");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wit = dir.join("async.wit");
+    std::fs::write(
+        &wit,
+        "package t:a;\ninterface i { wait: async func(); }\nworld w { import i; }\n",
+    )
+    .unwrap();
+    for target in ["host", "c", "rust"] {
+        let run = wasi_threads(&["bindgen", target, wit.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert_eq!(
+            run.stderr,
+            "error: cannot generate bindings for `t:a/i#wait`: async functions have no core-wasm ABI without the component model\n"
+        );
+    }
+}
+
+fn clang() -> Command {
+    Command::new("clang-19")
+}
+
+fn check(out: std::process::Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed (scripts/test.sh installs clang-19 and lld-19):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Writes a world's C bindings into `target/bindgen-c/<name>`.
+fn c_files(name: &str, path: &str) -> PathBuf {
+    let dir = root().join("target/bindgen-c").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, text) in generated(path, Target::C).files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn generated_c_compiles_with_all_warnings_as_errors() {
+    for (name, path) in WORLDS {
+        let dir = c_files(name, path);
+        for file in [format!("{name}.h"), format!("{name}.c")] {
+            let out = clang()
+                .args([
+                    "--target=wasm32",
+                    "-std=c11",
+                    "-Wall",
+                    "-Wextra",
+                    "-Werror",
+                    "-fsyntax-only",
+                    "-x",
+                    "c",
+                ])
+                .arg(dir.join(&file))
+                .output()
+                .expect("run clang-19 (scripts/test.sh installs it)");
+            check(out, &format!("compiling {file}"));
+        }
+    }
+}
+
+#[test]
+fn generated_c_starts_threads_on_the_reference_host() {
+    let dir = c_files("threads", "wit");
+    let wasm = dir.join("spawn.wasm");
+    let out = clang()
+        .args([
+            "--target=wasm32",
+            "-O2",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-nostdlib",
+            "-matomics",
+            "-mbulk-memory",
+            "-fuse-ld=/usr/bin/wasm-ld-19",
+        ])
+        .arg("-I")
+        .arg(&dir)
+        .arg(root().join("tests/guests/c-bindgen/spawn.c"))
+        .arg(dir.join("threads.c"))
+        .arg("-Wl,--no-entry,--export=_start,--import-memory,--export-memory,--shared-memory,--max-memory=1048576")
+        .arg("-o")
+        .arg(&wasm)
+        .output()
+        .expect("run clang-19 (scripts/test.sh installs it)");
+    check(out, "building the C guest");
+    let run = wasi_threads(&["run", wasm.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "exit code {}: {}", run.code, run.stderr);
+}
+
+/// Builds a guest crate of `tests/guests` for wasm32-wasip1-threads.
+pub fn build_guest(dir: &str, bin: &str) -> PathBuf {
+    let target_dir = root().join("target/guests");
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip1-threads",
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .current_dir(root().join("tests/guests").join(dir))
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("run cargo");
+    check(out, &format!("building tests/guests/{dir}"));
+    let wasm = target_dir.join("wasm32-wasip1-threads/release").join(bin);
+    assert!(Path::new(&wasm).exists());
+    wasm
+}
+
+#[test]
+fn generated_rust_starts_threads_on_the_reference_host() {
+    let wasm = build_guest("rust-bindgen", "rust-bindgen.wasm");
+    let run = wasi_threads(&["run", wasm.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "threads: 8\ndistinct ids: 8\n");
+}
