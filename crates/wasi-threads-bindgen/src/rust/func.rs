@@ -48,6 +48,10 @@ pub(crate) struct FuncGen<'g, 'a> {
     pub uses_memory: bool,
     pub uses_realloc: bool,
     pub lifts_lists: bool,
+    /// The field holding the export's `cabi_post_*` function, if the glue
+    /// calls it after lifting the results (host exports).
+    pub post_return: Option<String>,
+    wasm_ret: Option<String>,
 }
 
 impl<'g, 'a> FuncGen<'g, 'a> {
@@ -70,6 +74,8 @@ impl<'g, 'a> FuncGen<'g, 'a> {
             uses_memory: false,
             uses_realloc: false,
             lifts_lists: false,
+            post_return: None,
+            wasm_ret: None,
         }
     }
 
@@ -665,6 +671,7 @@ let base = base{n} + (i * {size}) as i32;
                     _ => {
                         self.line(format!("let ret{n} = {call};"));
                         results.push(format!("ret{n}"));
+                        self.wasm_ret = Some(format!("ret{n}"));
                     }
                 }
                 self.label = "result".to_string();
@@ -696,7 +703,17 @@ let base = base{n} + (i * {size}) as i32;
                     _ => format!("({})", operands.join(", ")),
                 };
                 if self.host() {
-                    self.line(format!("Ok({value})"));
+                    // The results are copied out: the guest may free them.
+                    if let (Some(post), Some(ret)) =
+                        (self.post_return.clone(), self.wasm_ret.clone())
+                    {
+                        let n = self.tmp();
+                        self.line(format!(
+                            "let v{n} = {value};\nif let Some(post) = &{post} {{\npost.call(&mut cx.store, {ret})?;\n}}\nOk(v{n})"
+                        ));
+                    } else {
+                        self.line(format!("Ok({value})"));
+                    }
                 } else if *amt > 0 {
                     self.line(value);
                 }

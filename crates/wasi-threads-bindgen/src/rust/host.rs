@@ -365,9 +365,24 @@ fn exports(gen: &RustGen<'_>, world_name: &str) -> Result<String, BindgenError> 
             core.name
         );
         names.push(base.clone());
+        if let [result] = core.results.as_slice() {
+            let _ = writeln!(
+                fields,
+                "post_{base}: Option<wasmtime::TypedFunc<{result}, ()>>,"
+            );
+            let _ = writeln!(
+                inits,
+                "let post_{base} = instance.get_typed_func::<{result}, ()>(&mut store, {:?}).ok();",
+                format!("cabi_post_{}", core.name)
+            );
+            names.push(format!("post_{base}"));
+        }
 
         let mut fg = FuncGen::new(gen, Glue::HostExport, 0, func);
         fg.callee = format!("self.{base}");
+        if core.results.len() == 1 {
+            fg.post_return = Some(format!("self.post_{base}"));
+        }
         fg.params = func.params.iter().map(|p| snake(&p.name)).collect();
         abi::call(
             gen.resolve(),

@@ -1,0 +1,122 @@
+//! The differential test: a guest whose bindings wit-bindgen itself
+//! generates (crates.io `wit-bindgen` 0.60, on the same wit-parser as this
+//! project), compiled as a core module for `tests/bindgen/kinds.wit`, with
+//! every import served by the host bindings `host!` generates. The guest
+//! sends a value of every type kind and checks it comes back exactly; the
+//! host sends values to the guest's exports and checks what they return.
+
+#[path = "support/echo.rs"]
+mod echo;
+mod support;
+
+use std::process::Command;
+
+use bindings::test::kinds::kinds::{Point, Shape};
+use echo::{bindings, Echo};
+use support::root;
+use wasmtime::{Config, Engine, ExternType, Linker, Module, SharedMemory, Store};
+
+fn build_guest() -> std::path::PathBuf {
+    let target_dir = root().join("target/guests");
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip1-threads",
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .current_dir(root().join("tests/guests/kinds-wit-bindgen"))
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("run cargo");
+    assert!(
+        out.status.success(),
+        "building the wit-bindgen guest failed (scripts/test.sh installs the wasm32-wasip1-threads target):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target_dir.join("wasm32-wasip1-threads/release/kinds_wit_bindgen.wasm")
+}
+
+#[test]
+fn every_type_kind_crosses_between_wit_bindgen_guest_code_and_generated_host_code() {
+    let wasm = build_guest();
+    let mut config = Config::new();
+    config.wasm_threads(true).shared_memory(true);
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::from_file(&engine, &wasm).unwrap();
+
+    // The target imports a shared memory; the host creates it from the
+    // import's type and hands it to the bindings.
+    let mut store = Store::new(&engine, Echo::default());
+    let mut linker = Linker::new(&engine);
+    for import in module.imports() {
+        if let ExternType::Memory(ty) = import.ty() {
+            let memory = SharedMemory::new(&engine, ty).unwrap();
+            linker
+                .define(&store, import.module(), import.name(), memory.clone())
+                .unwrap();
+            store.data_mut().memory = Some(memory);
+        }
+    }
+    bindings::add_to_linker_with_memory(
+        &mut linker,
+        |e: &mut Echo| e,
+        |caller| caller.data().memory.clone().map(Into::into),
+    )
+    .unwrap();
+    // The guest's libc imports WASI; nothing here calls it.
+    linker.define_unknown_imports_as_traps(&module).unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+        init.call(&mut store, ()).unwrap();
+    }
+    let memory = store.data().memory.clone().unwrap();
+    let exports = bindings::EverythingExports::new(&mut store, &instance)
+        .unwrap()
+        .with_memory(memory);
+
+    // Guest to host and back: every import, every kind.
+    let passed = exports.call_run(&mut store).unwrap();
+    // Ok(n): all n checks of the guest passed (Err names the first failure).
+    assert_eq!(passed, Ok(77));
+    assert_eq!(store.data().pings, 1);
+    assert!(
+        store.data().counters.is_empty(),
+        "the guest dropped every counter: {:?}",
+        store.data().counters
+    );
+    assert_eq!(store.data().next, 3, "three counters were created");
+
+    // Host to guest: arguments lowered into the guest with its cabi_realloc,
+    // results lifted back (and freed with its cabi_post_*).
+    for s in ["", "abc", "ünïcödé ✓"] {
+        let reversed: String = s.chars().rev().collect();
+        assert_eq!(
+            exports.call_reverse(&mut store, s.to_string()).unwrap(),
+            reversed
+        );
+    }
+    assert_eq!(
+        exports
+            .call_scale(&mut store, Point { x: 3, y: -7 }, -2)
+            .unwrap(),
+        Point { x: -6, y: 14 }
+    );
+    for (shape, text) in [
+        (Shape::Circle(2.5), "circle 2.5"),
+        (Shape::Rect(Point { x: 4, y: 5 }), "rect 4x5"),
+        (Shape::Labelled("tag".to_string()), "labelled tag"),
+        (Shape::Empty, "empty"),
+    ] {
+        assert_eq!(exports.call_describe(&mut store, shape).unwrap(), text);
+    }
+    let xs: Vec<u32> = (0..10_000).collect();
+    assert_eq!(
+        exports.call_total(&mut store, xs).unwrap(),
+        (0..10_000u64).sum::<u64>()
+    );
+    assert_eq!(exports.call_total(&mut store, Vec::new()).unwrap(), 0);
+}
