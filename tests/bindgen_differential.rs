@@ -4,6 +4,10 @@
 //! every import served by the host bindings `host!` generates. The guest
 //! sends a value of every type kind and checks it comes back exactly; the
 //! host sends values to the guest's exports and checks what they return.
+//!
+//! The same guest built with this project's own Rust guest bindings
+//! (`guest!`) runs against the same host, so both generators are checked
+//! against each other and against wit-bindgen.
 
 #[path = "support/echo.rs"]
 mod echo;
@@ -16,7 +20,7 @@ use echo::{bindings, Echo};
 use support::root;
 use wasmtime::{Config, Engine, ExternType, Linker, Module, SharedMemory, Store};
 
-fn build_guest() -> std::path::PathBuf {
+fn build_guest(dir: &str, file: &str) -> std::path::PathBuf {
     let target_dir = root().join("target/guests");
     let out = Command::new(env!("CARGO"))
         .args([
@@ -28,25 +32,33 @@ fn build_guest() -> std::path::PathBuf {
             "--target-dir",
         ])
         .arg(&target_dir)
-        .current_dir(root().join("tests/guests/kinds-wit-bindgen"))
+        .current_dir(root().join("tests/guests").join(dir))
         .env_remove("RUSTFLAGS")
         .output()
         .expect("run cargo");
     assert!(
         out.status.success(),
-        "building the wit-bindgen guest failed (scripts/test.sh installs the wasm32-wasip1-threads target):\n{}",
+        "building tests/guests/{dir} failed (scripts/test.sh installs the wasm32-wasip1-threads target):\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    target_dir.join("wasm32-wasip1-threads/release/kinds_wit_bindgen.wasm")
+    target_dir.join("wasm32-wasip1-threads/release").join(file)
 }
 
 #[test]
 fn every_type_kind_crosses_between_wit_bindgen_guest_code_and_generated_host_code() {
-    let wasm = build_guest();
+    exercise(&build_guest("kinds-wit-bindgen", "kinds_wit_bindgen.wasm"));
+}
+
+#[test]
+fn every_type_kind_crosses_between_generated_guest_code_and_generated_host_code() {
+    exercise(&build_guest("kinds-guest-macro", "kinds_guest_macro.wasm"));
+}
+
+fn exercise(wasm: &std::path::Path) {
     let mut config = Config::new();
     config.wasm_threads(true).shared_memory(true);
     let engine = Engine::new(&config).unwrap();
-    let module = Module::from_file(&engine, &wasm).unwrap();
+    let module = Module::from_file(&engine, wasm).unwrap();
 
     // The target imports a shared memory; the host creates it from the
     // import's type and hands it to the bindings.

@@ -44,7 +44,8 @@ pub(crate) struct FuncGen<'g, 'a> {
     payloads: Vec<String>,
     tmp: usize,
     label: String,
-    cleanup: Vec<String>,
+    /// Guest import glue keeps what the callee reads until the call returns.
+    pub uses_keep: bool,
     pub uses_memory: bool,
     pub uses_realloc: bool,
     pub lifts_lists: bool,
@@ -70,7 +71,7 @@ impl<'g, 'a> FuncGen<'g, 'a> {
             payloads: Vec::new(),
             tmp: 0,
             label: "arguments".to_string(),
-            cleanup: Vec::new(),
+            uses_keep: false,
             uses_memory: false,
             uses_realloc: false,
             lifts_lists: false,
@@ -224,8 +225,10 @@ impl<'g, 'a> FuncGen<'g, 'a> {
 let p{n} = {rt}::alloc_bytes(layout{n}) as i32;"
             ));
             if !keep {
-                self.cleanup
-                    .push(format!("{rt}::dealloc_bytes(p{n} as *mut u8, layout{n});"));
+                self.uses_keep = true;
+                self.line(format!(
+                    "keep.push({rt}::Box::new({rt}::Temp {{ ptr: p{n} as *mut u8, layout: layout{n} }}));"
+                ));
             }
         }
         format!("p{n}")
@@ -372,7 +375,15 @@ impl Bindgen for FuncGen<'_, '_> {
                     ));
                     results.push(format!("bytes{n}.as_ptr() as i32"));
                 } else {
-                    results.push(format!("bytes{n}.as_ptr() as i32"));
+                    // The bytes must outlive the call, even when lowered in
+                    // a loop or a match arm.
+                    self.uses_keep = true;
+                    self.line(format!(
+                        "let ptr{n} = bytes{n}.as_ptr() as i32;\nlet len{n} = bytes{n}.len() as i32;\nkeep.push({rt}::Box::new(bytes{n}));"
+                    ));
+                    results.push(format!("ptr{n}"));
+                    results.push(format!("len{n}"));
+                    return;
                 }
                 results.push(format!("bytes{n}.len() as i32"));
             }
@@ -385,7 +396,14 @@ impl Bindgen for FuncGen<'_, '_> {
                         operands[0]
                     ));
                 } else {
-                    self.line(format!("let vec{n} = {};", operands[0]));
+                    self.uses_keep = true;
+                    self.line(format!(
+                        "let vec{n} = {};\nlet ptr{n} = vec{n}.as_ptr() as i32;\nlet len{n} = vec{n}.len() as i32;\nkeep.push({rt}::Box::new(vec{n}));",
+                        operands[0]
+                    ));
+                    results.push(format!("ptr{n}"));
+                    results.push(format!("len{n}"));
+                    return;
                 }
                 results.push(format!("vec{n}.as_ptr() as i32"));
                 results.push(format!("vec{n}.len() as i32"));
@@ -675,10 +693,6 @@ let base = base{n} + (i * {size}) as i32;
                     }
                 }
                 self.label = "result".to_string();
-                let cleanup = std::mem::take(&mut self.cleanup);
-                for c in cleanup {
-                    self.line(c);
-                }
             }
             Instruction::CallInterface { func, .. } => {
                 let n = self.tmp();

@@ -19,6 +19,7 @@ const ALLOW: &str = "#[allow(unused, clippy::all)]";
 
 const RT: &str = r#"extern crate alloc as alloc_crate;
 pub use alloc_crate::alloc::Layout;
+pub use alloc_crate::boxed::Box;
 pub use alloc_crate::string::String;
 pub use alloc_crate::vec::Vec;
 
@@ -38,6 +39,18 @@ pub unsafe fn alloc_bytes(layout: Layout) -> *mut u8 {
 pub unsafe fn dealloc_bytes(ptr: *mut u8, layout: Layout) {
     if layout.size() != 0 {
         unsafe { alloc_crate::alloc::dealloc(ptr, layout) }
+    }
+}
+
+/// A temporary allocation, freed when the import call has returned.
+pub struct Temp {
+    pub ptr: *mut u8,
+    pub layout: Layout,
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        unsafe { dealloc_bytes(self.ptr, self.layout) }
     }
 }
 
@@ -137,6 +150,13 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
             false,
         );
         needs_realloc |= fg.lifts_lists;
+        if fg.uses_keep {
+            fg.src = format!(
+                "let mut keep: {rt}::Vec<{rt}::Box<dyn core::any::Any>> = {rt}::Vec::new();\n{}",
+                fg.src,
+                rt = format!("{}_rt", RustGen::root(depth))
+            );
+        }
         let params: Vec<String> = core.params.iter().map(|p| format!("_: {}", p.ty)).collect();
         let ret = match core.results.as_slice() {
             [] => String::new(),
@@ -188,13 +208,17 @@ unsafe extern \"C\" fn wit_import({}){ret} {{ unreachable!() }}
             params.join(", "),
             fg.src
         );
+        // Items at the root are not inside a module carrying the allowances.
+        let allow = if depth == 0 { ALLOW } else { "" };
         let node = tree.at(&path);
         match &func.kind {
             FunctionKind::Method(r) | FunctionKind::Static(r) | FunctionKind::Constructor(r) => {
                 let ty = gen.type_path(*r, depth);
-                let _ = writeln!(node.body, "impl {ty} {{\n{code}}}");
+                let _ = writeln!(node.body, "{allow}\nimpl {ty} {{\n{code}}}");
             }
-            _ => node.body.push_str(&code),
+            _ => {
+                let _ = writeln!(node.body, "{allow}\n{code}");
+            }
         }
     }
 
@@ -263,11 +287,12 @@ unsafe extern \"C\" fn wit_import({}){ret} {{ unreachable!() }}
         let glue_name = format!("_export_{name}_cabi");
         let _ = writeln!(
             tree.at(&path).body,
-            "#[doc(hidden)]
+            "{}\n#[doc(hidden)]
 pub unsafe fn {glue_name}<T: Guest>({}){ret} {{
 unsafe {{
 {}}}
 }}",
+            if path.is_empty() { ALLOW } else { "" },
             params.join(", "),
             fg.src
         );
@@ -291,7 +316,8 @@ unsafe {{ $($path_to_types)*::{glue_path}::<$ty>({}) }}
         let path = iface.map(|i| gen.interface_path(i)).unwrap_or_default();
         let _ = writeln!(
             tree.at(&path).body,
-            "/// What the guest implements for the world's exports; define them with `export!`.\npub trait Guest {{\n{methods}}}"
+            "/// What the guest implements for the world's exports; define them with `export!`.\n{}\npub trait Guest {{\n{methods}}}",
+            if path.is_empty() { ALLOW } else { "" }
         );
     }
     if !glue.is_empty() {

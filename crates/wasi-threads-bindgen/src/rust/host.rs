@@ -302,15 +302,19 @@ U::{name}(get(caller.data_mut()), {rt}::Resource::new(arg0 as u32))
     } else {
         "add_to_linker"
     };
+    // Items at the root are not inside a module carrying the allowances.
+    let allow = if depth == 0 { ALLOW } else { "" };
     let mut out = String::new();
     let _ = writeln!(
         out,
         "/// What the host implements for the guest's imports.
+{allow}
 pub trait {trait_name} {{
 {methods}}}
 
 /// Defines this interface's imports in `linker`; guest memory is the
 /// instance's `memory` export.
+{allow}
 pub fn {add}<T: 'static, U: {trait_name} + ?Sized>(
 linker: &mut wasmtime::Linker<T>,
 get: impl Fn(&mut T) -> &mut U + Send + Sync + Copy + 'static,
@@ -319,6 +323,7 @@ get: impl Fn(&mut T) -> &mut U + Send + Sync + Copy + 'static,
 }}
 
 /// Like [`{add}`], with `memory` finding the guest's memory.
+{allow}
 pub fn {add}_with_memory<T: 'static, U: {trait_name} + ?Sized>(
 linker: &mut wasmtime::Linker<T>,
 get: impl Fn(&mut T) -> &mut U + Send + Sync + Copy + 'static,

@@ -29,10 +29,15 @@ pub struct EverythingExports {
     memory: Option<_rt::GuestMemory>,
     realloc: Option<_rt::Realloc>,
     run: wasmtime::TypedFunc<(), i32>,
+    post_run: Option<wasmtime::TypedFunc<i32, ()>>,
     reverse: wasmtime::TypedFunc<(i32, i32), i32>,
+    post_reverse: Option<wasmtime::TypedFunc<i32, ()>>,
     scale: wasmtime::TypedFunc<(i32, i32, i32), i32>,
+    post_scale: Option<wasmtime::TypedFunc<i32, ()>>,
     describe: wasmtime::TypedFunc<(i32, i64, i32), i32>,
+    post_describe: Option<wasmtime::TypedFunc<i32, ()>>,
     total: wasmtime::TypedFunc<(i32, i32), i64>,
+    post_total: Option<wasmtime::TypedFunc<i64, ()>>,
 }
 #[allow(unused, clippy::all)]
 impl EverythingExports {
@@ -48,20 +53,40 @@ impl EverythingExports {
             .get_typed_func::<(i32, i32, i32, i32), i32>(&mut store, "cabi_realloc")
             .ok();
         let run = instance.get_typed_func::<(), i32>(&mut store, "run")?;
+        let post_run = instance
+            .get_typed_func::<i32, ()>(&mut store, "cabi_post_run")
+            .ok();
         let reverse = instance.get_typed_func::<(i32, i32), i32>(&mut store, "reverse")?;
+        let post_reverse = instance
+            .get_typed_func::<i32, ()>(&mut store, "cabi_post_reverse")
+            .ok();
         let scale = instance
             .get_typed_func::<(i32, i32, i32), i32>(&mut store, "scale")?;
+        let post_scale = instance
+            .get_typed_func::<i32, ()>(&mut store, "cabi_post_scale")
+            .ok();
         let describe = instance
             .get_typed_func::<(i32, i64, i32), i32>(&mut store, "describe")?;
+        let post_describe = instance
+            .get_typed_func::<i32, ()>(&mut store, "cabi_post_describe")
+            .ok();
         let total = instance.get_typed_func::<(i32, i32), i64>(&mut store, "total")?;
+        let post_total = instance
+            .get_typed_func::<i64, ()>(&mut store, "cabi_post_total")
+            .ok();
         Ok(EverythingExports {
             memory,
             realloc,
             run,
+            post_run,
             reverse,
+            post_reverse,
             scale,
+            post_scale,
             describe,
+            post_describe,
             total,
+            post_total,
         })
     }
     /// Uses `memory` for values passed through memory, for modules that do
@@ -98,7 +123,11 @@ impl EverythingExports {
             _ => return Err(cx.discriminant("result", l2)),
         };
         let f8 = v7;
-        Ok(f8)
+        let v9 = f8;
+        if let Some(post) = &self.post_run {
+            post.call(&mut cx.store, ret1)?;
+        }
+        Ok(v9)
     }
     /// The raw core function of `run`.
     pub fn run(&self) -> &wasmtime::TypedFunc<(), i32> {
@@ -124,7 +153,11 @@ impl EverythingExports {
         let l5 = cx.load::<i32>("result", ret3, 4)?;
         let s6 = cx.string("result", l4, l5)?;
         let f7 = s6;
-        Ok(f7)
+        let v8 = f7;
+        if let Some(post) = &self.post_reverse {
+            post.call(&mut cx.store, ret3)?;
+        }
+        Ok(v8)
     }
     /// The raw core function of `reverse`.
     pub fn reverse(&self) -> &wasmtime::TypedFunc<(i32, i32), i32> {
@@ -152,7 +185,11 @@ impl EverythingExports {
             x: l3,
             y: l4,
         };
-        Ok(f5)
+        let v6 = f5;
+        if let Some(post) = &self.post_scale {
+            post.call(&mut cx.store, ret2)?;
+        }
+        Ok(v6)
     }
     /// The raw core function of `scale`.
     pub fn scale(&self) -> &wasmtime::TypedFunc<(i32, i32, i32), i32> {
@@ -188,7 +225,11 @@ impl EverythingExports {
         let l13 = cx.load::<i32>("result", ret11, 4)?;
         let s14 = cx.string("result", l12, l13)?;
         let f15 = s14;
-        Ok(f15)
+        let v16 = f15;
+        if let Some(post) = &self.post_describe {
+            post.call(&mut cx.store, ret11)?;
+        }
+        Ok(v16)
     }
     /// The raw core function of `describe`.
     pub fn describe(&self) -> &wasmtime::TypedFunc<(i32, i64, i32), i32> {
@@ -213,7 +254,11 @@ impl EverythingExports {
             cx.store::<i32>("argument `xs`", base, 0, (e) as i32)?;
         }
         let ret3 = self.total.call(&mut cx.store, (p2, len1))?;
-        Ok((ret3) as u64)
+        let v4 = (ret3) as u64;
+        if let Some(post) = &self.post_total {
+            post.call(&mut cx.store, ret3)?;
+        }
+        Ok(v4)
     }
     /// The raw core function of `total`.
     pub fn total(&self) -> &wasmtime::TypedFunc<(i32, i32), i64> {

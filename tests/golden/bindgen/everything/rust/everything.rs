@@ -32,6 +32,7 @@ pub(crate) use __export_everything_impl as export;
 pub mod _rt {
     extern crate alloc as alloc_crate;
     pub use alloc_crate::alloc::Layout;
+    pub use alloc_crate::boxed::Box;
     pub use alloc_crate::string::String;
     pub use alloc_crate::vec::Vec;
     /// Allocates with the global allocator; a zero-sized layout gets a dangling,
@@ -49,6 +50,16 @@ pub mod _rt {
     pub unsafe fn dealloc_bytes(ptr: *mut u8, layout: Layout) {
         if layout.size() != 0 {
             unsafe { alloc_crate::alloc::dealloc(ptr, layout) }
+        }
+    }
+    /// A temporary allocation, freed when the import call has returned.
+    pub struct Temp {
+        pub ptr: *mut u8,
+        pub layout: Layout,
+    }
+    impl Drop for Temp {
+        fn drop(&mut self) {
+            unsafe { dealloc_bytes(self.ptr, self.layout) }
         }
     }
     /// Takes ownership of a string the host allocated with `cabi_realloc`.
@@ -85,6 +96,7 @@ pub mod _rt {
         ptr
     }
 }
+#[allow(unused, clippy::all)]
 #[doc(hidden)]
 pub unsafe fn _export_run_cabi<T: Guest>() -> i32 {
     unsafe {
@@ -108,6 +120,7 @@ pub unsafe fn _export_run_cabi<T: Guest>() -> i32 {
         ptr2
     }
 }
+#[allow(unused, clippy::all)]
 #[doc(hidden)]
 pub unsafe fn _export_reverse_cabi<T: Guest>(arg0: i32, arg1: i32) -> i32 {
     unsafe {
@@ -121,6 +134,7 @@ pub unsafe fn _export_reverse_cabi<T: Guest>(arg0: i32, arg1: i32) -> i32 {
         ptr3
     }
 }
+#[allow(unused, clippy::all)]
 #[doc(hidden)]
 pub unsafe fn _export_scale_cabi<T: Guest>(arg0: i32, arg1: i32, arg2: i32) -> i32 {
     unsafe {
@@ -138,6 +152,7 @@ pub unsafe fn _export_scale_cabi<T: Guest>(arg0: i32, arg1: i32, arg2: i32) -> i
         ptr2
     }
 }
+#[allow(unused, clippy::all)]
 #[doc(hidden)]
 pub unsafe fn _export_describe_cabi<T: Guest>(arg0: i32, arg1: i64, arg2: i32) -> i32 {
     unsafe {
@@ -165,6 +180,7 @@ pub unsafe fn _export_describe_cabi<T: Guest>(arg0: i32, arg1: i64, arg2: i32) -
         ptr4
     }
 }
+#[allow(unused, clippy::all)]
 #[doc(hidden)]
 pub unsafe fn _export_total_cabi<T: Guest>(arg0: i32, arg1: i32) -> i64 {
     unsafe {
@@ -179,6 +195,7 @@ pub unsafe fn _export_total_cabi<T: Guest>(arg0: i32, arg1: i32) -> i64 {
     }
 }
 /// What the guest implements for the world's exports; define them with `export!`.
+#[allow(unused, clippy::all)]
 pub trait Guest {
     /// Runs the guest's checks of every import; returns how many passed,
     /// or the first failure.
@@ -667,12 +684,18 @@ pub mod test {
                     unsafe extern "C" fn wit_import(_: i32, _: i32, _: i32) {
                         unreachable!()
                     }
+                    let mut keep: super::super::super::_rt::Vec<
+                        super::super::super::_rt::Box<dyn core::any::Any>,
+                    > = super::super::super::_rt::Vec::new();
                     let bytes1 = x.into_bytes();
+                    let ptr1 = bytes1.as_ptr() as i32;
+                    let len1 = bytes1.len() as i32;
+                    keep.push(super::super::super::_rt::Box::new(bytes1));
                     #[repr(align(4))]
                     struct RetArea2([core::mem::MaybeUninit<u8>; 8]);
                     let mut ret_area2 = RetArea2([core::mem::MaybeUninit::uninit(); 8]);
                     let ptr2 = ret_area2.0.as_mut_ptr() as i32;
-                    wit_import(bytes1.as_ptr() as i32, bytes1.len() as i32, ptr2);
+                    wit_import(ptr1, len1, ptr2);
                     let l4 = *((ptr2 as usize + 0) as *const i32);
                     let l5 = *((ptr2 as usize + 4) as *const i32);
                     let s6 = super::super::super::_rt::string_lift(l4, l5);
@@ -694,12 +717,18 @@ pub mod test {
                     unsafe extern "C" fn wit_import(_: i32, _: i32, _: i32) {
                         unreachable!()
                     }
+                    let mut keep: super::super::super::_rt::Vec<
+                        super::super::super::_rt::Box<dyn core::any::Any>,
+                    > = super::super::super::_rt::Vec::new();
                     let vec1 = x;
+                    let ptr1 = vec1.as_ptr() as i32;
+                    let len1 = vec1.len() as i32;
+                    keep.push(super::super::super::_rt::Box::new(vec1));
                     #[repr(align(4))]
                     struct RetArea2([core::mem::MaybeUninit<u8>; 8]);
                     let mut ret_area2 = RetArea2([core::mem::MaybeUninit::uninit(); 8]);
                     let ptr2 = ret_area2.0.as_mut_ptr() as i32;
-                    wit_import(vec1.as_ptr() as i32, vec1.len() as i32, ptr2);
+                    wit_import(ptr1, len1, ptr2);
                     let l4 = *((ptr2 as usize + 0) as *const i32);
                     let l5 = *((ptr2 as usize + 4) as *const i32);
                     let len6 = l5 as usize;
@@ -730,6 +759,9 @@ pub mod test {
                     unsafe extern "C" fn wit_import(_: i32, _: i32, _: i32) {
                         unreachable!()
                     }
+                    let mut keep: super::super::super::_rt::Vec<
+                        super::super::super::_rt::Box<dyn core::any::Any>,
+                    > = super::super::super::_rt::Vec::new();
                     let vec2 = x;
                     let len2 = vec2.len() as i32;
                     let layout3 = super::super::super::_rt::Layout::from_size_align(
@@ -738,18 +770,26 @@ pub mod test {
                         )
                         .unwrap();
                     let p3 = super::super::super::_rt::alloc_bytes(layout3) as i32;
+                    keep.push(
+                        super::super::super::_rt::Box::new(super::super::super::_rt::Temp {
+                            ptr: p3 as *mut u8,
+                            layout: layout3,
+                        }),
+                    );
                     for (i, e) in vec2.into_iter().enumerate() {
                         let base = p3 + (i * 8) as i32;
                         let bytes1 = e.into_bytes();
-                        *((base as usize + 4) as *mut i32) = bytes1.len() as i32;
-                        *((base as usize + 0) as *mut i32) = bytes1.as_ptr() as i32;
+                        let ptr1 = bytes1.as_ptr() as i32;
+                        let len1 = bytes1.len() as i32;
+                        keep.push(super::super::super::_rt::Box::new(bytes1));
+                        *((base as usize + 4) as *mut i32) = len1;
+                        *((base as usize + 0) as *mut i32) = ptr1;
                     }
                     #[repr(align(4))]
                     struct RetArea4([core::mem::MaybeUninit<u8>; 8]);
                     let mut ret_area4 = RetArea4([core::mem::MaybeUninit::uninit(); 8]);
                     let ptr4 = ret_area4.0.as_mut_ptr() as i32;
                     wit_import(p3, len2, ptr4);
-                    super::super::super::_rt::dealloc_bytes(p3 as *mut u8, layout3);
                     let l6 = *((ptr4 as usize + 0) as *const i32);
                     let l7 = *((ptr4 as usize + 4) as *const i32);
                     let base11 = l6;
@@ -787,11 +827,17 @@ pub mod test {
                     unsafe extern "C" fn wit_import(_: i32, _: i32, _: i32, _: i32) {
                         unreachable!()
                     }
+                    let mut keep: super::super::super::_rt::Vec<
+                        super::super::super::_rt::Box<dyn core::any::Any>,
+                    > = super::super::super::_rt::Vec::new();
                     let (v4, v5, v6) = match x {
                         None => (0i32, 0i32, 0i32),
                         Some(e2) => {
                             let bytes3 = e2.into_bytes();
-                            (1i32, bytes3.as_ptr() as i32, bytes3.len() as i32)
+                            let ptr3 = bytes3.as_ptr() as i32;
+                            let len3 = bytes3.len() as i32;
+                            keep.push(super::super::super::_rt::Box::new(bytes3));
+                            (1i32, ptr3, len3)
                         }
                     };
                     #[repr(align(4))]
@@ -828,11 +874,17 @@ pub mod test {
                     unsafe extern "C" fn wit_import(_: i32, _: i32, _: i32, _: i32) {
                         unreachable!()
                     }
+                    let mut keep: super::super::super::_rt::Vec<
+                        super::super::super::_rt::Box<dyn core::any::Any>,
+                    > = super::super::super::_rt::Vec::new();
                     let (v4, v5, v6) = match x {
                         Ok(e1) => (0i32, (e1) as i32, 0i32),
                         Err(e2) => {
                             let bytes3 = e2.into_bytes();
-                            (1i32, bytes3.as_ptr() as i32, bytes3.len() as i32)
+                            let ptr3 = bytes3.as_ptr() as i32;
+                            let len3 = bytes3.len() as i32;
+                            keep.push(super::super::super::_rt::Box::new(bytes3));
+                            (1i32, ptr3, len3)
                         }
                     };
                     #[repr(align(4))]
@@ -903,19 +955,19 @@ pub mod test {
                     ) {
                         unreachable!()
                     }
+                    let mut keep: super::super::super::_rt::Vec<
+                        super::super::super::_rt::Box<dyn core::any::Any>,
+                    > = super::super::super::_rt::Vec::new();
                     let (t1_0, t1_1, t1_2) = x;
                     let bytes2 = t1_1.into_bytes();
+                    let ptr2 = bytes2.as_ptr() as i32;
+                    let len2 = bytes2.len() as i32;
+                    keep.push(super::super::super::_rt::Box::new(bytes2));
                     #[repr(align(8))]
                     struct RetArea3([core::mem::MaybeUninit<u8>; 24]);
                     let mut ret_area3 = RetArea3([core::mem::MaybeUninit::uninit(); 24]);
                     let ptr3 = ret_area3.0.as_mut_ptr() as i32;
-                    wit_import(
-                        (t1_0) as i32,
-                        bytes2.as_ptr() as i32,
-                        bytes2.len() as i32,
-                        t1_2,
-                        ptr3,
-                    );
+                    wit_import((t1_0) as i32, ptr2, len2, t1_2, ptr3);
                     let l5 = i32::from(*((ptr3 as usize + 0) as *const u8));
                     let l6 = *((ptr3 as usize + 4) as *const i32);
                     let l7 = *((ptr3 as usize + 8) as *const i32);
@@ -991,6 +1043,9 @@ pub mod test {
                     ) {
                         unreachable!()
                     }
+                    let mut keep: super::super::super::_rt::Vec<
+                        super::super::super::_rt::Box<dyn core::any::Any>,
+                    > = super::super::super::_rt::Vec::new();
                     let super::super::super::test::kinds::kinds::Mixed {
                         flag: f1_flag,
                         small: f1_small,
@@ -1000,6 +1055,9 @@ pub mod test {
                         tags: f1_tags,
                     } = x;
                     let bytes2 = f1_name.into_bytes();
+                    let ptr2 = bytes2.as_ptr() as i32;
+                    let len2 = bytes2.len() as i32;
+                    keep.push(super::super::super::_rt::Box::new(bytes2));
                     let vec4 = f1_tags;
                     let len4 = vec4.len() as i32;
                     let layout5 = super::super::super::_rt::Layout::from_size_align(
@@ -1008,11 +1066,20 @@ pub mod test {
                         )
                         .unwrap();
                     let p5 = super::super::super::_rt::alloc_bytes(layout5) as i32;
+                    keep.push(
+                        super::super::super::_rt::Box::new(super::super::super::_rt::Temp {
+                            ptr: p5 as *mut u8,
+                            layout: layout5,
+                        }),
+                    );
                     for (i, e) in vec4.into_iter().enumerate() {
                         let base = p5 + (i * 8) as i32;
                         let bytes3 = e.into_bytes();
-                        *((base as usize + 4) as *mut i32) = bytes3.len() as i32;
-                        *((base as usize + 0) as *mut i32) = bytes3.as_ptr() as i32;
+                        let ptr3 = bytes3.as_ptr() as i32;
+                        let len3 = bytes3.len() as i32;
+                        keep.push(super::super::super::_rt::Box::new(bytes3));
+                        *((base as usize + 4) as *mut i32) = len3;
+                        *((base as usize + 0) as *mut i32) = ptr3;
                     }
                     #[repr(align(8))]
                     struct RetArea6([core::mem::MaybeUninit<u8>; 40]);
@@ -1023,13 +1090,12 @@ pub mod test {
                         (f1_small) as i32,
                         (f1_wide) as i64,
                         f1_ratio,
-                        bytes2.as_ptr() as i32,
-                        bytes2.len() as i32,
+                        ptr2,
+                        len2,
                         p5,
                         len4,
                         ptr6,
                     );
-                    super::super::super::_rt::dealloc_bytes(p5 as *mut u8, layout5);
                     let l8 = i32::from(*((ptr6 as usize + 0) as *const u8));
                     let l9 = i32::from(*((ptr6 as usize + 1) as *const u8));
                     let l10 = *((ptr6 as usize + 8) as *const i64);
@@ -1081,6 +1147,9 @@ pub mod test {
                     unsafe extern "C" fn wit_import(_: i32, _: i64, _: i32, _: i32) {
                         unreachable!()
                     }
+                    let mut keep: super::super::super::_rt::Vec<
+                        super::super::super::_rt::Box<dyn core::any::Any>,
+                    > = super::super::super::_rt::Vec::new();
                     let (v7, v8, v9) = match x {
                         super::super::super::test::kinds::kinds::Shape::Circle(e1) => {
                             (0i32, (e1).to_bits() as i64, 0i32)
@@ -1094,11 +1163,10 @@ pub mod test {
                         }
                         super::super::super::test::kinds::kinds::Shape::Labelled(e4) => {
                             let bytes5 = e4.into_bytes();
-                            (
-                                2i32,
-                                i64::from(bytes5.as_ptr() as i32),
-                                bytes5.len() as i32,
-                            )
+                            let ptr5 = bytes5.as_ptr() as i32;
+                            let len5 = bytes5.len() as i32;
+                            keep.push(super::super::super::_rt::Box::new(bytes5));
+                            (2i32, i64::from(ptr5), len5)
                         }
                         super::super::super::test::kinds::kinds::Shape::Empty => {
                             (3i32, 0i64, 0i32)
@@ -1156,6 +1224,9 @@ pub mod test {
                     unsafe extern "C" fn wit_import(_: i32, _: i32, _: i32) {
                         unreachable!()
                     }
+                    let mut keep: super::super::super::_rt::Vec<
+                        super::super::super::_rt::Box<dyn core::any::Any>,
+                    > = super::super::super::_rt::Vec::new();
                     let vec7 = x;
                     let len7 = vec7.len() as i32;
                     let layout8 = super::super::super::_rt::Layout::from_size_align(
@@ -1164,6 +1235,12 @@ pub mod test {
                         )
                         .unwrap();
                     let p8 = super::super::super::_rt::alloc_bytes(layout8) as i32;
+                    keep.push(
+                        super::super::super::_rt::Box::new(super::super::super::_rt::Temp {
+                            ptr: p8 as *mut u8,
+                            layout: layout8,
+                        }),
+                    );
                     for (i, e) in vec7.into_iter().enumerate() {
                         let base = p8 + (i * 16) as i32;
                         match e {
@@ -1189,8 +1266,11 @@ pub mod test {
                             ) => {
                                 *((base as usize + 0) as *mut u8) = (2i32) as u8;
                                 let bytes5 = e4.into_bytes();
-                                *((base as usize + 12) as *mut i32) = bytes5.len() as i32;
-                                *((base as usize + 8) as *mut i32) = bytes5.as_ptr() as i32;
+                                let ptr5 = bytes5.as_ptr() as i32;
+                                let len5 = bytes5.len() as i32;
+                                keep.push(super::super::super::_rt::Box::new(bytes5));
+                                *((base as usize + 12) as *mut i32) = len5;
+                                *((base as usize + 8) as *mut i32) = ptr5;
                                 ()
                             }
                             super::super::super::test::kinds::kinds::Shape::Empty => {
@@ -1204,7 +1284,6 @@ pub mod test {
                     let mut ret_area9 = RetArea9([core::mem::MaybeUninit::uninit(); 8]);
                     let ptr9 = ret_area9.0.as_mut_ptr() as i32;
                     wit_import(p8, len7, ptr9);
-                    super::super::super::_rt::dealloc_bytes(p8 as *mut u8, layout8);
                     let l11 = *((ptr9 as usize + 0) as *const i32);
                     let l12 = *((ptr9 as usize + 4) as *const i32);
                     let base21 = l11;

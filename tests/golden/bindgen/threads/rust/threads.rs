@@ -22,6 +22,7 @@ pub(crate) use __export_threads_impl as export;
 pub mod _rt {
     extern crate alloc as alloc_crate;
     pub use alloc_crate::alloc::Layout;
+    pub use alloc_crate::boxed::Box;
     pub use alloc_crate::string::String;
     pub use alloc_crate::vec::Vec;
     /// Allocates with the global allocator; a zero-sized layout gets a dangling,
@@ -41,6 +42,16 @@ pub mod _rt {
             unsafe { alloc_crate::alloc::dealloc(ptr, layout) }
         }
     }
+    /// A temporary allocation, freed when the import call has returned.
+    pub struct Temp {
+        pub ptr: *mut u8,
+        pub layout: Layout,
+    }
+    impl Drop for Temp {
+        fn drop(&mut self) {
+            unsafe { dealloc_bytes(self.ptr, self.layout) }
+        }
+    }
     /// Takes ownership of a string the host allocated with `cabi_realloc`.
     pub unsafe fn string_lift(ptr: i32, len: i32) -> String {
         let len = len as usize;
@@ -51,6 +62,7 @@ pub mod _rt {
         String::from_utf8(bytes).expect("the host passed a string that is not UTF-8")
     }
 }
+#[allow(unused, clippy::all)]
 #[doc(hidden)]
 pub unsafe fn _export_wasi_thread_start_cabi<T: Guest>(arg0: i32, arg1: i32) {
     unsafe {
@@ -58,6 +70,7 @@ pub unsafe fn _export_wasi_thread_start_cabi<T: Guest>(arg0: i32, arg1: i32) {
     }
 }
 /// What the guest implements for the world's exports; define them with `export!`.
+#[allow(unused, clippy::all)]
 pub trait Guest {
     /// The entry point of a thread started with `thread-spawn`: `thread-id`
     /// is the id `thread-spawn` returned to the parent, `start-arg` the
