@@ -266,6 +266,20 @@ fn import_group(
                 } else {
                     "None".to_string()
                 };
+                // Glue that needs no memory and no trap context is a plain
+                // call of the trait, as a hand-written `func_wrap` would be.
+                let scalar = !src.replace("get(cx.store.data_mut())", "").contains("cx.");
+                if scalar {
+                    let _ = writeln!(
+                        defs,
+                        "linker.func_wrap({:?}, {:?}, move |mut caller: wasmtime::Caller<'_, T>, {params}| -> wasmtime::Result<{results}> {{
+{}}})?;",
+                        core.module.as_deref().unwrap_or_default(),
+                        core.name,
+                        src.replace("get(cx.store.data_mut())", "get(caller.data_mut())")
+                    );
+                    continue;
+                }
                 let _ = writeln!(
                     defs,
                     "linker.func_wrap({:?}, {:?}, move |mut caller: wasmtime::Caller<'_, T>, {params}| -> wasmtime::Result<{results}> {{

@@ -931,16 +931,8 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#[constructor]counter",
-                            );
                             let ret1 = U::counter_new(
-                                get(cx.store.data_mut()),
+                                get(caller.data_mut()),
                                 (arg0) as u32,
                             )?;
                             Ok((ret1).rep() as i32)
@@ -955,16 +947,8 @@ pub mod test {
                             arg0: i32,
                             arg1: i32,
                         | -> wasmtime::Result<()> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#[method]counter.add",
-                            );
                             U::counter_add(
-                                get(cx.store.data_mut()),
+                                get(caller.data_mut()),
                                 super::super::super::_rt::Resource::new(arg0 as u32),
                                 (arg1) as u32,
                             )?;
@@ -979,16 +963,8 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#[method]counter.get",
-                            );
                             let ret1 = U::counter_get(
-                                get(cx.store.data_mut()),
+                                get(caller.data_mut()),
                                 super::super::super::_rt::Resource::new(arg0 as u32),
                             )?;
                             Ok((ret1) as i32)
@@ -1003,16 +979,8 @@ pub mod test {
                             arg0: i32,
                             arg1: i32,
                         | -> wasmtime::Result<i32> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#[static]counter.merge",
-                            );
                             let ret1 = U::counter_merge(
-                                get(cx.store.data_mut()),
+                                get(caller.data_mut()),
                                 super::super::super::_rt::Resource::new(arg0 as u32),
                                 super::super::super::_rt::Resource::new(arg1 as u32),
                             )?;
@@ -1027,16 +995,8 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#echo-bool",
-                            );
                             let ret1 = U::echo_bool(
-                                get(cx.store.data_mut()),
+                                get(caller.data_mut()),
                                 (arg0 != 0),
                             )?;
                             Ok(i32::from(ret1))
@@ -1050,18 +1010,7 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#echo-u8",
-                            );
-                            let ret1 = U::echo_u8(
-                                get(cx.store.data_mut()),
-                                (arg0) as u8,
-                            )?;
+                            let ret1 = U::echo_u8(get(caller.data_mut()), (arg0) as u8)?;
                             Ok((ret1) as i32)
                         },
                     )?;
@@ -1073,18 +1022,7 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#echo-s8",
-                            );
-                            let ret1 = U::echo_s8(
-                                get(cx.store.data_mut()),
-                                (arg0) as i8,
-                            )?;
+                            let ret1 = U::echo_s8(get(caller.data_mut()), (arg0) as i8)?;
                             Ok((ret1) as i32)
                         },
                     )?;
@@ -1096,16 +1034,8 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#echo-u16",
-                            );
                             let ret1 = U::echo_u16(
-                                get(cx.store.data_mut()),
+                                get(caller.data_mut()),
                                 (arg0) as u16,
                             )?;
                             Ok((ret1) as i32)
@@ -1119,16 +1049,8 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#echo-s16",
-                            );
                             let ret1 = U::echo_s16(
-                                get(cx.store.data_mut()),
+                                get(caller.data_mut()),
                                 (arg0) as i16,
                             )?;
                             Ok((ret1) as i32)
@@ -1142,16 +1064,8 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#echo-u32",
-                            );
                             let ret1 = U::echo_u32(
-                                get(cx.store.data_mut()),
+                                get(caller.data_mut()),
                                 (arg0) as u32,
                             )?;
                             Ok((ret1) as i32)
@@ -1165,15 +1079,7 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#echo-s32",
-                            );
-                            let ret1 = U::echo_s32(get(cx.store.data_mut()), arg0)?;
+                            let ret1 = U::echo_s32(get(caller.data_mut()), arg0)?;
                             Ok((ret1) as i32)
                         },
                     )?;
@@ -1185,16 +1091,8 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i64,
                         | -> wasmtime::Result<i64> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#echo-u64",
-                            );
                             let ret1 = U::echo_u64(
-                                get(cx.store.data_mut()),
+                                get(caller.data_mut()),
                                 (arg0) as u64,
                             )?;
                             Ok((ret1) as i64)
@@ -1208,15 +1106,7 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i64,
                         | -> wasmtime::Result<i64> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#echo-s64",
-                            );
-                            let ret1 = U::echo_s64(get(cx.store.data_mut()), arg0)?;
+                            let ret1 = U::echo_s64(get(caller.data_mut()), arg0)?;
                             Ok((ret1) as i64)
                         },
                     )?;
@@ -1228,15 +1118,7 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: f32,
                         | -> wasmtime::Result<f32> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#echo-f32",
-                            );
-                            let ret1 = U::echo_f32(get(cx.store.data_mut()), arg0)?;
+                            let ret1 = U::echo_f32(get(caller.data_mut()), arg0)?;
                             Ok(ret1)
                         },
                     )?;
@@ -1248,15 +1130,7 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: f64,
                         | -> wasmtime::Result<f64> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#echo-f64",
-                            );
-                            let ret1 = U::echo_f64(get(cx.store.data_mut()), arg0)?;
+                            let ret1 = U::echo_f64(get(caller.data_mut()), arg0)?;
                             Ok(ret1)
                         },
                     )?;
@@ -1909,16 +1783,8 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#echo-perms",
-                            );
                             let ret1 = U::echo_perms(
-                                get(cx.store.data_mut()),
+                                get(caller.data_mut()),
                                 super::super::super::test::kinds::kinds::Perms::from_bits_truncate(
                                     (((arg0) as u32 as u64) << 0) as _,
                                 ),
@@ -1967,16 +1833,8 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#echo-id",
-                            );
                             let ret1 = U::echo_id(
-                                get(cx.store.data_mut()),
+                                get(caller.data_mut()),
                                 (arg0) as u32,
                             )?;
                             Ok((ret1) as i32)
@@ -2062,15 +1920,7 @@ pub mod test {
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
                         | -> wasmtime::Result<()> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "test:kinds/kinds#ping",
-                            );
-                            U::ping(get(cx.store.data_mut()))?;
+                            U::ping(get(caller.data_mut()))?;
                             Ok(())
                         },
                     )?;

@@ -463,16 +463,8 @@ pub mod wasi {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let memory = None;
-                            let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
-                                wasmtime::AsContextMut::as_context_mut(&mut caller),
-                                memory,
-                                realloc,
-                                "wasi:threads/thread-spawn#thread-spawn",
-                            );
                             let ret1 = U::thread_spawn(
-                                get(cx.store.data_mut()),
+                                get(caller.data_mut()),
                                 (arg0) as u32,
                             )?;
                             Ok((ret1) as i32)
