@@ -752,6 +752,31 @@ let base = base{n} + (i * {size}) as i32;
                     align.align_wasm32()
                 ));
             }
+            Instruction::GuestDeallocateString => {
+                self.line(format!(
+                    "{rt}::dealloc_bytes({} as *mut u8, {rt}::Layout::from_size_align({} as usize, 1).unwrap());",
+                    operands[0], operands[1]
+                ));
+            }
+            Instruction::GuestDeallocateList { element } => {
+                let (code, _) = self.finished.pop().unwrap();
+                let size = self.gen.wm.sizes.size(element).size_wasm32();
+                let align = self.gen.wm.sizes.align(element).align_wasm32();
+                let n = self.tmp();
+                self.line(format!(
+                    "let base{n} = {};\nlet len{n} = {} as usize;\nfor i in 0..len{n} {{\nlet base = base{n} + (i * {size}) as i32;\n{code}}}\n{rt}::dealloc_bytes(base{n} as *mut u8, {rt}::Layout::from_size_align(len{n} * {size}, {align}).unwrap());",
+                    operands[0], operands[1]
+                ));
+            }
+            Instruction::GuestDeallocateVariant { blocks } => {
+                let arms = self.finished.split_off(self.finished.len() - blocks);
+                let mut s = format!("match {} {{\n", operands[0]);
+                for (i, (code, _)) in arms.into_iter().enumerate() {
+                    let _ = writeln!(s, "{i} => {{\n{code}}}");
+                }
+                s.push_str("_ => {}\n}");
+                self.line(s);
+            }
             Instruction::Flush { amt } => {
                 for op in operands.iter().take(*amt) {
                     let n = self.tmp();

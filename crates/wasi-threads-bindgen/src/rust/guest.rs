@@ -311,6 +311,44 @@ unsafe {{ $($path_to_types)*::{glue_path}::<$ty>({}) }}
             params.join(", "),
             args.join(", ")
         ));
+
+        // The return area (and the strings and lists in it) outlive the
+        // call: the host frees them with `cabi_post_*` once it has read them.
+        if core.retptr {
+            let mut fg = FuncGen::new(gen, Glue::GuestExport, depth, func);
+            if abi::guest_export_needs_post_return(gen.resolve(), func) {
+                abi::post_return(gen.resolve(), func, &mut fg);
+            }
+            let area = gen.wm.sizes.params(&func.result);
+            let post_name = format!("_post_return_{name}");
+            let rt = format!("{}_rt", RustGen::root(depth));
+            let _ = writeln!(
+                tree.at(&path).body,
+                "{}\n#[doc(hidden)]
+pub unsafe fn {post_name}<T: Guest>(arg0: i32) {{
+unsafe {{
+{}{rt}::dealloc_bytes(arg0 as *mut u8, {rt}::Layout::from_size_align({}, {}).unwrap());
+}}
+}}",
+                if path.is_empty() { ALLOW } else { "" },
+                fg.src,
+                area.size.size_wasm32(),
+                area.align.align_wasm32()
+            );
+            let post_path = if path.is_empty() {
+                post_name
+            } else {
+                format!("{}::{post_name}", path.join("::"))
+            };
+            glue.push(format!(
+                "#[unsafe(export_name = \"cabi_post_{}\")]
+unsafe extern \"C\" fn {}_post(arg0: i32) {{
+unsafe {{ $($path_to_types)*::{post_path}::<$ty>(arg0) }}
+}}",
+                core.name,
+                snake(&core.name.replace(['#', ':', '/', '.', '[', ']'], "_"))
+            ));
+        }
     }
     for (iface, methods) in &traits {
         let path = iface.map(|i| gen.interface_path(i)).unwrap_or_default();

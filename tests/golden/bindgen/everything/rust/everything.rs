@@ -14,16 +14,24 @@ macro_rules! __export_everything_impl {
     ($ty:ident with_types_in $($path_to_types:tt)*) => {
         const _ : () = { #[unsafe (export_name = "run")] unsafe extern "C" fn run() ->
         i32 { unsafe { $($path_to_types)*:: _export_run_cabi::<$ty > () } } #[unsafe
+        (export_name = "cabi_post_run")] unsafe extern "C" fn run_post(arg0 : i32) {
+        unsafe { $($path_to_types)*:: _post_return_run::<$ty > (arg0) } } #[unsafe
         (export_name = "reverse")] unsafe extern "C" fn reverse(arg0 : i32, arg1 : i32)
         -> i32 { unsafe { $($path_to_types)*:: _export_reverse_cabi::<$ty > (arg0, arg1)
-        } } #[unsafe (export_name = "scale")] unsafe extern "C" fn scale(arg0 : i32, arg1
-        : i32, arg2 : i32) -> i32 { unsafe { $($path_to_types)*::
-        _export_scale_cabi::<$ty > (arg0, arg1, arg2) } } #[unsafe (export_name =
-        "describe")] unsafe extern "C" fn describe(arg0 : i32, arg1 : i64, arg2 : i32) ->
-        i32 { unsafe { $($path_to_types)*:: _export_describe_cabi::<$ty > (arg0, arg1,
-        arg2) } } #[unsafe (export_name = "total")] unsafe extern "C" fn total(arg0 :
-        i32, arg1 : i32) -> i64 { unsafe { $($path_to_types)*:: _export_total_cabi::<$ty
-        > (arg0, arg1) } } };
+        } } #[unsafe (export_name = "cabi_post_reverse")] unsafe extern "C" fn
+        reverse_post(arg0 : i32) { unsafe { $($path_to_types)*::
+        _post_return_reverse::<$ty > (arg0) } } #[unsafe (export_name = "scale")] unsafe
+        extern "C" fn scale(arg0 : i32, arg1 : i32, arg2 : i32) -> i32 { unsafe {
+        $($path_to_types)*:: _export_scale_cabi::<$ty > (arg0, arg1, arg2) } } #[unsafe
+        (export_name = "cabi_post_scale")] unsafe extern "C" fn scale_post(arg0 : i32) {
+        unsafe { $($path_to_types)*:: _post_return_scale::<$ty > (arg0) } } #[unsafe
+        (export_name = "describe")] unsafe extern "C" fn describe(arg0 : i32, arg1 : i64,
+        arg2 : i32) -> i32 { unsafe { $($path_to_types)*:: _export_describe_cabi::<$ty >
+        (arg0, arg1, arg2) } } #[unsafe (export_name = "cabi_post_describe")] unsafe
+        extern "C" fn describe_post(arg0 : i32) { unsafe { $($path_to_types)*::
+        _post_return_describe::<$ty > (arg0) } } #[unsafe (export_name = "total")] unsafe
+        extern "C" fn total(arg0 : i32, arg1 : i32) -> i64 { unsafe {
+        $($path_to_types)*:: _export_total_cabi::<$ty > (arg0, arg1) } } };
     };
 }
 #[doc(inline)]
@@ -122,6 +130,29 @@ pub unsafe fn _export_run_cabi<T: Guest>() -> i32 {
 }
 #[allow(unused, clippy::all)]
 #[doc(hidden)]
+pub unsafe fn _post_return_run<T: Guest>(arg0: i32) {
+    unsafe {
+        let l1 = i32::from(*((arg0 as usize + 0) as *const u8));
+        match l1 {
+            0 => {}
+            1 => {
+                let l2 = *((arg0 as usize + 4) as *const i32);
+                let l3 = *((arg0 as usize + 8) as *const i32);
+                _rt::dealloc_bytes(
+                    l2 as *mut u8,
+                    _rt::Layout::from_size_align(l3 as usize, 1).unwrap(),
+                );
+            }
+            _ => {}
+        }
+        _rt::dealloc_bytes(
+            arg0 as *mut u8,
+            _rt::Layout::from_size_align(12, 4).unwrap(),
+        );
+    }
+}
+#[allow(unused, clippy::all)]
+#[doc(hidden)]
 pub unsafe fn _export_reverse_cabi<T: Guest>(arg0: i32, arg1: i32) -> i32 {
     unsafe {
         let s1 = _rt::string_lift(arg0, arg1);
@@ -132,6 +163,19 @@ pub unsafe fn _export_reverse_cabi<T: Guest>(arg0: i32, arg1: i32) -> i32 {
         *((ptr3 as usize + 4) as *mut i32) = bytes4.len() as i32;
         *((ptr3 as usize + 0) as *mut i32) = bytes4.as_ptr() as i32;
         ptr3
+    }
+}
+#[allow(unused, clippy::all)]
+#[doc(hidden)]
+pub unsafe fn _post_return_reverse<T: Guest>(arg0: i32) {
+    unsafe {
+        let l1 = *((arg0 as usize + 0) as *const i32);
+        let l2 = *((arg0 as usize + 4) as *const i32);
+        _rt::dealloc_bytes(
+            l1 as *mut u8,
+            _rt::Layout::from_size_align(l2 as usize, 1).unwrap(),
+        );
+        _rt::dealloc_bytes(arg0 as *mut u8, _rt::Layout::from_size_align(8, 4).unwrap());
     }
 }
 #[allow(unused, clippy::all)]
@@ -150,6 +194,13 @@ pub unsafe fn _export_scale_cabi<T: Guest>(arg0: i32, arg1: i32, arg2: i32) -> i
         *((ptr2 as usize + 0) as *mut i32) = (f3_x) as i32;
         *((ptr2 as usize + 4) as *mut i32) = (f3_y) as i32;
         ptr2
+    }
+}
+#[allow(unused, clippy::all)]
+#[doc(hidden)]
+pub unsafe fn _post_return_scale<T: Guest>(arg0: i32) {
+    unsafe {
+        _rt::dealloc_bytes(arg0 as *mut u8, _rt::Layout::from_size_align(8, 4).unwrap());
     }
 }
 #[allow(unused, clippy::all)]
@@ -178,6 +229,19 @@ pub unsafe fn _export_describe_cabi<T: Guest>(arg0: i32, arg1: i64, arg2: i32) -
         *((ptr4 as usize + 4) as *mut i32) = bytes5.len() as i32;
         *((ptr4 as usize + 0) as *mut i32) = bytes5.as_ptr() as i32;
         ptr4
+    }
+}
+#[allow(unused, clippy::all)]
+#[doc(hidden)]
+pub unsafe fn _post_return_describe<T: Guest>(arg0: i32) {
+    unsafe {
+        let l1 = *((arg0 as usize + 0) as *const i32);
+        let l2 = *((arg0 as usize + 4) as *const i32);
+        _rt::dealloc_bytes(
+            l1 as *mut u8,
+            _rt::Layout::from_size_align(l2 as usize, 1).unwrap(),
+        );
+        _rt::dealloc_bytes(arg0 as *mut u8, _rt::Layout::from_size_align(8, 4).unwrap());
     }
 }
 #[allow(unused, clippy::all)]
