@@ -104,6 +104,42 @@ fn async_functions_are_refused_with_exit_code_1() {
     }
 }
 
+#[test]
+fn maps_and_fixed_length_lists_are_refused_with_exit_code_1() {
+    let dir = root().join("target/bindgen-unsupported");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, param, reason) in [
+        (
+            "map",
+            "map<string, u32>",
+            "maps are not supported by the bindings generators",
+        ),
+        (
+            "array",
+            "list<u8, 4>",
+            "fixed-length lists are not supported by the bindings generators",
+        ),
+    ] {
+        let wit = dir.join(format!("{name}.wit"));
+        std::fs::write(
+            &wit,
+            format!(
+                "package t:u;\ninterface i {{ f: func(x: {param}); }}\nworld w {{ import i; }}\n"
+            ),
+        )
+        .unwrap();
+        for target in ["host", "c", "rust"] {
+            let run = wasi_threads(&["bindgen", target, wit.to_str().unwrap()]);
+            assert_eq!(run.code, 1, "{}", run.stderr);
+            assert_eq!(
+                run.stderr,
+                format!("error: cannot generate bindings for `t:u/i#f`: {reason}\n")
+            );
+            assert!(run.stdout.is_empty());
+        }
+    }
+}
+
 fn clang() -> Command {
     Command::new("clang-19")
 }

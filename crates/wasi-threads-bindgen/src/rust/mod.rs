@@ -155,7 +155,16 @@ pub(crate) fn func_unsupported(resolve: &Resolve, func: &Function) -> Option<Str
             Type::ErrorContext => Some("error-context".to_string()),
             t => unsupported(resolve, t),
         })
-        .map(|what| format!("{what} values have no core-wasm ABI without the component model"))
+        .map(|what| match what.as_str() {
+            "future" | "stream" | "error-context" => {
+                format!("{what} values have no core-wasm ABI without the component model")
+            }
+            "map" => "maps are not supported by the bindings generators".to_string(),
+            "fixed-length list" => {
+                "fixed-length lists are not supported by the bindings generators".to_string()
+            }
+            _ => format!("{what} are not supported by the bindings generators"),
+        })
 }
 
 impl<'a> RustGen<'a> {
