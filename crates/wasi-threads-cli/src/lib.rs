@@ -36,7 +36,7 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 #[command(
     name = "wasi-threads",
     version,
-    about = "WIT/WITX tooling for wasi-threads: core ABI, WITX derivation, equivalence check",
+    about = "WIT/WITX tooling and a reference host for wasi-threads: core ABI, WITX derivation, equivalence check, bindings, run",
     after_help = "Exit codes: 0 success or equivalent; 1 not equivalent, or some function could not be derived; 2 bad input."
 )]
 pub struct Cli {
