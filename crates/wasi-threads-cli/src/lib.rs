@@ -81,6 +81,9 @@ enum Command {
         /// The most threads started with thread-spawn alive at once.
         #[arg(long, value_name = "N")]
         max_threads: Option<usize>,
+        /// Preopen a host directory, as GUEST_DIR (by default the same path) in the program.
+        #[arg(long = "dir", value_name = "HOST_DIR[::GUEST_DIR]", value_parser = parse_dir)]
+        dirs: Vec<(PathBuf, String)>,
         /// The module to run.
         module: PathBuf,
         /// Arguments of the program (after the module's own name).
@@ -183,11 +186,24 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// `HOST_DIR[::GUEST_DIR]`, as wasmtime spells it.
+fn parse_dir(s: &str) -> Result<(PathBuf, String), String> {
+    let (host, guest) = match s.split_once("::") {
+        Some((host, guest)) => (host, guest),
+        None => (s, s),
+    };
+    if host.is_empty() || guest.is_empty() {
+        return Err(format!("`{s}` is not HOST_DIR[::GUEST_DIR]"));
+    }
+    Ok((PathBuf::from(host), guest.to_string()))
+}
+
 fn run_module(
     module: &Path,
     args: &[String],
     env: &[(String, String)],
     max_threads: Option<usize>,
+    dirs: &[(PathBuf, String)],
     err: &mut dyn Write,
 ) -> u8 {
     let wasm = match std::fs::read(module) {
@@ -206,6 +222,9 @@ fn run_module(
     }
     if let Some(n) = max_threads {
         runner = runner.max_threads(n);
+    }
+    for (host, guest) in dirs {
+        runner = runner.preopen_dir(host, guest);
     }
     match runner.run(&wasm) {
         Ok(report) => match report.outcome {
@@ -232,9 +251,10 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Loa
         Command::Run {
             env,
             max_threads,
+            dirs,
             module,
             args,
-        } => Ok(run_module(&module, &args, &env, max_threads, err)),
+        } => Ok(run_module(&module, &args, &env, max_threads, &dirs, err)),
         Command::Bindgen {
             target,
             path,

@@ -50,6 +50,7 @@
 //! ```
 
 pub mod bindings;
+mod fs;
 mod outcome;
 mod runner;
 pub mod spawn_error;

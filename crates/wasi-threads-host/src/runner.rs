@@ -10,6 +10,7 @@ use wasmtime::{
 
 use crate::bindings::wasi::threads::thread_spawn;
 use crate::bindings::ThreadsExports;
+use crate::fs::{Preopen, Table};
 use crate::outcome::{Outcome, RunReport};
 use crate::spawn_error;
 use crate::tids::Tids;
@@ -54,6 +55,7 @@ pub struct Runner {
     stdout: Arc<Mutex<Output>>,
     stderr: Arc<Mutex<Output>>,
     definers: Vec<Box<Definer>>,
+    preopens: Vec<Preopen>,
 }
 
 impl Default for Runner {
@@ -70,6 +72,7 @@ impl Default for Runner {
             stdout: Arc::new(Mutex::new(Box::new(std::io::stdout()))),
             stderr: Arc::new(Mutex::new(Box::new(std::io::stderr()))),
             definers: Vec::new(),
+            preopens: Vec::new(),
         }
     }
 }
@@ -356,6 +359,29 @@ impl Runner {
     }
 
     /// Runs a module, given as wasm binary or WAT text, to its outcome.
+    /// Preopens the host directory `host` as `guest`: the program may read
+    /// and change what is beneath it, and reach nothing else. Preopens get
+    /// descriptors 3, 4, ... in the order given.
+    pub fn preopen_dir(mut self, host: impl Into<std::path::PathBuf>, guest: &str) -> Runner {
+        self.preopens.push(Preopen {
+            host: host.into(),
+            guest: guest.to_string(),
+            writable: true,
+        });
+        self
+    }
+
+    /// Like [`Runner::preopen_dir`], read-only: every call that would change
+    /// something beneath it fails with `perm`.
+    pub fn preopen_dir_readonly(mut self, host: impl Into<std::path::PathBuf>, guest: &str) -> Runner {
+        self.preopens.push(Preopen {
+            host: host.into(),
+            guest: guest.to_string(),
+            writable: false,
+        });
+        self
+    }
+
     pub fn run(&self, wasm: &[u8]) -> Result<RunReport, HostError> {
         let mut config = Config::new();
         config
@@ -368,12 +394,14 @@ impl Runner {
         let imports = inspect(&module)?;
 
         let stdin = self.stdin.lock().unwrap().take();
+        let fds = Table::new(&self.preopens).map_err(HostError)?;
         let wasi = Wasi::new(
             self.args.clone(),
             self.env.clone(),
             stdin,
             self.stdout.clone(),
             self.stderr.clone(),
+            fds,
         );
         let shared = Arc::new(Shared {
             engine: engine.clone(),
