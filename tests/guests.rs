@@ -55,60 +55,12 @@ fn rust_process_exit_from_a_child_ends_the_program() {
     assert_eq!(run.stdout, "child exits\n");
 }
 
-/// Builds the C guest with clang-19 against the threaded wasi-libc of the
-/// Rust target; the headers come from `WASI_LIBC_INCLUDE` (set by
-/// `scripts/test.sh`).
+/// Builds the C guest with clang-19 against the threaded wasi-libc.
 fn c_guest() -> PathBuf {
-    let include = std::env::var("WASI_LIBC_INCLUDE").expect(
-        "WASI_LIBC_INCLUDE names wasi-libc's headers (generic-musl and wasm-wasi-musl); scripts/test.sh sets it up",
-    );
-    let include = PathBuf::from(include);
-    let sysroot = Command::new("rustc")
-        .args(["--print", "sysroot"])
-        .output()
-        .expect("run rustc");
-    let sysroot = PathBuf::from(String::from_utf8(sysroot.stdout).unwrap().trim());
-    let libc = sysroot.join("lib/rustlib/wasm32-wasip1-threads/lib/self-contained");
-    let resource = Command::new("clang-19")
-        .arg("-print-resource-dir")
-        .output()
-        .expect("run clang-19");
-    let resource = PathBuf::from(String::from_utf8(resource.stdout).unwrap().trim());
-    let out_dir = root().join("target/guests");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let wasm = out_dir.join("c-pthreads.wasm");
-    let out = Command::new("clang-19")
-        .args([
-            "--target=wasm32-wasip1-threads",
-            "-O2",
-            "-Wall",
-            "-Werror",
-            "-matomics",
-            "-mbulk-memory",
-            "-pthread",
-        ])
-        .args(["-nostdinc", "-isystem"])
-        .arg(resource.join("include"))
-        .arg("-isystem")
-        .arg(include.join("wasm-wasi-musl"))
-        .arg("-isystem")
-        .arg(include.join("generic-musl"))
-        .args(["-nostdlib", "-fuse-ld=/usr/bin/wasm-ld-19"])
-        .arg(libc.join("crt1-command.o"))
-        .arg(root().join("tests/guests/c-pthreads/threads.c"))
-        .arg(libc.join("libc.a"))
-        .arg(resource.join("lib/wasi/libclang_rt.builtins-wasm32.a"))
-        .arg("-Wl,--shared-memory,--import-memory,--export-memory,--max-memory=67108864")
-        .arg("-o")
-        .arg(&wasm)
-        .output()
-        .expect("run clang-19 (scripts/test.sh installs it)");
-    assert!(
-        out.status.success(),
-        "building the C guest failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    wasm
+    support::build_c_guest(
+        &root().join("tests/guests/c-pthreads/threads.c"),
+        "c-pthreads.wasm",
+    )
 }
 
 #[test]

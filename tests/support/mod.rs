@@ -41,3 +41,86 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Builds the C guest with clang-19 against the threaded wasi-libc of the
+/// Rust target; the headers come from `WASI_LIBC_INCLUDE` (set by
+/// `scripts/test.sh`).
+pub fn build_c_guest(source: &Path, name: &str) -> PathBuf {
+    let include = std::env::var("WASI_LIBC_INCLUDE").expect(
+        "WASI_LIBC_INCLUDE names wasi-libc's headers (generic-musl and wasm-wasi-musl); scripts/test.sh sets it up",
+    );
+    let include = PathBuf::from(include);
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("run rustc");
+    let sysroot = PathBuf::from(String::from_utf8(sysroot.stdout).unwrap().trim());
+    let libc = sysroot.join("lib/rustlib/wasm32-wasip1-threads/lib/self-contained");
+    let resource = Command::new("clang-19")
+        .arg("-print-resource-dir")
+        .output()
+        .expect("run clang-19");
+    let resource = PathBuf::from(String::from_utf8(resource.stdout).unwrap().trim());
+    let out_dir = root().join("target/guests");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let wasm = out_dir.join(name);
+    let out = Command::new("clang-19")
+        .args([
+            "--target=wasm32-wasip1-threads",
+            "-O2",
+            "-Wall",
+            "-Werror",
+            "-matomics",
+            "-mbulk-memory",
+            "-pthread",
+        ])
+        .args(["-nostdinc", "-isystem"])
+        .arg(resource.join("include"))
+        .arg("-isystem")
+        .arg(include.join("wasm-wasi-musl"))
+        .arg("-isystem")
+        .arg(include.join("generic-musl"))
+        .args(["-nostdlib", "-fuse-ld=/usr/bin/wasm-ld-19"])
+        .arg(libc.join("crt1-command.o"))
+        .arg(source)
+        .arg(libc.join("libc.a"))
+        .arg(resource.join("lib/wasi/libclang_rt.builtins-wasm32.a"))
+        .arg("-Wl,--shared-memory,--import-memory,--export-memory,--max-memory=67108864")
+        .arg("-o")
+        .arg(&wasm)
+        .output()
+        .expect("run clang-19 (scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "building {} failed:\n{}",
+        source.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wasm
+}
+
+/// Builds a Rust guest crate of `tests/guests/<dir>` for
+/// wasm32-wasip1-threads; returns the path of `<file>`.
+pub fn build_rust_guest(dir: &str, file: &str) -> PathBuf {
+    let target_dir = root().join("target/guests");
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip1-threads",
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .current_dir(root().join("tests/guests").join(dir))
+        .env_remove("RUSTFLAGS")
+        .output()
+        .expect("run cargo");
+    assert!(
+        out.status.success(),
+        "building tests/guests/{dir} failed (scripts/test.sh installs the wasm32-wasip1-threads target):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    target_dir.join("wasm32-wasip1-threads/release").join(file)
+}

@@ -74,9 +74,13 @@ impl Table {
             entries.insert(fd, Desc::Stdio(fd));
         }
         for (i, p) in preopens.iter().enumerate() {
-            let dir = Dir::open_ambient_dir(&p.host, cap_std::ambient_authority()).map_err(|e| {
-                format!("cannot open the directory {} to preopen: {e}", p.host.display())
-            })?;
+            let dir =
+                Dir::open_ambient_dir(&p.host, cap_std::ambient_authority()).map_err(|e| {
+                    format!(
+                        "cannot open the directory {} to preopen: {e}",
+                        p.host.display()
+                    )
+                })?;
             entries.insert(
                 3 + i as u32,
                 Desc::Dir(Arc::new(OpenDir {

@@ -373,7 +373,11 @@ impl Runner {
 
     /// Like [`Runner::preopen_dir`], read-only: every call that would change
     /// something beneath it fails with `perm`.
-    pub fn preopen_dir_readonly(mut self, host: impl Into<std::path::PathBuf>, guest: &str) -> Runner {
+    pub fn preopen_dir_readonly(
+        mut self,
+        host: impl Into<std::path::PathBuf>,
+        guest: &str,
+    ) -> Runner {
         self.preopens.push(Preopen {
             host: host.into(),
             guest: guest.to_string(),

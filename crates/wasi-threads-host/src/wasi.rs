@@ -157,7 +157,6 @@ fn ending() -> Error {
     Error::trap(wasmtime::Error::msg("the program is ending"))
 }
 
-
 fn realtime() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -202,7 +201,11 @@ fn read_iovecs(mem: &GuestMemory<'_>, iovs: types::IovecArray) -> Result<Vec<typ
 }
 
 /// Copies `data` into the iovecs in order; returns how much was copied.
-fn scatter(mem: &mut GuestMemory<'_>, iovs: &[types::Iovec], data: &[u8]) -> Result<types::Size, Error> {
+fn scatter(
+    mem: &mut GuestMemory<'_>,
+    iovs: &[types::Iovec],
+    data: &[u8],
+) -> Result<types::Size, Error> {
     let mut written = 0;
     for iov in iovs {
         // An empty iovec takes nothing; later ones still get the rest.
@@ -396,7 +399,10 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
                     rights |= R::FD_READ;
                 }
                 if f.write {
-                    rights |= R::FD_WRITE | R::FD_ALLOCATE | R::FD_FILESTAT_SET_SIZE | R::FD_FILESTAT_SET_TIMES;
+                    rights |= R::FD_WRITE
+                        | R::FD_ALLOCATE
+                        | R::FD_FILESTAT_SET_SIZE
+                        | R::FD_FILESTAT_SET_TIMES;
                 }
                 types::Fdstat {
                     fs_filetype: types::Filetype::RegularFile,
@@ -413,7 +419,12 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
                 fs_filetype: types::Filetype::Directory,
                 fs_flags: types::Fdflags::empty(),
                 fs_rights_base: dir_rights,
-                fs_rights_inheriting: dir_rights | file_rights | R::FD_READ | R::FD_WRITE | R::FD_ALLOCATE | R::FD_FILESTAT_SET_SIZE,
+                fs_rights_inheriting: dir_rights
+                    | file_rights
+                    | R::FD_READ
+                    | R::FD_WRITE
+                    | R::FD_ALLOCATE
+                    | R::FD_FILESTAT_SET_SIZE,
             },
         })
     }
@@ -487,11 +498,23 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         mtim: types::Timestamp,
         flags: types::Fstflags,
     ) -> Result<(), Error> {
-        let atime = fs::time_spec(atim, flags, types::Fstflags::ATIM, types::Fstflags::ATIM_NOW)?;
-        let mtime = fs::time_spec(mtim, flags, types::Fstflags::MTIM, types::Fstflags::MTIM_NOW)?;
+        let atime = fs::time_spec(
+            atim,
+            flags,
+            types::Fstflags::ATIM,
+            types::Fstflags::ATIM_NOW,
+        )?;
+        let mtime = fs::time_spec(
+            mtim,
+            flags,
+            types::Fstflags::MTIM,
+            types::Fstflags::MTIM_NOW,
+        )?;
         match self.fds().get(fd)? {
             Desc::Stdio(_) => Err(Errno::Notsup.into()),
-            Desc::Dir(d) => fs::set_dir_times(&d.dir, Path::new("."), atime, mtime, true).map_err(io_error),
+            Desc::Dir(d) => {
+                fs::set_dir_times(&d.dir, Path::new("."), atime, mtime, true).map_err(io_error)
+            }
             Desc::File(f) => {
                 let mut times = std::fs::FileTimes::new();
                 if let Some(t) = atime {
@@ -704,7 +727,8 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
             (&file.file).write_all(&bytes).map_err(io_error)?;
             *position = file.file.metadata().map_err(io_error)?.len();
         } else {
-            std::os::unix::fs::FileExt::write_all_at(&file.file, &bytes, *position).map_err(io_error)?;
+            std::os::unix::fs::FileExt::write_all_at(&file.file, &bytes, *position)
+                .map_err(io_error)?;
             *position += bytes.len() as u64;
         }
         Ok(bytes.len() as u32)
@@ -776,7 +800,11 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         writable(&new_dir)?;
         old_dir
             .dir
-            .hard_link(fs::guest_path(&old_path)?, &new_dir.dir, fs::guest_path(&new_path)?)
+            .hard_link(
+                fs::guest_path(&old_path)?,
+                &new_dir.dir,
+                fs::guest_path(&new_path)?,
+            )
             .map_err(io_error)
     }
 
@@ -799,7 +827,8 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
             create: oflags.contains(types::Oflags::CREAT),
             exclusive: oflags.contains(types::Oflags::EXCL),
             truncate: oflags.contains(types::Oflags::TRUNC),
-            read: rights.contains(types::Rights::FD_READ) || rights.contains(types::Rights::FD_READDIR),
+            read: rights.contains(types::Rights::FD_READ)
+                || rights.contains(types::Rights::FD_READDIR),
             write: rights.contains(types::Rights::FD_WRITE),
             append: fdflags.contains(types::Fdflags::APPEND),
         };
@@ -855,7 +884,11 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         writable(&new_dir)?;
         old_dir
             .dir
-            .rename(fs::guest_path(&old_path)?, &new_dir.dir, fs::guest_path(&new_path)?)
+            .rename(
+                fs::guest_path(&old_path)?,
+                &new_dir.dir,
+                fs::guest_path(&new_path)?,
+            )
             .map_err(io_error)
     }
 
@@ -886,7 +919,9 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         let dir = self.fds().dir(fd)?;
         let path = read_path(mem, path)?;
         writable(&dir)?;
-        dir.dir.remove_file_or_symlink(fs::guest_path(&path)?).map_err(io_error)
+        dir.dir
+            .remove_file_or_symlink(fs::guest_path(&path)?)
+            .map_err(io_error)
     }
 
     fn poll_oneoff(
@@ -951,14 +986,18 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
                         }
                     }
                     types::SubscriptionU::FdRead(r) => match wasi.fds.get(r.file_descriptor) {
-                        Ok(Desc::Stdio(0)) if !w.stdin.is_empty() || w.stdin_eof => ready.push(event(
-                            types::Eventtype::FdRead,
-                            Errno::Success,
-                            w.stdin.len() as u64,
-                        )),
+                        Ok(Desc::Stdio(0)) if !w.stdin.is_empty() || w.stdin_eof => {
+                            ready.push(event(
+                                types::Eventtype::FdRead,
+                                Errno::Success,
+                                w.stdin.len() as u64,
+                            ))
+                        }
                         Ok(Desc::Stdio(0)) => {}
                         // Regular files are always ready.
-                        Ok(Desc::File(_)) => ready.push(event(types::Eventtype::FdRead, Errno::Success, 0)),
+                        Ok(Desc::File(_)) => {
+                            ready.push(event(types::Eventtype::FdRead, Errno::Success, 0))
+                        }
                         _ => ready.push(event(types::Eventtype::FdRead, Errno::Badf, 0)),
                     },
                     types::SubscriptionU::FdWrite(r) => match wasi.fds.get(r.file_descriptor) {
@@ -1091,7 +1130,11 @@ impl ThreadCtx {
 
     /// `fd_read` of stdin: waits for the pump thread's bytes (or the end of
     /// the run) without holding any lock another call needs.
-    fn stdin_read(&self, mem: &mut GuestMemory<'_>, iovs: types::IovecArray) -> Result<types::Size, Error> {
+    fn stdin_read(
+        &self,
+        mem: &mut GuestMemory<'_>,
+        iovs: types::IovecArray,
+    ) -> Result<types::Size, Error> {
         let wasi = self.wasi().clone();
         wasi.pump_stdin();
         let iovs = read_iovecs(mem, iovs)?;
@@ -1111,7 +1154,12 @@ impl ThreadCtx {
     }
 
     /// `fd_write` of stdout (1) or stderr (2).
-    fn stdio_write(&self, mem: &mut GuestMemory<'_>, n: u32, ciovs: types::CiovecArray) -> Result<types::Size, Error> {
+    fn stdio_write(
+        &self,
+        mem: &mut GuestMemory<'_>,
+        n: u32,
+        ciovs: types::CiovecArray,
+    ) -> Result<types::Size, Error> {
         let out = if n == 1 {
             self.wasi().stdout.clone()
         } else {
