@@ -178,3 +178,30 @@ fn a_missing_preopen_directory_is_an_error_before_anything_runs() {
         run.stderr
     );
 }
+
+/// `path_open` straight from wasm (no libc in between): the host itself
+/// refuses absolute paths and `..` with `notcapable` (76).
+#[test]
+fn the_host_refuses_absolute_and_parent_paths_itself() {
+    let dir = scratch("raw-open");
+    for path in ["/etc/passwd", "..", "../x", "a/../../x"] {
+        let wat = format!(
+            r#"(module
+                 (import "wasi_snapshot_preview1" "path_open"
+                   (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+                 (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+                 (memory (export "memory") 1)
+                 (data (i32.const 16) "{path}")
+                 (func (export "_start")
+                   (call $exit (call $open (i32.const 3) (i32.const 1) (i32.const 16) (i32.const {len})
+                     (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 64)))))"#,
+            len = path.len()
+        );
+        std::fs::create_dir_all(dir.join("a")).unwrap();
+        let report = Runner::new()
+            .preopen_dir(&dir, "/sandbox")
+            .run(wat.as_bytes())
+            .unwrap();
+        assert_eq!(report.outcome, Outcome::Exit(76), "{path}");
+    }
+}

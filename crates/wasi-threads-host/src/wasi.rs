@@ -7,9 +7,10 @@
 //! for a `poll_oneoff` clock) also wakes when the run ends, so a thread
 //! blocked in the host stops as promptly as one running wasm.
 //!
-//! Calls this host does not provide yet return an errno (see the README):
-//! `badf` for any descriptor but 0, 1 and 2 (there are no preopens),
-//! `spipe` for seeking stdio, `notsup` for the rest.
+//! Files and directories live in one descriptor table for the whole run
+//! (see `fs`): preopens from `Runner::preopen_dir`, sandboxed with cap-std.
+//! Sockets cannot be preopened: `sock_*` answer `notsock` (`badf` for a
+//! descriptor that is not open).
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
