@@ -75,9 +75,6 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
 
     // Named types of every interface the world uses, then of the world.
     let mut ids: Vec<TypeId> = Vec::new();
-    for (_, iface) in wm.resolve.interfaces.iter() {
-        let _ = iface;
-    }
     for item in wm.import_items.iter().chain(&wm.export_items) {
         let iface = match item {
             WitItem::Function { interface, .. } | WitItem::ResourceDrop { interface, .. } => {
@@ -111,14 +108,7 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
     let mut raw = String::new();
     for (core, item) in wm.model.imports.iter().zip(&wm.import_items) {
         let module = core.module.clone().unwrap_or_default();
-        let qualified = format!(
-            "{}{}",
-            core.source_interface
-                .as_ref()
-                .map(|i| format!("{i}#"))
-                .unwrap_or_default(),
-            core.source_name
-        );
+        let qualified = crate::qualified(core);
         let fname = match item {
             WitItem::Function { func, .. } => func_ident(&wm.resolve, func),
             WitItem::ResourceDrop { resource, .. } => format!(
@@ -1144,9 +1134,6 @@ impl Bindgen for CFunc<'_, '_> {
             Instruction::HandleLift { ty, .. } | Instruction::EnumLift { ty, .. } => {
                 let name = self.gen.ty(&Type::Id(*ty));
                 results.push(format!("({name}) ({})", operands[0]));
-                if let Instruction::EnumLift { .. } = inst {
-                    // Enums carry no blocks.
-                }
             }
             Instruction::VariantPayloadName => {
                 let n = self.tmp();

@@ -117,6 +117,14 @@ impl From<LoadError> for BindgenError {
     }
 }
 
+/// `iface#func` (or `func` for a world's own): how messages name a function.
+pub(crate) fn qualified(core: &wasi_threads_abi::CoreFunc) -> String {
+    match &core.source_interface {
+        Some(iface) => format!("{iface}#{}", core.source_name),
+        None => core.source_name.clone(),
+    }
+}
+
 /// Generates bindings for a loaded model.
 pub fn generate(model: &WitModel, target: Target) -> Result<Generated, BindgenError> {
     let mut generated = match target {

@@ -6,9 +6,9 @@
 use std::fmt::Write;
 
 use wit_bindgen_core::abi::{self, AbiVariant, LiftLower};
-use wit_parser::{FunctionKind, InterfaceId, Type, TypeDefKind};
+use wit_parser::{FunctionKind, InterfaceId};
 
-use wasi_threads_abi::{CoreFunc, WitItem};
+use wasi_threads_abi::WitItem;
 
 use super::func::{FuncGen, Glue};
 use super::host::world_name;
@@ -121,7 +121,7 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
         let WitItem::Function { interface, func } = item else {
             continue;
         };
-        let qualified = qualified(core);
+        let qualified = crate::qualified(core);
         if let Some(why) = super::func_unsupported(gen.resolve(), func) {
             return Err(BindgenError::unsupported(&qualified, why));
         }
@@ -271,7 +271,8 @@ unsafe extern \"C\" fn wit_import({}){ret} {{ unreachable!() }}
             &mut fg,
             false,
         );
-        needs_realloc |= fg.lifts_lists || has_lists(gen, func.params.iter().map(|p| &p.ty));
+        needs_realloc |=
+            fg.lifts_lists || abi::guest_export_params_have_allocations(gen.resolve(), func);
         let params: Vec<String> = core
             .params
             .iter()
@@ -392,39 +393,4 @@ pub(crate) use {macro_name} as export;",
     Ok(Generated {
         files: vec![(format!("{}.rs", snake(&world_name)), out)],
     })
-}
-
-fn qualified(core: &CoreFunc) -> String {
-    format!(
-        "{}{}",
-        core.source_interface
-            .as_ref()
-            .map(|i| format!("{i}#"))
-            .unwrap_or_default(),
-        core.source_name
-    )
-}
-
-/// Whether any of the types holds a string or list (whose memory the host
-/// allocates in the guest with `cabi_realloc`).
-fn has_lists<'t>(gen: &RustGen<'_>, types: impl Iterator<Item = &'t Type>) -> bool {
-    types.into_iter().any(|t| has_list(gen, t))
-}
-
-fn has_list(gen: &RustGen<'_>, ty: &Type) -> bool {
-    let Type::Id(id) = ty else {
-        return matches!(ty, Type::String);
-    };
-    match &gen.resolve().types[*id].kind {
-        TypeDefKind::List(_) => true,
-        TypeDefKind::Record(r) => r.fields.iter().any(|f| has_list(gen, &f.ty)),
-        TypeDefKind::Tuple(t) => t.types.iter().any(|t| has_list(gen, t)),
-        TypeDefKind::Variant(v) => v
-            .cases
-            .iter()
-            .any(|c| c.ty.as_ref().is_some_and(|t| has_list(gen, t))),
-        TypeDefKind::Option(t) | TypeDefKind::Type(t) => has_list(gen, t),
-        TypeDefKind::Result(r) => r.ok.iter().chain(r.err.iter()).any(|t| has_list(gen, t)),
-        _ => false,
-    }
 }

@@ -7,12 +7,12 @@
 use std::fmt::Write;
 
 use wit_bindgen_core::abi::{self, AbiVariant, LiftLower};
-use wit_parser::{Function, InterfaceId, TypeDefKind};
+use wit_parser::{Function, InterfaceId};
 
 use wasi_threads_abi::{CoreFunc, Pointee, WitItem};
 
 use super::func::{FuncGen, Glue};
-use super::{camel, docs, snake, ModTree, RustGen, Side};
+use super::{camel, docs, snake, ModTree, RustGen};
 use crate::{BindgenError, Generated};
 
 const ALLOW: &str = "#[allow(unused, clippy::all)]";
@@ -197,14 +197,7 @@ fn import_group(
     let mut methods = String::new();
     let mut defs = String::new();
     for (core, item) in &group.funcs {
-        let qualified = format!(
-            "{}{}",
-            core.source_interface
-                .as_ref()
-                .map(|i| format!("{i}#"))
-                .unwrap_or_default(),
-            core.source_name
-        );
+        let qualified = crate::qualified(core);
         let (params, results) = core_params(core);
         match item {
             WitItem::Function { func, .. } => {
@@ -434,7 +427,6 @@ pub fn {base}(&self) -> &wasmtime::TypedFunc<({params}), {results}> {{
             core.name, fg.src, core.name
         );
     }
-    let _ = TypeDefKind::Resource;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -466,6 +458,5 @@ self
 {methods}}}",
         names.join(", ")
     );
-    let _ = Side::Host;
     Ok(out)
 }

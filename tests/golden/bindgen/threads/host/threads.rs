@@ -147,7 +147,10 @@ pub mod _rt {
             store: &mut impl wasmtime::AsContextMut,
             instance: &wasmtime::Instance,
         ) -> Option<GuestMemory> {
-            match instance.get_export(store.as_context_mut(), "memory")? {
+            GuestMemory::of(instance.get_export(store.as_context_mut(), "memory")?)
+        }
+        fn of(export: wasmtime::Extern) -> Option<GuestMemory> {
+            match export {
                 wasmtime::Extern::Memory(m) => Some(GuestMemory::Plain(m)),
                 wasmtime::Extern::SharedMemory(m) => Some(GuestMemory::Shared(m)),
                 _ => None,
@@ -160,11 +163,7 @@ pub mod _rt {
     pub fn exported_memory<T>(
         caller: &mut wasmtime::Caller<'_, T>,
     ) -> Option<GuestMemory> {
-        match caller.get_export("memory")? {
-            wasmtime::Extern::Memory(m) => Some(GuestMemory::Plain(m)),
-            wasmtime::Extern::SharedMemory(m) => Some(GuestMemory::Shared(m)),
-            _ => None,
-        }
+        GuestMemory::of(caller.get_export("memory")?)
     }
     /// The guest's `cabi_realloc`, through which the host allocates the memory
     /// of strings and lists it hands to the guest.
