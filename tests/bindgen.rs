@@ -5,10 +5,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use support::{golden::assert_golden, root, wasi_threads};
+use support::{build_rust_guest, golden::assert_golden, root, wasi_threads};
 use wasi_threads_abi::WitOptions;
 use wasi_threads_bindgen::{generate_path, Generated, Target};
 
@@ -216,32 +216,9 @@ fn generated_c_starts_threads_on_the_reference_host() {
     assert_eq!(run.code, 0, "exit code {}: {}", run.code, run.stderr);
 }
 
-/// Builds a guest crate of `tests/guests` for wasm32-wasip1-threads.
-pub fn build_guest(dir: &str, bin: &str) -> PathBuf {
-    let target_dir = root().join("target/guests");
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            "wasm32-wasip1-threads",
-            "--target-dir",
-        ])
-        .arg(&target_dir)
-        .current_dir(root().join("tests/guests").join(dir))
-        .env_remove("RUSTFLAGS")
-        .output()
-        .expect("run cargo");
-    check(out, &format!("building tests/guests/{dir}"));
-    let wasm = target_dir.join("wasm32-wasip1-threads/release").join(bin);
-    assert!(Path::new(&wasm).exists());
-    wasm
-}
-
 #[test]
 fn generated_rust_starts_threads_on_the_reference_host() {
-    let wasm = build_guest("rust-bindgen", "rust-bindgen.wasm");
+    let wasm = build_rust_guest("rust-bindgen", "rust-bindgen.wasm");
     let run = wasi_threads(&["run", wasm.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "threads: 8\ndistinct ids: 8\n");

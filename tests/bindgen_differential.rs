@@ -13,45 +13,25 @@
 mod echo;
 mod support;
 
-use std::process::Command;
-
 use bindings::test::kinds::kinds::{Point, Shape};
 use echo::{bindings, Echo};
-use support::root;
+use support::build_rust_guest;
 use wasmtime::{Config, Engine, ExternType, Linker, Module, SharedMemory, Store};
-
-fn build_guest(dir: &str, file: &str) -> std::path::PathBuf {
-    let target_dir = root().join("target/guests");
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "--target",
-            "wasm32-wasip1-threads",
-            "--target-dir",
-        ])
-        .arg(&target_dir)
-        .current_dir(root().join("tests/guests").join(dir))
-        .env_remove("RUSTFLAGS")
-        .output()
-        .expect("run cargo");
-    assert!(
-        out.status.success(),
-        "building tests/guests/{dir} failed (scripts/test.sh installs the wasm32-wasip1-threads target):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    target_dir.join("wasm32-wasip1-threads/release").join(file)
-}
 
 #[test]
 fn every_type_kind_crosses_between_wit_bindgen_guest_code_and_generated_host_code() {
-    exercise(&build_guest("kinds-wit-bindgen", "kinds_wit_bindgen.wasm"));
+    exercise(&build_rust_guest(
+        "kinds-wit-bindgen",
+        "kinds_wit_bindgen.wasm",
+    ));
 }
 
 #[test]
 fn every_type_kind_crosses_between_generated_guest_code_and_generated_host_code() {
-    exercise(&build_guest("kinds-guest-macro", "kinds_guest_macro.wasm"));
+    exercise(&build_rust_guest(
+        "kinds-guest-macro",
+        "kinds_guest_macro.wasm",
+    ));
 }
 
 fn exercise(wasm: &std::path::Path) {

@@ -5,32 +5,12 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use support::{root, wasi_threads};
 
 /// Builds the Rust guest for wasm32-wasip1-threads; returns its path.
 fn rust_guest() -> PathBuf {
-    let target_dir = root().join("target/guests");
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip1-threads",
-            "--target-dir",
-        ])
-        .arg(&target_dir)
-        .current_dir(root().join("tests/guests/rust-threads"))
-        .env_remove("RUSTFLAGS")
-        .output()
-        .expect("run cargo");
-    assert!(
-        out.status.success(),
-        "building the Rust guest failed (is the wasm32-wasip1-threads target installed? scripts/test.sh installs it):\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    target_dir.join("wasm32-wasip1-threads/release/rust-threads.wasm")
+    support::build_rust_guest("rust-threads", "rust-threads.wasm")
 }
 
 #[test]

@@ -122,5 +122,7 @@ pub fn build_rust_guest(dir: &str, file: &str) -> PathBuf {
         "building tests/guests/{dir} failed (scripts/test.sh installs the wasm32-wasip1-threads target):\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    target_dir.join("wasm32-wasip1-threads/release").join(file)
+    let wasm = target_dir.join("wasm32-wasip1-threads/release").join(file);
+    assert!(wasm.exists(), "{} was not built", wasm.display());
+    wasm
 }
