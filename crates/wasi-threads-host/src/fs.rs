@@ -347,7 +347,7 @@ pub(crate) fn open(parent: &OpenDir, path: &Path, req: &OpenRequest) -> Result<D
         }
         // Opening a directory for reading without O_DIRECTORY, as
         // `open(dir, O_RDONLY)` does.
-        Err(e) if e.raw_os_error() == Some(21) && !(req.write || req.append) => {
+        Err(e) if matches!(errno(&e), Errno::Isdir) && !(req.write || req.append) => {
             let dir = parent.dir.open_dir(path).map_err(|e| errno(&e))?;
             Ok(Desc::Dir(Arc::new(OpenDir {
                 dir,
