@@ -15,12 +15,14 @@
 use std::collections::BTreeMap;
 use std::io::{self, ErrorKind};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use cap_fs_ext::{DirExt, FollowSymlinks, MetadataExt, OpenOptionsFollowExt};
 use cap_std::fs::{Dir, Metadata, OpenOptions};
 
+use crate::net::Socket;
 use crate::wasi::types::{self, Errno};
 
 /// A directory to preopen: the host path, the name the guest sees it by,
@@ -39,7 +41,32 @@ pub(crate) struct OpenFile {
     pub position: Mutex<u64>,
     pub read: bool,
     pub write: bool,
-    pub append: bool,
+    /// `fdflags::append`, switched under the position lock.
+    pub append: AtomicBool,
+    /// `fdflags::nonblock`: recorded and reported; regular files are
+    /// always ready, so it changes nothing, as on POSIX.
+    pub nonblocking: AtomicBool,
+}
+
+impl OpenFile {
+    pub fn is_append(&self) -> bool {
+        self.append.load(Ordering::Relaxed)
+    }
+
+    /// `fd_fdstat_set_flags`: switches the system's O_APPEND, so appending
+    /// writes stay atomic whoever else writes.
+    pub fn set_append(&self, on: bool) -> io::Result<()> {
+        let _position = self.position.lock().unwrap();
+        let flags = rustix::fs::fcntl_getfl(&self.file)?;
+        let flags = if on {
+            flags | rustix::fs::OFlags::APPEND
+        } else {
+            flags - rustix::fs::OFlags::APPEND
+        };
+        rustix::fs::fcntl_setfl(&self.file, flags)?;
+        self.append.store(on, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 /// An open directory.
@@ -56,6 +83,7 @@ pub(crate) enum Desc {
     Stdio(u32),
     File(Arc<OpenFile>),
     Dir(Arc<OpenDir>),
+    Socket(Arc<Socket>),
 }
 
 /// The descriptor table.
@@ -67,8 +95,11 @@ pub(crate) struct Table {
 const MAX_FDS: usize = 4096;
 
 impl Table {
-    /// Stdio, then the preopens from descriptor 3 on.
-    pub fn new(preopens: &[Preopen]) -> Result<Table, String> {
+    /// Stdio, then the preopened directories from descriptor 3 on, then
+    /// the preopened sockets. Directories come first because wasi-libc
+    /// looks for preopens from descriptor 3 up to the first one that
+    /// `fd_prestat_get` answers `badf`, as it answers for a socket.
+    pub fn new(preopens: &[Preopen], sockets: Vec<Socket>) -> Result<Table, String> {
         let mut entries = BTreeMap::new();
         for fd in 0..3 {
             entries.insert(fd, Desc::Stdio(fd));
@@ -89,6 +120,10 @@ impl Table {
                     writable: p.writable,
                 })),
             );
+        }
+        for socket in sockets {
+            let fd = entries.len() as u32;
+            entries.insert(fd, Desc::Socket(Arc::new(socket)));
         }
         Ok(Table {
             entries: Mutex::new(entries),
@@ -186,22 +221,36 @@ fn from_os(code: i32) -> Option<Errno> {
     Some(match code {
         1 => Errno::Perm,
         2 => Errno::Noent,
+        4 => Errno::Intr,
+        5 => Errno::Io,
         9 => Errno::Badf,
+        11 => Errno::Again,
+        12 => Errno::Nomem,
         13 => Errno::Acces,
         17 => Errno::Exist,
         18 => Errno::Xdev,
         20 => Errno::Notdir,
         21 => Errno::Isdir,
         22 => Errno::Inval,
+        23 => Errno::Nfile,
         24 => Errno::Mfile,
         27 => Errno::Fbig,
         28 => Errno::Nospc,
         29 => Errno::Spipe,
         30 => Errno::Rofs,
         31 => Errno::Mlink,
+        32 => Errno::Pipe,
         36 => Errno::Nametoolong,
         39 => Errno::Notempty,
         40 => Errno::Loop,
+        88 => Errno::Notsock,
+        95 => Errno::Notsup,
+        103 => Errno::Connaborted,
+        104 => Errno::Connreset,
+        105 => Errno::Nobufs,
+        107 => Errno::Notconn,
+        110 => Errno::Timedout,
+        111 => Errno::Connrefused,
         _ => return None,
     })
 }
@@ -283,6 +332,7 @@ pub(crate) struct OpenRequest {
     pub read: bool,
     pub write: bool,
     pub append: bool,
+    pub nonblocking: bool,
 }
 
 /// Opens a file or directory beneath `parent`.
@@ -342,7 +392,8 @@ pub(crate) fn open(parent: &OpenDir, path: &Path, req: &OpenRequest) -> Result<D
                 position: Mutex::new(0),
                 read,
                 write: req.write || req.append,
-                append: req.append,
+                append: AtomicBool::new(req.append),
+                nonblocking: AtomicBool::new(req.nonblocking),
             })))
         }
         // Opening a directory for reading without O_DIRECTORY, as

@@ -51,10 +51,12 @@
 
 pub mod bindings;
 mod fs;
+mod net;
 mod outcome;
 mod runner;
 pub mod spawn_error;
 mod tids;
+mod wait;
 mod wasi;
 
 pub use crate::outcome::{Outcome, RunReport};

@@ -1,6 +1,7 @@
 //! Running a module: the shared memory, `thread-spawn`, and termination.
 
 use std::fmt;
+use std::os::fd::OwnedFd;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,7 @@ use wasmtime::{
 use crate::bindings::wasi::threads::thread_spawn;
 use crate::bindings::ThreadsExports;
 use crate::fs::{Preopen, Table};
+use crate::net::Socket;
 use crate::outcome::{Outcome, RunReport};
 use crate::spawn_error;
 use crate::tids::Tids;
@@ -56,6 +58,7 @@ pub struct Runner {
     stderr: Arc<Mutex<Output>>,
     definers: Vec<Box<Definer>>,
     preopens: Vec<Preopen>,
+    sockets: Vec<Arc<OwnedFd>>,
 }
 
 impl Default for Runner {
@@ -73,6 +76,7 @@ impl Default for Runner {
             stderr: Arc::new(Mutex::new(Box::new(std::io::stderr()))),
             definers: Vec::new(),
             preopens: Vec::new(),
+            sockets: Vec::new(),
         }
     }
 }
@@ -386,6 +390,24 @@ impl Runner {
         self
     }
 
+    /// Preopens a stream socket: a listener (`std::net::TcpListener`,
+    /// `std::os::unix::net::UnixListener`) whose connections the program
+    /// takes with `sock_accept`, or a connected stream. Sockets get the
+    /// descriptors after the preopened directories, in the order given.
+    /// Each run uses a duplicate of the socket, so a runner can run again.
+    ///
+    /// ```
+    /// # use wasi_threads_host::Runner;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// // The program's descriptor 3 accepts the connections.
+    /// let runner = Runner::new().preopen_socket(listener);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn preopen_socket(mut self, socket: impl Into<OwnedFd>) -> Runner {
+        self.sockets.push(Arc::new(socket.into()));
+        self
+    }
+
     pub fn run(&self, wasm: &[u8]) -> Result<RunReport, HostError> {
         let mut config = Config::new();
         config
@@ -398,7 +420,18 @@ impl Runner {
         let imports = inspect(&module)?;
 
         let stdin = self.stdin.lock().unwrap().take();
-        let fds = Table::new(&self.preopens).map_err(HostError)?;
+        let sockets = self
+            .sockets
+            .iter()
+            .map(|fd| {
+                let fd = fd
+                    .try_clone()
+                    .map_err(|e| format!("cannot duplicate a preopened socket: {e}"))?;
+                Socket::preopened(fd)
+            })
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(HostError)?;
+        let fds = Table::new(&self.preopens, sockets).map_err(HostError)?;
         let wasi = Wasi::new(
             self.args.clone(),
             self.env.clone(),
@@ -406,7 +439,8 @@ impl Runner {
             self.stdout.clone(),
             self.stderr.clone(),
             fds,
-        );
+        )
+        .map_err(|e| HostError(format!("cannot set up the program's stdin: {e}")))?;
         let shared = Arc::new(Shared {
             engine: engine.clone(),
             wasi,

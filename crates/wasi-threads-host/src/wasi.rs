@@ -12,9 +12,9 @@
 //! Sockets cannot be preopened: `sock_*` answer `notsock` (`badf` for a
 //! descriptor that is not open).
 
-use std::collections::VecDeque;
-use std::io::{Read, Write};
-use std::sync::{Arc, Condvar, Mutex};
+use std::io::{PipeReader, PipeWriter, Read, Write};
+use std::os::fd::AsFd;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use wiggle::{GuestMemory, GuestPtr};
@@ -24,6 +24,9 @@ use std::path::Path;
 use cap_fs_ext::DirExt;
 
 use crate::fs::{self, Desc};
+use crate::net::{NetError, Socket};
+use crate::wait::{Ended, Ending};
+use rustix::event::PollFlags;
 use crate::outcome::Outcome;
 use crate::runner::ThreadCtx;
 
@@ -67,23 +70,20 @@ pub type Input = Box<dyn Read + Send>;
 /// A writer of the program's standard output or error.
 pub type Output = Box<dyn Write + Send>;
 
-/// What a thread blocked in the host waits for.
-struct Waits {
-    stdin: VecDeque<u8>,
-    stdin_eof: bool,
-    ending: bool,
-}
-
 /// The process-wide preview-1 context of one run.
 pub(crate) struct Wasi {
     args: Vec<String>,
     env: Vec<String>,
     start: Instant,
-    stdin: Mutex<Option<Input>>,
+    /// The embedder's stdin and the pipe it is pumped into, until the
+    /// first read of stdin starts the pump.
+    stdin_source: Mutex<Option<(Input, PipeWriter)>>,
+    /// What the program reads as stdin (non-blocking).
+    stdin: PipeReader,
     stdout: Arc<Mutex<Output>>,
     stderr: Arc<Mutex<Output>>,
-    waits: Mutex<Waits>,
-    changed: Condvar,
+    /// Wakes every thread blocked in the host when the run ends.
+    pub(crate) ending: Ending,
     /// The descriptor table of the run.
     pub(crate) fds: fs::Table,
 }
@@ -96,57 +96,68 @@ impl Wasi {
         stdout: Arc<Mutex<Output>>,
         stderr: Arc<Mutex<Output>>,
         fds: fs::Table,
-    ) -> Arc<Wasi> {
-        Arc::new(Wasi {
+    ) -> std::io::Result<Arc<Wasi>> {
+        let (reader, writer) = std::io::pipe()?;
+        rustix::io::ioctl_fionbio(&reader, true)?;
+        Ok(Arc::new(Wasi {
             args,
             env,
             start: Instant::now(),
-            stdin: Mutex::new(stdin),
+            // Without an embedder's stdin the writer is dropped here: the
+            // program reads end-of-file.
+            stdin_source: Mutex::new(stdin.map(|input| (input, writer))),
+            stdin: reader,
             stdout,
             stderr,
-            waits: Mutex::new(Waits {
-                stdin: VecDeque::new(),
-                stdin_eof: false,
-                ending: false,
-            }),
-            changed: Condvar::new(),
+            ending: Ending::new()?,
             fds,
-        })
+        }))
     }
 
     /// Wakes every thread blocked in the host: the run is ending.
     pub(crate) fn interrupt(&self) {
-        self.waits.lock().unwrap().ending = true;
-        self.changed.notify_all();
+        self.ending.end();
     }
 
-    /// Starts the thread that reads stdin, once.
+    /// Starts the thread that pumps the embedder's stdin into the pipe the
+    /// program reads, once. It stops at the end of the input or of the run.
     fn pump_stdin(self: &Arc<Self>) {
-        let Some(mut input) = self.stdin.lock().unwrap().take() else {
+        let Some((mut input, writer)) = self.stdin_source.lock().unwrap().take() else {
             return;
         };
+        // The pump holds the context, and with it the pipe's read end, so
+        // its writes never meet a closed pipe.
         let wasi = self.clone();
-        let started = std::thread::Builder::new()
+        let _ = std::thread::Builder::new()
             .name("wasi-stdin".to_string())
             .spawn(move || {
+                if rustix::io::ioctl_fionbio(&writer, true).is_err() {
+                    return;
+                }
                 let mut buf = vec![0; 64 * 1024];
                 loop {
-                    let n = input.read(&mut buf).unwrap_or(0);
-                    let mut w = wasi.waits.lock().unwrap();
-                    if n == 0 {
-                        w.stdin_eof = true;
-                    } else {
-                        w.stdin.extend(&buf[..n]);
+                    let n = match input.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    let mut data = &buf[..n];
+                    while !data.is_empty() {
+                        match (&writer).write(data) {
+                            Ok(k) => data = &data[k..],
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                                if wasi.ending.wait_for(&writer, PollFlags::OUT).is_err() {
+                                    return;
+                                }
+                            }
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(_) => return,
+                        }
                     }
-                    wasi.changed.notify_all();
-                    if n == 0 || w.ending {
+                    if wasi.ending.has_ended() {
                         return;
                     }
                 }
             });
-        if started.is_err() {
-            self.waits.lock().unwrap().stdin_eof = true;
-        }
     }
 
     fn monotonic(&self) -> u64 {
@@ -164,8 +175,11 @@ fn realtime() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// The most bytes one read moves.
+/// The most bytes one read of a file moves.
 const MAX_IO: usize = 16 << 20;
+/// The most bytes one read of stdin or a socket moves: a read there
+/// returns what has arrived, so the buffer need not be the guest's size.
+const MAX_STREAM_IO: usize = 256 << 10;
 
 fn io_error(e: std::io::Error) -> Error {
     fs::errno(&e).into()
@@ -310,7 +324,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         _: types::Advice,
     ) -> Result<(), Error> {
         match self.fds().get(fd)? {
-            Desc::Stdio(_) => Err(Errno::Spipe.into()),
+            Desc::Stdio(_) | Desc::Socket(_) => Err(Errno::Spipe.into()),
             Desc::Dir(_) => Err(Errno::Isdir.into()),
             // Advice is only advice.
             Desc::File(_) => Ok(()),
@@ -325,7 +339,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         len: types::Filesize,
     ) -> Result<(), Error> {
         let file = match self.fds().get(fd)? {
-            Desc::Stdio(_) => return Err(Errno::Spipe.into()),
+            Desc::Stdio(_) | Desc::Socket(_) => return Err(Errno::Spipe.into()),
             Desc::Dir(_) => return Err(Errno::Isdir.into()),
             Desc::File(f) => f,
         };
@@ -346,7 +360,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
 
     fn fd_datasync(&mut self, _: &mut GuestMemory<'_>, fd: types::Fd) -> Result<(), Error> {
         match self.fds().get(fd)? {
-            Desc::Stdio(_) => Err(Errno::Inval.into()),
+            Desc::Stdio(_) | Desc::Socket(_) => Err(Errno::Inval.into()),
             Desc::Dir(_) => Ok(()),
             Desc::File(f) => f.file.sync_data().map_err(io_error),
         }
@@ -407,15 +421,37 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
                 }
                 types::Fdstat {
                     fs_filetype: types::Filetype::RegularFile,
-                    fs_flags: if f.append {
-                        types::Fdflags::APPEND
-                    } else {
-                        types::Fdflags::empty()
-                    },
+                    fs_flags: file_flags(&f),
                     fs_rights_base: rights,
                     fs_rights_inheriting: R::empty(),
                 }
             }
+            Desc::Socket(socket) => types::Fdstat {
+                fs_filetype: types::Filetype::SocketStream,
+                fs_flags: if socket.is_nonblocking() {
+                    types::Fdflags::NONBLOCK
+                } else {
+                    types::Fdflags::empty()
+                },
+                fs_rights_base: if socket.listener {
+                    R::SOCK_ACCEPT | R::POLL_FD_READWRITE | R::FD_FDSTAT_SET_FLAGS
+                } else {
+                    R::FD_READ
+                        | R::FD_WRITE
+                        | R::POLL_FD_READWRITE
+                        | R::SOCK_SHUTDOWN
+                        | R::FD_FDSTAT_SET_FLAGS
+                },
+                fs_rights_inheriting: if socket.listener {
+                    R::FD_READ
+                        | R::FD_WRITE
+                        | R::POLL_FD_READWRITE
+                        | R::SOCK_SHUTDOWN
+                        | R::FD_FDSTAT_SET_FLAGS
+                } else {
+                    R::empty()
+                },
+            },
             Desc::Dir(_) => types::Fdstat {
                 fs_filetype: types::Filetype::Directory,
                 fs_flags: types::Fdflags::empty(),
@@ -436,9 +472,23 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         fd: types::Fd,
         flags: types::Fdflags,
     ) -> Result<(), Error> {
+        use types::Fdflags as F;
         match self.fds().get(fd)? {
-            Desc::File(f) if flags == types::Fdflags::empty() && !f.append => Ok(()),
-            Desc::File(f) if flags == types::Fdflags::APPEND && f.append => Ok(()),
+            // Append and non-blocking switch; the synchronised-I/O flags
+            // cannot be switched on after opening (`notsup`).
+            Desc::File(f) if (flags - F::APPEND - F::NONBLOCK).is_empty() => {
+                if flags.contains(F::APPEND) != f.is_append() {
+                    f.set_append(flags.contains(F::APPEND)).map_err(io_error)?;
+                }
+                f.nonblocking
+                    .store(flags.contains(F::NONBLOCK), std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
+            Desc::Socket(socket) if (flags - F::NONBLOCK).is_empty() => {
+                socket.set_nonblocking(flags.contains(F::NONBLOCK));
+                Ok(())
+            }
+            Desc::Socket(_) => Err(Errno::Inval.into()),
             _ => Err(Errno::Notsup.into()),
         }
     }
@@ -473,6 +523,19 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
                 ctim: 0,
             }),
             Desc::File(f) => fs::std_filestat(&f.file).map_err(io_error),
+            Desc::Socket(socket) => {
+                let stat = socket.stat().map_err(io_error)?;
+                Ok(types::Filestat {
+                    dev: stat.st_dev,
+                    ino: stat.st_ino,
+                    filetype: types::Filetype::SocketStream,
+                    nlink: stat.st_nlink,
+                    size: 0,
+                    atim: 0,
+                    mtim: 0,
+                    ctim: 0,
+                })
+            }
             Desc::Dir(d) => Ok(fs::filestat(&d.dir.dir_metadata().map_err(io_error)?)),
         }
     }
@@ -484,7 +547,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         size: types::Filesize,
     ) -> Result<(), Error> {
         match self.fds().get(fd)? {
-            Desc::Stdio(_) => Err(Errno::Inval.into()),
+            Desc::Stdio(_) | Desc::Socket(_) => Err(Errno::Inval.into()),
             Desc::Dir(_) => Err(Errno::Isdir.into()),
             Desc::File(f) if !f.write => Err(Errno::Badf.into()),
             Desc::File(f) => f.file.set_len(size).map_err(io_error),
@@ -512,7 +575,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
             types::Fstflags::MTIM_NOW,
         )?;
         match self.fds().get(fd)? {
-            Desc::Stdio(_) => Err(Errno::Notsup.into()),
+            Desc::Stdio(_) | Desc::Socket(_) => Err(Errno::Notsup.into()),
             Desc::Dir(d) => {
                 fs::set_dir_times(&d.dir, Path::new("."), atime, mtime, true).map_err(io_error)
             }
@@ -537,7 +600,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         offset: types::Filesize,
     ) -> Result<types::Size, Error> {
         let file = match self.fds().get(fd)? {
-            Desc::Stdio(_) => return Err(Errno::Spipe.into()),
+            Desc::Stdio(_) | Desc::Socket(_) => return Err(Errno::Spipe.into()),
             Desc::Dir(_) => return Err(Errno::Isdir.into()),
             Desc::File(f) => f,
         };
@@ -593,7 +656,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         offset: types::Filesize,
     ) -> Result<types::Size, Error> {
         let file = match self.fds().get(fd)? {
-            Desc::Stdio(_) => return Err(Errno::Spipe.into()),
+            Desc::Stdio(_) | Desc::Socket(_) => return Err(Errno::Spipe.into()),
             Desc::Dir(_) => return Err(Errno::Isdir.into()),
             Desc::File(f) => f,
         };
@@ -614,6 +677,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         let file = match self.fds().get(fd)? {
             Desc::Stdio(0) => return self.stdin_read(mem, iovs),
             Desc::Stdio(_) => return Err(Errno::Badf.into()),
+            Desc::Socket(socket) => return self.socket_read(mem, &socket, iovs, false, false),
             Desc::Dir(_) => return Err(Errno::Isdir.into()),
             Desc::File(f) => f,
         };
@@ -668,7 +732,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         whence: types::Whence,
     ) -> Result<types::Filesize, Error> {
         let file = match self.fds().get(fd)? {
-            Desc::Stdio(_) => return Err(Errno::Spipe.into()),
+            Desc::Stdio(_) | Desc::Socket(_) => return Err(Errno::Spipe.into()),
             Desc::Dir(_) => return Err(Errno::Isdir.into()),
             Desc::File(f) => f,
         };
@@ -688,7 +752,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
 
     fn fd_sync(&mut self, _: &mut GuestMemory<'_>, fd: types::Fd) -> Result<(), Error> {
         match self.fds().get(fd)? {
-            Desc::Stdio(_) => Err(Errno::Inval.into()),
+            Desc::Stdio(_) | Desc::Socket(_) => Err(Errno::Inval.into()),
             Desc::Dir(_) => Ok(()),
             Desc::File(f) => f.file.sync_all().map_err(io_error),
         }
@@ -700,7 +764,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         fd: types::Fd,
     ) -> Result<types::Filesize, Error> {
         match self.fds().get(fd)? {
-            Desc::Stdio(_) => Err(Errno::Spipe.into()),
+            Desc::Stdio(_) | Desc::Socket(_) => Err(Errno::Spipe.into()),
             Desc::Dir(_) => Err(Errno::Isdir.into()),
             Desc::File(f) => Ok(*f.position.lock().unwrap()),
         }
@@ -715,6 +779,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         let file = match self.fds().get(fd)? {
             Desc::Stdio(0) => return Err(Errno::Badf.into()),
             Desc::Stdio(n) => return self.stdio_write(mem, n, ciovs),
+            Desc::Socket(socket) => return self.socket_write(mem, &socket, ciovs),
             Desc::Dir(_) => return Err(Errno::Isdir.into()),
             Desc::File(f) => f,
         };
@@ -723,7 +788,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         }
         let bytes = gather(mem, ciovs)?;
         let mut position = file.position.lock().unwrap();
-        if file.append {
+        if file.is_append() {
             // O_APPEND: the system appends atomically, whoever else writes.
             (&file.file).write_all(&bytes).map_err(io_error)?;
             *position = file.file.metadata().map_err(io_error)?.len();
@@ -832,6 +897,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
                 || rights.contains(types::Rights::FD_READDIR),
             write: rights.contains(types::Rights::FD_WRITE),
             append: fdflags.contains(types::Fdflags::APPEND),
+            nonblocking: fdflags.contains(types::Fdflags::NONBLOCK),
         };
         let desc = fs::open(&dir, fs::guest_path(&path)?, &request)?;
         Ok(self.fds().insert(desc)?)
@@ -960,70 +1026,109 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
                 _ => None,
             })
             .collect();
-        if subs.iter().any(|s| matches!(&s.u, types::SubscriptionU::FdRead(r) if u32::from(r.file_descriptor) == 0)) {
-            wasi.pump_stdin();
+        // Each descriptor is looked up once, as the call starts: what
+        // another thread closes meanwhile is still waited on, as on POSIX.
+        let descs: Vec<Option<Result<Desc, Errno>>> = subs
+            .iter()
+            .map(|s| match &s.u {
+                types::SubscriptionU::Clock(_) => None,
+                types::SubscriptionU::FdRead(r) | types::SubscriptionU::FdWrite(r) => {
+                    Some(wasi.fds.get(r.file_descriptor))
+                }
+            })
+            .collect();
+        // Descriptors the system is asked about, and subscriptions that are
+        // ready (or failed) whatever happens.
+        let mut polled: Vec<(std::os::fd::BorrowedFd<'_>, PollFlags)> = Vec::new();
+        let mut polled_subs: Vec<usize> = Vec::new();
+        let mut settled: Vec<(usize, Errno)> = Vec::new();
+        for (i, (s, desc)) in subs.iter().zip(&descs).enumerate() {
+            let read = matches!(s.u, types::SubscriptionU::FdRead(_));
+            let Some(desc) = desc else { continue };
+            let fd = match (desc, read) {
+                (Err(e), _) => {
+                    settled.push((i, *e));
+                    continue;
+                }
+                (Ok(Desc::Stdio(0)), true) => {
+                    wasi.pump_stdin();
+                    wasi.stdin.as_fd()
+                }
+                (Ok(Desc::Socket(socket)), _) => socket.as_fd(),
+                // Regular files and the output streams are always ready.
+                (Ok(Desc::File(_)), _) | (Ok(Desc::Stdio(1 | 2)), false) => {
+                    settled.push((i, Errno::Success));
+                    continue;
+                }
+                (Ok(_), _) => {
+                    settled.push((i, Errno::Badf));
+                    continue;
+                }
+            };
+            polled.push((fd, if read { PollFlags::IN } else { PollFlags::OUT }));
+            polled_subs.push(i);
         }
-        let mut ready: Vec<types::Event> = Vec::new();
-        let mut w = wasi.waits.lock().unwrap();
-        loop {
-            if w.ending {
-                return Err(ending());
+        let next_deadline = deadlines.iter().flatten().min().copied();
+        let event = |i: usize, error, nbytes, flags| {
+            let s = &subs[i];
+            types::Event {
+                userdata: s.userdata,
+                error,
+                type_: match s.u {
+                    types::SubscriptionU::Clock(_) => types::Eventtype::Clock,
+                    types::SubscriptionU::FdRead(_) => types::Eventtype::FdRead,
+                    types::SubscriptionU::FdWrite(_) => types::Eventtype::FdWrite,
+                },
+                fd_readwrite: types::EventFdReadwrite { nbytes, flags },
+            }
+        };
+        let ready: Vec<types::Event> = loop {
+            let timeout = if settled.is_empty() {
+                next_deadline
+            } else {
+                Some(Instant::now())
+            };
+            let revents = wasi.ending.wait(&polled, timeout).map_err(|Ended| ending())?;
+            let mut ready: Vec<(usize, types::Event)> = settled
+                .iter()
+                .map(|&(i, error)| (i, event(i, error, 0, types::Eventrwflags::empty())))
+                .collect();
+            for (k, revents) in revents.iter().enumerate() {
+                if revents.is_empty() {
+                    continue;
+                }
+                let i = polled_subs[k];
+                let error = if revents.contains(PollFlags::NVAL) {
+                    Errno::Badf
+                } else {
+                    Errno::Success
+                };
+                let mut flags = types::Eventrwflags::empty();
+                if revents.contains(PollFlags::HUP) {
+                    flags |= types::Eventrwflags::FD_READWRITE_HANGUP;
+                }
+                let nbytes = match (&descs[i], &subs[i].u) {
+                    (Some(Ok(Desc::Socket(socket))), types::SubscriptionU::FdRead(_)) => {
+                        socket.ready_bytes()
+                    }
+                    (Some(Ok(Desc::Stdio(0))), _) => {
+                        rustix::io::ioctl_fionread(&wasi.stdin).unwrap_or(0)
+                    }
+                    _ => 0,
+                };
+                ready.push((i, event(i, error, nbytes, flags)));
             }
             let now = Instant::now();
-            for (s, deadline) in subs.iter().zip(&deadlines) {
-                let event = |type_, error, nbytes| types::Event {
-                    userdata: s.userdata,
-                    error,
-                    type_,
-                    fd_readwrite: types::EventFdReadwrite {
-                        nbytes,
-                        flags: types::Eventrwflags::empty(),
-                    },
-                };
-                match &s.u {
-                    types::SubscriptionU::Clock(_) => {
-                        if deadline.is_some_and(|d| d <= now) {
-                            ready.push(event(types::Eventtype::Clock, Errno::Success, 0));
-                        }
-                    }
-                    types::SubscriptionU::FdRead(r) => match wasi.fds.get(r.file_descriptor) {
-                        Ok(Desc::Stdio(0)) if !w.stdin.is_empty() || w.stdin_eof => {
-                            ready.push(event(
-                                types::Eventtype::FdRead,
-                                Errno::Success,
-                                w.stdin.len() as u64,
-                            ))
-                        }
-                        Ok(Desc::Stdio(0)) => {}
-                        // Regular files are always ready.
-                        Ok(Desc::File(_)) => {
-                            ready.push(event(types::Eventtype::FdRead, Errno::Success, 0))
-                        }
-                        _ => ready.push(event(types::Eventtype::FdRead, Errno::Badf, 0)),
-                    },
-                    types::SubscriptionU::FdWrite(r) => match wasi.fds.get(r.file_descriptor) {
-                        Ok(Desc::Stdio(1 | 2)) | Ok(Desc::File(_)) => {
-                            ready.push(event(types::Eventtype::FdWrite, Errno::Success, 0))
-                        }
-                        _ => ready.push(event(types::Eventtype::FdWrite, Errno::Badf, 0)),
-                    },
+            for (i, deadline) in deadlines.iter().enumerate() {
+                if deadline.is_some_and(|d| d <= now) {
+                    ready.push((i, event(i, Errno::Success, 0, types::Eventrwflags::empty())));
                 }
             }
             if !ready.is_empty() {
-                break;
+                ready.sort_by_key(|(i, _)| *i);
+                break ready.into_iter().map(|(_, e)| e).collect();
             }
-            let next = deadlines.iter().flatten().min().copied();
-            w = match next {
-                Some(d) => {
-                    wasi.changed
-                        .wait_timeout(w, d.saturating_duration_since(now))
-                        .unwrap()
-                        .0
-                }
-                None => wasi.changed.wait(w).unwrap(),
-            };
-        }
-        drop(w);
+        };
         let count = ready.len() as u32;
         for (i, e) in ready.into_iter().enumerate() {
             mem.write(events.add(i as u32)?, e)?;
@@ -1061,42 +1166,86 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         &mut self,
         _: &mut GuestMemory<'_>,
         fd: types::Fd,
-        _: types::Fdflags,
+        flags: types::Fdflags,
     ) -> Result<types::Fd, Error> {
-        self.fds().get(fd)?;
-        Err(Errno::Notsock.into())
+        let socket = self.socket(fd)?;
+        if !(flags - types::Fdflags::NONBLOCK).is_empty() {
+            return Err(Errno::Inval.into());
+        }
+        let stream = socket
+            .accept(&self.wasi().ending, flags.contains(types::Fdflags::NONBLOCK))
+            .map_err(net_error)?;
+        Ok(self.fds().insert(Desc::Socket(Arc::new(stream)))?)
     }
 
     fn sock_recv(
         &mut self,
-        _: &mut GuestMemory<'_>,
+        mem: &mut GuestMemory<'_>,
         fd: types::Fd,
-        _: types::IovecArray,
-        _: types::Riflags,
+        iovs: types::IovecArray,
+        flags: types::Riflags,
     ) -> Result<(types::Size, types::Roflags), Error> {
-        self.fds().get(fd)?;
-        Err(Errno::Notsock.into())
+        let socket = self.socket(fd)?;
+        let n = self.socket_read(
+            mem,
+            &socket,
+            iovs,
+            flags.contains(types::Riflags::RECV_PEEK),
+            flags.contains(types::Riflags::RECV_WAITALL),
+        )?;
+        // Stream sockets never truncate.
+        Ok((n, types::Roflags::empty()))
     }
 
     fn sock_send(
         &mut self,
-        _: &mut GuestMemory<'_>,
+        mem: &mut GuestMemory<'_>,
         fd: types::Fd,
-        _: types::CiovecArray,
-        _: types::Siflags,
+        ciovs: types::CiovecArray,
+        flags: types::Siflags,
     ) -> Result<types::Size, Error> {
-        self.fds().get(fd)?;
-        Err(Errno::Notsock.into())
+        let socket = self.socket(fd)?;
+        // Preview 1 defines no send flags.
+        if flags != 0 {
+            return Err(Errno::Inval.into());
+        }
+        self.socket_write(mem, &socket, ciovs)
     }
 
     fn sock_shutdown(
         &mut self,
         _: &mut GuestMemory<'_>,
         fd: types::Fd,
-        _: types::Sdflags,
+        how: types::Sdflags,
     ) -> Result<(), Error> {
-        self.fds().get(fd)?;
-        Err(Errno::Notsock.into())
+        let socket = self.socket(fd)?;
+        socket
+            .shutdown(
+                how.contains(types::Sdflags::RD),
+                how.contains(types::Sdflags::WR),
+            )
+            .map_err(net_error)
+    }
+}
+
+/// The `fdflags` of an open file.
+fn file_flags(file: &fs::OpenFile) -> types::Fdflags {
+    let mut flags = types::Fdflags::empty();
+    if file.is_append() {
+        flags |= types::Fdflags::APPEND;
+    }
+    if file.nonblocking.load(std::sync::atomic::Ordering::Relaxed) {
+        flags |= types::Fdflags::NONBLOCK;
+    }
+    flags
+}
+
+/// The errno (or the end of the thread) for a failed socket call.
+fn net_error(e: NetError) -> Error {
+    match e {
+        NetError::Os(e) => io_error(e),
+        NetError::Again => Errno::Again.into(),
+        NetError::Ended => ending(),
     }
 }
 
@@ -1129,8 +1278,50 @@ impl ThreadCtx {
         &self.wasi().fds
     }
 
-    /// `fd_read` of stdin: waits for the pump thread's bytes (or the end of
-    /// the run) without holding any lock another call needs.
+    /// The socket `fd` names: `notsock` for any other descriptor.
+    fn socket(&self, fd: types::Fd) -> Result<Arc<Socket>, Error> {
+        match self.fds().get(fd)? {
+            Desc::Socket(socket) => Ok(socket),
+            _ => Err(Errno::Notsock.into()),
+        }
+    }
+
+    /// `fd_read` and `sock_recv` of a socket.
+    fn socket_read(
+        &self,
+        mem: &mut GuestMemory<'_>,
+        socket: &Socket,
+        iovs: types::IovecArray,
+        peek: bool,
+        waitall: bool,
+    ) -> Result<types::Size, Error> {
+        let iovs = read_iovecs(mem, iovs)?;
+        let total: usize = iovs.iter().map(|iov| iov.buf_len as usize).sum();
+        // All of it for `waitall`, which promises to fill the buffers.
+        let cap = if waitall { MAX_IO } else { MAX_STREAM_IO };
+        let mut data = vec![0u8; total.min(cap)];
+        let n = socket
+            .recv(&self.wasi().ending, &mut data, peek, waitall)
+            .map_err(net_error)?;
+        scatter(mem, &iovs, &data[..n])
+    }
+
+    /// `fd_write` and `sock_send` of a socket.
+    fn socket_write(
+        &self,
+        mem: &mut GuestMemory<'_>,
+        socket: &Socket,
+        ciovs: types::CiovecArray,
+    ) -> Result<types::Size, Error> {
+        let bytes = gather(mem, ciovs)?;
+        let n = socket
+            .send(&self.wasi().ending, &bytes)
+            .map_err(net_error)?;
+        Ok(n as u32)
+    }
+
+    /// `fd_read` of stdin: waits for the pump's bytes (or the end of the
+    /// run) without holding any lock another call needs.
     fn stdin_read(
         &self,
         mem: &mut GuestMemory<'_>,
@@ -1140,18 +1331,18 @@ impl ThreadCtx {
         wasi.pump_stdin();
         let iovs = read_iovecs(mem, iovs)?;
         let total: usize = iovs.iter().map(|iov| iov.buf_len as usize).sum();
-        let data: Vec<u8> = {
-            let mut w = wasi.waits.lock().unwrap();
-            while w.stdin.is_empty() && !w.stdin_eof && !w.ending {
-                w = wasi.changed.wait(w).unwrap();
+        let mut data = vec![0u8; total.min(MAX_STREAM_IO)];
+        loop {
+            match (&wasi.stdin).read(&mut data) {
+                Ok(n) => return scatter(mem, &iovs, &data[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => wasi
+                    .ending
+                    .wait_for(&wasi.stdin, PollFlags::IN)
+                    .map_err(|Ended| ending())?,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error(e)),
             }
-            if w.ending {
-                return Err(ending());
-            }
-            let n = total.min(w.stdin.len());
-            w.stdin.drain(..n).collect()
-        };
-        scatter(mem, &iovs, &data)
+        }
     }
 
     /// `fd_write` of stdout (1) or stderr (2).
