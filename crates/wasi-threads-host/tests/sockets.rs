@@ -1,0 +1,163 @@
+//! Preopened sockets, call by call: the errnos preview 1 specifies, peek
+//! and wait-all reads, non-blocking mode, shutdown, and `poll_oneoff`
+//! readiness, against a client on a host thread.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+mod support;
+
+use wasi_threads_host::{Outcome, Runner};
+
+/// Memory: 0 the descriptor `sock_accept` returns; 8 an iovec of the
+/// buffer at 1024 (its length set per call); 16 the size a call returns;
+/// 20 `roflags`; 24 an fdstat; 64 a prestat; 2048 three subscriptions;
+/// 2400 the events; 2600 their count.
+const PROGRAM: &str = r#"(module
+  (import "test" "record" (func $record (param i32 i32)))
+  (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $fdstat (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_fdstat_set_flags" (func $set_flags (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_prestat_get" (func $prestat (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_close" (func $close (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "sock_accept" (func $accept (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "sock_recv" (func $recv (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "sock_send" (func $send (param i32 i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "sock_shutdown" (func $shutdown (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func $iov (param $len i32)
+    (i32.store (i32.const 8) (i32.const 1024))
+    (i32.store (i32.const 12) (local.get $len)))
+  (func $recv_into (param $fd i32) (param $len i32) (param $flags i32) (result i32)
+    (call $iov (local.get $len))
+    (call $recv (local.get $fd) (i32.const 8) (i32.const 1) (local.get $flags) (i32.const 16) (i32.const 20)))
+  (func (export "_start")
+    (local $conn i32)
+    (call $record (i32.const 1) (call $fdstat (i32.const 3) (i32.const 24)))
+    (call $record (i32.const 101) (i32.load8_u (i32.const 24)))
+    (call $record (i32.const 2) (call $prestat (i32.const 3) (i32.const 64)))
+    ;; fdflags other than nonblock
+    (call $record (i32.const 3) (call $accept (i32.const 3) (i32.const 1) (i32.const 0)))
+    ;; nobody connects to 4, in non-blocking mode (accept's flags are the
+    ;; new connection's)
+    (call $record (i32.const 104) (call $set_flags (i32.const 4) (i32.const 4)))
+    (call $record (i32.const 4) (call $accept (i32.const 4) (i32.const 0) (i32.const 0)))
+    (call $record (i32.const 5) (call $recv_into (i32.const 1) (i32.const 4) (i32.const 0)))
+    (call $record (i32.const 6) (call $recv_into (i32.const 99) (i32.const 4) (i32.const 0)))
+    (call $record (i32.const 7) (call $accept (i32.const 3) (i32.const 0) (i32.const 0)))
+    (local.set $conn (i32.load (i32.const 0)))
+    (call $record (i32.const 107) (local.get $conn))
+    ;; a connection does not listen
+    (call $record (i32.const 8) (call $accept (local.get $conn) (i32.const 0) (i32.const 0)))
+    (call $record (i32.const 9) (call $shutdown (local.get $conn) (i32.const 0)))
+    (call $iov (i32.const 1))
+    (call $record (i32.const 10)
+      (call $send (local.get $conn) (i32.const 8) (i32.const 1) (i32.const 1) (i32.const 16)))
+    ;; peek 5, then wait for all 11 ("hello " now, "world" later)
+    (call $record (i32.const 11) (call $recv_into (local.get $conn) (i32.const 5) (i32.const 1)))
+    (call $record (i32.const 111) (i32.load (i32.const 16)))
+    (call $record (i32.const 12) (call $recv_into (local.get $conn) (i32.const 11) (i32.const 2)))
+    (call $record (i32.const 112) (i32.load (i32.const 16)))
+    (call $record (i32.const 212) (i32.load16_u (i32.const 20)))
+    ;; echo it, then end the sending side
+    (call $iov (i32.const 11))
+    (call $record (i32.const 13)
+      (call $send (local.get $conn) (i32.const 8) (i32.const 1) (i32.const 0) (i32.const 16)))
+    (call $record (i32.const 113) (i32.load (i32.const 16)))
+    (call $record (i32.const 14) (call $shutdown (local.get $conn) (i32.const 2)))
+    ;; non-blocking: nothing has arrived yet
+    (call $record (i32.const 15) (call $set_flags (local.get $conn) (i32.const 4)))
+    (drop (call $fdstat (local.get $conn) (i32.const 24)))
+    (call $record (i32.const 115) (i32.load16_u (i32.const 26)))
+    (call $record (i32.const 16) (call $recv_into (local.get $conn) (i32.const 4) (i32.const 0)))
+    ;; poll: the idle listener (userdata 1), the connection (2), 5 seconds (3)
+    (i64.store (i32.const 2048) (i64.const 1))
+    (i32.store8 (i32.const 2056) (i32.const 1))
+    (i32.store (i32.const 2064) (i32.const 4))
+    (i64.store (i32.const 2096) (i64.const 2))
+    (i32.store8 (i32.const 2104) (i32.const 1))
+    (i32.store (i32.const 2112) (local.get $conn))
+    (i64.store (i32.const 2144) (i64.const 3))
+    (i32.store8 (i32.const 2152) (i32.const 0))
+    (i32.store (i32.const 2160) (i32.const 1))
+    (i64.store (i32.const 2168) (i64.const 5000000000))
+    (call $record (i32.const 17) (call $poll (i32.const 2048) (i32.const 2400) (i32.const 3) (i32.const 2600)))
+    (call $record (i32.const 117) (i32.load (i32.const 2600)))
+    (call $record (i32.const 118) (i32.wrap_i64 (i64.load (i32.const 2400))))
+    (call $record (i32.const 119) (i32.load16_u (i32.const 2408)))
+    (call $record (i32.const 120) (i32.wrap_i64 (i64.load (i32.const 2416))))
+    (call $record (i32.const 18) (call $recv_into (local.get $conn) (i32.const 16) (i32.const 0)))
+    (call $record (i32.const 118) (i32.load (i32.const 16)))
+    (call $record (i32.const 19) (call $close (local.get $conn)))
+    (call $record (i32.const 20) (call $recv_into (local.get $conn) (i32.const 4) (i32.const 0)))))"#;
+
+#[test]
+fn socket_calls_answer_as_preview_1_specifies() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let idle = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = std::thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"hello ").unwrap();
+        // The guest's wait-all read must wait for the rest.
+        std::thread::sleep(Duration::from_millis(200));
+        s.write_all(b"world").unwrap();
+        let mut echo = Vec::new();
+        s.read_to_end(&mut echo).unwrap();
+        // The guest polls in non-blocking mode meanwhile.
+        std::thread::sleep(Duration::from_millis(100));
+        s.write_all(b"!!!").unwrap();
+        let _ = s.read(&mut [0; 1]);
+        echo
+    });
+    let (runner, log) = support::recording(
+        Runner::new()
+            .preopen_socket(listener)
+            .preopen_socket(idle),
+    );
+    let report = runner.run(PROGRAM.as_bytes()).unwrap();
+    assert_eq!(report.outcome, Outcome::Exit(0));
+    assert_eq!(client.join().unwrap(), b"hello world");
+    let log: Vec<(i32, i32)> = log.lock().unwrap().iter().map(|&(_, a, b)| (a, b)).collect();
+    let conn = log.iter().find(|(step, _)| *step == 107).unwrap().1;
+    assert_eq!(
+        log,
+        vec![
+            (1, 0),
+            (101, 6), // socket_stream
+            (2, 8),   // badf: not a preopened directory
+            (3, 28),  // inval
+            (104, 0),
+            (4, 6),   // again
+            (5, 57),  // notsock
+            (6, 8),   // badf
+            (7, 0),
+            (107, conn),
+            (8, 28),  // inval: not listening
+            (9, 28),  // inval: shut down nothing
+            (10, 28), // inval: no send flags exist
+            (11, 0),
+            (111, 5),
+            (12, 0),
+            (112, 11),
+            (212, 0), // no roflags
+            (13, 0),
+            (113, 11),
+            (14, 0),
+            (15, 0),
+            (115, 4), // nonblock
+            (16, 6),  // again
+            (17, 0),
+            (117, 1), // only the connection is ready
+            (118, 2),
+            (119, 0),
+            (120, 3), // three bytes to read
+            (18, 0),
+            (118, 3),
+            (19, 0),
+            (20, 8), // badf after close
+        ]
+    );
+    assert_eq!(conn, 5, "the lowest free descriptor after the two listeners");
+}
