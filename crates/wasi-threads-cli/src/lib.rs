@@ -15,7 +15,9 @@
 //! Exit codes of `run`: the program's `proc_exit` code (0 when `_start`
 //! returns), as the low 8 bits the operating system keeps; 134 when a thread
 //! traps (the message and the thread id go to stderr); 2 when the module
-//! cannot run at all (unreadable, invalid, unsupported imports).
+//! cannot run at all (unreadable, invalid, unsupported imports, a
+//! `--dir` that cannot be opened, a `--tcplisten` address that cannot be
+//! listened on).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -84,6 +86,9 @@ enum Command {
         /// Preopen a host directory, as GUEST_DIR (by default the same path) in the program.
         #[arg(long = "dir", value_name = "HOST_DIR[::GUEST_DIR]", value_parser = parse_dir)]
         dirs: Vec<(PathBuf, String)>,
+        /// Listen on a TCP address and preopen the listener; listeners get the descriptors after the directories, in the order given.
+        #[arg(long = "tcplisten", value_name = "HOST:PORT")]
+        listen: Vec<String>,
         /// The module to run.
         module: PathBuf,
         /// Arguments of the program (after the module's own name).
@@ -204,6 +209,7 @@ fn run_module(
     env: &[(String, String)],
     max_threads: Option<usize>,
     dirs: &[(PathBuf, String)],
+    listen: &[String],
     err: &mut dyn Write,
 ) -> u8 {
     let wasm = match std::fs::read(module) {
@@ -225,6 +231,15 @@ fn run_module(
     }
     for (host, guest) in dirs {
         runner = runner.preopen_dir(host, guest);
+    }
+    for addr in listen {
+        match std::net::TcpListener::bind(addr.as_str()) {
+            Ok(listener) => runner = runner.preopen_socket(listener),
+            Err(e) => {
+                let _ = writeln!(err, "error: cannot listen on {addr}: {e}");
+                return EXIT_BAD_INPUT;
+            }
+        }
     }
     match runner.run(&wasm) {
         Ok(report) => match report.outcome {
@@ -252,9 +267,18 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Loa
             env,
             max_threads,
             dirs,
+            listen,
             module,
             args,
-        } => Ok(run_module(&module, &args, &env, max_threads, &dirs, err)),
+        } => Ok(run_module(
+            &module,
+            &args,
+            &env,
+            max_threads,
+            &dirs,
+            &listen,
+            err,
+        )),
         Command::Bindgen {
             target,
             path,
