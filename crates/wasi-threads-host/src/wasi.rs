@@ -25,10 +25,10 @@ use cap_fs_ext::DirExt;
 
 use crate::fs::{self, Desc};
 use crate::net::{NetError, Socket};
-use crate::wait::{Ended, Ending};
-use rustix::event::PollFlags;
 use crate::outcome::Outcome;
 use crate::runner::ThreadCtx;
+use crate::wait::{Ended, Ending};
+use rustix::event::PollFlags;
 
 /// The glue wiggle generates; preview 1 has functions of up to 9 core
 /// parameters.
@@ -480,8 +480,10 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
                 if flags.contains(F::APPEND) != f.is_append() {
                     f.set_append(flags.contains(F::APPEND)).map_err(io_error)?;
                 }
-                f.nonblocking
-                    .store(flags.contains(F::NONBLOCK), std::sync::atomic::Ordering::Relaxed);
+                f.nonblocking.store(
+                    flags.contains(F::NONBLOCK),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 Ok(())
             }
             Desc::Socket(socket) if (flags - F::NONBLOCK).is_empty() => {
@@ -1088,7 +1090,10 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
             } else {
                 Some(Instant::now())
             };
-            let revents = wasi.ending.wait(&polled, timeout).map_err(|Ended| ending())?;
+            let revents = wasi
+                .ending
+                .wait(&polled, timeout)
+                .map_err(|Ended| ending())?;
             let mut ready: Vec<(usize, types::Event)> = settled
                 .iter()
                 .map(|&(i, error)| (i, event(i, error, 0, types::Eventrwflags::empty())))
@@ -1173,7 +1178,10 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
             return Err(Errno::Inval.into());
         }
         let stream = socket
-            .accept(&self.wasi().ending, flags.contains(types::Fdflags::NONBLOCK))
+            .accept(
+                &self.wasi().ending,
+                flags.contains(types::Fdflags::NONBLOCK),
+            )
             .map_err(net_error)?;
         Ok(self.fds().insert(Desc::Socket(Arc::new(stream)))?)
     }

@@ -111,15 +111,17 @@ fn socket_calls_answer_as_preview_1_specifies() {
         let _ = s.read(&mut [0; 1]);
         echo
     });
-    let (runner, log) = support::recording(
-        Runner::new()
-            .preopen_socket(listener)
-            .preopen_socket(idle),
-    );
+    let (runner, log) =
+        support::recording(Runner::new().preopen_socket(listener).preopen_socket(idle));
     let report = runner.run(PROGRAM.as_bytes()).unwrap();
     assert_eq!(report.outcome, Outcome::Exit(0));
     assert_eq!(client.join().unwrap(), b"hello world");
-    let log: Vec<(i32, i32)> = log.lock().unwrap().iter().map(|&(_, a, b)| (a, b)).collect();
+    let log: Vec<(i32, i32)> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|&(_, a, b)| (a, b))
+        .collect();
     let conn = log.iter().find(|(step, _)| *step == 107).unwrap().1;
     assert_eq!(
         log,
@@ -129,9 +131,9 @@ fn socket_calls_answer_as_preview_1_specifies() {
             (2, 8),   // badf: not a preopened directory
             (3, 28),  // inval
             (104, 0),
-            (4, 6),   // again
-            (5, 57),  // notsock
-            (6, 8),   // badf
+            (4, 6),  // again
+            (5, 57), // notsock
+            (6, 8),  // badf
             (7, 0),
             (107, conn),
             (8, 28),  // inval: not listening
@@ -159,5 +161,8 @@ fn socket_calls_answer_as_preview_1_specifies() {
             (20, 8), // badf after close
         ]
     );
-    assert_eq!(conn, 5, "the lowest free descriptor after the two listeners");
+    assert_eq!(
+        conn, 5,
+        "the lowest free descriptor after the two listeners"
+    );
 }
