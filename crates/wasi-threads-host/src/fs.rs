@@ -1,4 +1,5 @@
-//! Files and preopened directories: the one descriptor table of a run.
+//! The one descriptor table of a run (stdio, files, directories, sockets),
+//! and files and preopened directories.
 //!
 //! Every thread of a program uses the same table. An entry is an `Arc`: a
 //! call clones it out of the table and releases the table's lock before any

@@ -3,14 +3,15 @@
 //! The glue comes from wiggle, generated from `witx/preview1/`. One
 //! [`Wasi`] context serves all threads: arguments, environment, clocks,
 //! random, stdio and `poll_oneoff`. No lock is held while a call blocks:
-//! stdin is read by a host thread into a buffer, and every wait (for stdin,
-//! for a `poll_oneoff` clock) also wakes when the run ends, so a thread
-//! blocked in the host stops as promptly as one running wasm.
+//! stdin is pumped by a host thread into a pipe, and every wait (for stdin,
+//! a socket, a `poll_oneoff` clock) is one poll that also wakes when the run
+//! ends (see `wait`), so a thread blocked in the host stops as promptly as
+//! one running wasm.
 //!
-//! Files and directories live in one descriptor table for the whole run
-//! (see `fs`): preopens from `Runner::preopen_dir`, sandboxed with cap-std.
-//! Sockets cannot be preopened: `sock_*` answer `notsock` (`badf` for a
-//! descriptor that is not open).
+//! Files, directories and sockets live in one descriptor table for the
+//! whole run (see `fs`): directories preopened with `Runner::preopen_dir`,
+//! sandboxed with cap-std, and stream sockets preopened with
+//! `Runner::preopen_socket` (see `net`).
 
 use std::io::{PipeReader, PipeWriter, Read, Write};
 use std::os::fd::AsFd;

@@ -166,3 +166,68 @@ fn socket_calls_answer_as_preview_1_specifies() {
         "the lowest free descriptor after the two listeners"
     );
 }
+
+/// Descriptor 3 a Unix listener, 4 one end of a connected Unix stream pair:
+/// each gets what it receives sent back; the exit code counts the bytes.
+const ECHO: &str = r#"(module
+  (import "wasi_snapshot_preview1" "sock_accept" (func $accept (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func $echo (param $fd i32) (result i32)
+    (i32.store (i32.const 8) (i32.const 1024))
+    (i32.store (i32.const 12) (i32.const 64))
+    (if (call $read (local.get $fd) (i32.const 8) (i32.const 1) (i32.const 16)) (then unreachable))
+    (i32.store (i32.const 12) (i32.load (i32.const 16)))
+    (if (call $write (local.get $fd) (i32.const 8) (i32.const 1) (i32.const 20)) (then unreachable))
+    (i32.load (i32.const 20)))
+  (func (export "_start")
+    (if (call $accept (i32.const 3) (i32.const 0) (i32.const 0)) (then unreachable))
+    (call $exit (i32.add (call $echo (i32.load (i32.const 0))) (call $echo (i32.const 4))))))"#;
+
+#[test]
+fn unix_listeners_and_connected_streams_can_be_preopened() {
+    use std::os::unix::net::{UnixListener, UnixStream};
+    let dir = std::env::temp_dir().join(format!("wasi-threads-unix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("socket");
+    let listener = UnixListener::bind(&path).unwrap();
+    let (mut ours, theirs) = UnixStream::pair().unwrap();
+    let client = std::thread::spawn(move || {
+        let mut s = UnixStream::connect(&path).unwrap();
+        s.write_all(b"unix").unwrap();
+        let mut back = [0; 4];
+        s.read_exact(&mut back).unwrap();
+        back
+    });
+    ours.write_all(b"a pair").unwrap();
+    let report = Runner::new()
+        .preopen_socket(listener)
+        .preopen_socket(theirs)
+        .run(ECHO.as_bytes())
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Exit(10));
+    assert_eq!(&client.join().unwrap(), b"unix");
+    let mut back = [0; 6];
+    ours.read_exact(&mut back).unwrap();
+    assert_eq!(&back, b"a pair");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn only_stream_sockets_can_be_preopened() {
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let e = Runner::new()
+        .preopen_socket(udp)
+        .run(ECHO.as_bytes())
+        .unwrap_err();
+    assert!(e.0.contains("must be a stream socket"), "{e}");
+    let file = std::fs::File::open(env!("CARGO_MANIFEST_PATH")).unwrap();
+    let e = Runner::new()
+        .preopen_socket(file)
+        .run(ECHO.as_bytes())
+        .unwrap_err();
+    assert!(e.0.contains("is not a socket"), "{e}");
+}

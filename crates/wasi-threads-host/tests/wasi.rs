@@ -3,6 +3,8 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+mod support;
+
 use wasi_threads_host::{Outcome, Runner};
 
 /// A stdout the test can read back.
@@ -48,4 +50,75 @@ fn stdin_fills_every_iovec_past_an_empty_one() {
         .unwrap();
     assert_eq!(report.outcome, Outcome::Exit(12));
     assert_eq!(out.0.lock().unwrap().as_slice(), b"hello world!");
+}
+
+#[test]
+fn fd_fdstat_set_flags_switches_append_on_and_off() {
+    // Descriptor 3 is the preopen; the file is opened as 4 for writing.
+    // Memory: 0 the name, 16 an iovec, 32 the new descriptor, 40 sizes and
+    // positions, 64 an fdstat, 1024 the bytes written.
+    let wat = r#"(module
+  (import "test" "record" (func $record (param i32 i32)))
+  (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_seek" (func $seek (param i32 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $fdstat (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_fdstat_set_flags" (func $set_flags (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "f.txt")
+  (data (i32.const 1024) "abcdefX")
+  (func $put (param $at i32) (param $len i32) (result i32)
+    (i32.store (i32.const 16) (i32.add (i32.const 1024) (local.get $at)))
+    (i32.store (i32.const 20) (local.get $len))
+    (call $write (i32.const 4) (i32.const 16) (i32.const 1) (i32.const 40)))
+  (func $rewind (result i32) (call $seek (i32.const 4) (i64.const 0) (i32.const 0) (i32.const 40)))
+  (func (export "_start")
+    ;; creat|trunc, rights fd_write (64)
+    (call $record (i32.const 1)
+      (call $open (i32.const 3) (i32.const 0) (i32.const 0) (i32.const 5) (i32.const 9)
+        (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 32)))
+    (call $record (i32.const 2) (call $put (i32.const 0) (i32.const 3)))
+    (call $record (i32.const 3) (call $rewind))
+    (call $record (i32.const 4) (call $set_flags (i32.const 4) (i32.const 1)))
+    (drop (call $fdstat (i32.const 4) (i32.const 64)))
+    (call $record (i32.const 104) (i32.load16_u (i32.const 66)))
+    ;; appended although the position is 0
+    (call $record (i32.const 5) (call $put (i32.const 3) (i32.const 3)))
+    (call $record (i32.const 6) (call $set_flags (i32.const 4) (i32.const 0)))
+    (drop (call $fdstat (i32.const 4) (i32.const 64)))
+    (call $record (i32.const 106) (i32.load16_u (i32.const 66)))
+    (call $record (i32.const 7) (call $rewind))
+    (call $record (i32.const 8) (call $put (i32.const 6) (i32.const 1)))
+    ;; dsync cannot be switched on after opening
+    (call $record (i32.const 9) (call $set_flags (i32.const 4) (i32.const 2)))))"#;
+    let dir = std::env::temp_dir().join(format!("wasi-threads-flags-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (runner, log) = support::recording(Runner::new().preopen_dir(&dir, "/d"));
+    let report = runner.run(wat.as_bytes()).unwrap();
+    assert_eq!(report.outcome, Outcome::Exit(0));
+    let log: Vec<(i32, i32)> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|&(_, a, b)| (a, b))
+        .collect();
+    assert_eq!(
+        log,
+        vec![
+            (1, 0),
+            (2, 0),
+            (3, 0),
+            (4, 0),
+            (104, 1), // append
+            (5, 0),
+            (6, 0),
+            (106, 0),
+            (7, 0),
+            (8, 0),
+            (9, 58), // notsup
+        ]
+    );
+    assert_eq!(std::fs::read(dir.join("f.txt")).unwrap(), b"Xbcdef");
+    let _ = std::fs::remove_dir_all(&dir);
 }
