@@ -4,30 +4,15 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
-use support::{build_c_guest, build_rust_guest, root, scratch, wasi_threads};
+use support::{build_c_guest, build_rust_guest, root, scratch, wasi_threads, Captured};
 use wasi_threads_host::{Outcome, Runner};
 
 /// wasi-libc's errno values.
 const ENOENT: i32 = 44;
 const EPERM: i32 = 63;
 const ENOTCAPABLE: i32 = 76;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn rust_fs() -> std::path::PathBuf {
     build_rust_guest("rust-fs", "rust-fs.wasm")
@@ -119,7 +104,7 @@ fn escapes_are_refused_and_read_only_preopens_stay_read_only() {
         .run(&wasm)
         .unwrap();
     assert_eq!(report.outcome, Outcome::Exit(0));
-    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let text = out.text();
     assert_eq!(
         text,
         format!(

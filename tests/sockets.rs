@@ -7,25 +7,12 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{build_c_guest, build_rust_guest, root, wasi_threads};
+use support::{build_c_guest, build_rust_guest, root, wasi_threads, Captured};
 use wasi_threads_host::{Outcome, Runner};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Connects, retrying while the program is not listening yet.
 fn connect(addr: &str) -> TcpStream {
@@ -165,7 +152,7 @@ fn c_threads_serve_connections_through_wasi_libc_sockets() {
     }
     assert_eq!(report.outcome, Outcome::Exit(0));
     assert_eq!(
-        String::from_utf8(out.0.lock().unwrap().clone()).unwrap(),
+        out.text(),
         format!("idle accept: EAGAIN\nserved {CLIENTS}\n")
     );
 }

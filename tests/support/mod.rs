@@ -6,6 +6,7 @@ pub mod golden;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
 /// The repository root.
 pub fn root() -> &'static Path {
@@ -125,4 +126,24 @@ pub fn build_rust_guest(dir: &str, file: &str) -> PathBuf {
     let wasm = target_dir.join("wasm32-wasip1-threads/release").join(file);
     assert!(wasm.exists(), "{} was not built", wasm.display());
     wasm
+}
+
+/// An output stream a test reads back: give a clone to the runner.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -116,12 +116,7 @@ fn socket_calls_answer_as_preview_1_specifies() {
     let report = runner.run(PROGRAM.as_bytes()).unwrap();
     assert_eq!(report.outcome, Outcome::Exit(0));
     assert_eq!(client.join().unwrap(), b"hello world");
-    let log: Vec<(i32, i32)> = log
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|&(_, a, b)| (a, b))
-        .collect();
+    let log = support::calls(&log);
     let conn = log.iter().find(|(step, _)| *step == 107).unwrap().1;
     assert_eq!(
         log,

@@ -97,12 +97,7 @@ fn fd_fdstat_set_flags_switches_append_on_and_off() {
     let (runner, log) = support::recording(Runner::new().preopen_dir(&dir, "/d"));
     let report = runner.run(wat.as_bytes()).unwrap();
     assert_eq!(report.outcome, Outcome::Exit(0));
-    let log: Vec<(i32, i32)> = log
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|&(_, a, b)| (a, b))
-        .collect();
+    let log = support::calls(&log);
     assert_eq!(
         log,
         vec![

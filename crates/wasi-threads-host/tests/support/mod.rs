@@ -9,6 +9,15 @@ use wasmtime::Caller;
 /// The calls of `test.record(a, b)`, in order: (calling thread's id, a, b).
 pub type Log = Arc<Mutex<Vec<(u32, i32, i32)>>>;
 
+/// The recorded `(a, b)` pairs, without the thread ids.
+pub fn calls(log: &Log) -> Vec<(i32, i32)> {
+    log.lock()
+        .unwrap()
+        .iter()
+        .map(|&(_, a, b)| (a, b))
+        .collect()
+}
+
 /// A runner whose modules can call `test.record(a, b)`.
 pub fn recording(runner: Runner) -> (Runner, Log) {
     let log = Arc::new(Mutex::new(Vec::new()));
