@@ -11,6 +11,7 @@
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use rustix::event::PollFlags;
 use rustix::net::{RecvFlags, SendFlags, SocketFlags, SocketType};
@@ -134,8 +135,18 @@ impl Socket {
                 Err(NetError::Again) if done > 0 => return Ok(done),
                 Err(e) => return Err(e),
             };
+            if peek {
+                // Peeking moves nothing, so the socket stays readable and
+                // poll cannot say when more has come: a peek that must see
+                // the whole buffer looks again every millisecond.
+                if !waitall || n == 0 || n == buf.len() || self.is_nonblocking() {
+                    return Ok(n);
+                }
+                ending.wait(&[], Some(Instant::now() + Duration::from_millis(1)))?;
+                continue;
+            }
             done += n;
-            if !waitall || peek || n == 0 || done == buf.len() {
+            if !waitall || n == 0 || done == buf.len() {
                 return Ok(done);
             }
         }

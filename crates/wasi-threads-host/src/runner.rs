@@ -395,6 +395,9 @@ impl Runner {
     /// takes with `sock_accept`, or a connected stream. Sockets get the
     /// descriptors after the preopened directories, in the order given.
     /// Each run uses a duplicate of the socket, so a runner can run again.
+    /// The socket is switched to non-blocking mode in the system (the host
+    /// waits in `poll(2)`; the program still sees blocking calls unless it
+    /// asks for `nonblock`).
     ///
     /// ```
     /// # use wasi_threads_host::Runner;

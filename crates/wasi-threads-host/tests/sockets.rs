@@ -54,9 +54,13 @@ const PROGRAM: &str = r#"(module
     (call $iov (i32.const 1))
     (call $record (i32.const 10)
       (call $send (local.get $conn) (i32.const 8) (i32.const 1) (i32.const 1) (i32.const 16)))
-    ;; peek 5, then wait for all 11 ("hello " now, "world" later)
+    ;; peek 5 ("hello " is there, "world" comes 200 ms later)
     (call $record (i32.const 11) (call $recv_into (local.get $conn) (i32.const 5) (i32.const 1)))
     (call $record (i32.const 111) (i32.load (i32.const 16)))
+    ;; peek all 11: waits for "world" without taking anything
+    (call $record (i32.const 211) (call $recv_into (local.get $conn) (i32.const 11) (i32.const 3)))
+    (call $record (i32.const 311) (i32.load (i32.const 16)))
+    ;; wait for all 11
     (call $record (i32.const 12) (call $recv_into (local.get $conn) (i32.const 11) (i32.const 2)))
     (call $record (i32.const 112) (i32.load (i32.const 16)))
     (call $record (i32.const 212) (i32.load16_u (i32.const 20)))
@@ -136,6 +140,8 @@ fn socket_calls_answer_as_preview_1_specifies() {
             (10, 28), // inval: no send flags exist
             (11, 0),
             (111, 5),
+            (211, 0),
+            (311, 11),
             (12, 0),
             (112, 11),
             (212, 0), // no roflags
