@@ -173,6 +173,14 @@ impl Table {
             .ok_or(Errno::Badf)
     }
 
+    /// Closes every descriptor, when the run is over: connections and
+    /// listeners close even while a thread the run could not stop holds
+    /// the context.
+    pub fn close_all(&self) {
+        let entries = std::mem::take(&mut *self.entries.lock().unwrap());
+        drop(entries);
+    }
+
     /// `fd_renumber`: `to` now names what `from` named; `from` is closed.
     pub fn renumber(&self, from: types::Fd, to: types::Fd) -> Result<(), Errno> {
         let mut entries = self.entries.lock().unwrap();
@@ -244,14 +252,22 @@ fn from_os(code: i32) -> Option<Errno> {
         36 => Errno::Nametoolong,
         39 => Errno::Notempty,
         40 => Errno::Loop,
+        71 => Errno::Proto,
         88 => Errno::Notsock,
         95 => Errno::Notsup,
+        98 => Errno::Addrinuse,
+        99 => Errno::Addrnotavail,
+        100 => Errno::Netdown,
+        101 => Errno::Netunreach,
+        102 => Errno::Netreset,
         103 => Errno::Connaborted,
         104 => Errno::Connreset,
         105 => Errno::Nobufs,
+        106 => Errno::Isconn,
         107 => Errno::Notconn,
         110 => Errno::Timedout,
         111 => Errno::Connrefused,
+        113 => Errno::Hostunreach,
         _ => return None,
     })
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use rustix::event::PollFlags;
 use rustix::net::{RecvFlags, SendFlags, SocketFlags, SocketType};
 
-use crate::wait::{Ended, Ending};
+use crate::wait::{Ending, WaitError};
 
 /// One socket descriptor.
 pub(crate) struct Socket {
@@ -35,9 +35,12 @@ pub(crate) enum NetError {
     Ended,
 }
 
-impl From<Ended> for NetError {
-    fn from(_: Ended) -> NetError {
-        NetError::Ended
+impl From<WaitError> for NetError {
+    fn from(e: WaitError) -> NetError {
+        match e {
+            WaitError::Ended => NetError::Ended,
+            WaitError::Os(e) => NetError::Os(e),
+        }
     }
 }
 
@@ -131,18 +134,25 @@ impl Socket {
                 rustix::net::recv(&self.fd, &mut buf[done..], flags).map(|(n, _)| n)
             }) {
                 Ok(n) => n,
-                // What arrived before the wait stays the caller's.
-                Err(NetError::Again) if done > 0 => return Ok(done),
+                // What arrived before a failure stays the caller's, as on
+                // POSIX; the failure shows on the next call.
+                Err(NetError::Ended) => return Err(NetError::Ended),
+                Err(_) if done > 0 => return Ok(done),
                 Err(e) => return Err(e),
             };
             if peek {
                 // Peeking moves nothing, so the socket stays readable and
                 // poll cannot say when more has come: a peek that must see
-                // the whole buffer looks again every millisecond.
+                // the whole buffer looks again every millisecond, until the
+                // peer shuts its side down.
                 if !waitall || n == 0 || n == buf.len() || self.is_nonblocking() {
                     return Ok(n);
                 }
-                ending.wait(&[], Some(Instant::now() + Duration::from_millis(1)))?;
+                let deadline = Some(Instant::now() + Duration::from_millis(1));
+                let revents = ending.wait(&[(self.fd.as_fd(), PollFlags::RDHUP)], deadline)?;
+                if revents[0].intersects(PollFlags::RDHUP | PollFlags::HUP | PollFlags::ERR) {
+                    return Ok(n);
+                }
                 continue;
             }
             done += n;
@@ -162,7 +172,9 @@ impl Socket {
                 rustix::net::send(&self.fd, &bytes[done..], SendFlags::NOSIGNAL)
             }) {
                 Ok(n) => done += n,
-                Err(NetError::Again) if done > 0 => return Ok(done),
+                Err(NetError::Ended) => return Err(NetError::Ended),
+                // What went out before a failure counts, as on POSIX.
+                Err(_) if done > 0 => return Ok(done),
                 Err(e) => return Err(e),
             }
         }

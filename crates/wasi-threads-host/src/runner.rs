@@ -547,6 +547,7 @@ impl Runner {
                 st = shared.changed.wait_timeout(st, wait).unwrap().0;
             }
         }
+        shared.wasi.fds.close_all();
         Ok(RunReport {
             outcome: st.outcome.clone().expect("the loop above waits for it"),
             abandoned: st.running,

@@ -14,9 +14,15 @@ use std::time::Instant;
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
-/// The run has ended: the waiting call must stop its thread.
+/// Why a wait returned without a ready descriptor or a passed deadline.
 #[derive(Debug)]
-pub(crate) struct Ended;
+pub(crate) enum WaitError {
+    /// The run has ended: the waiting call must stop its thread.
+    Ended,
+    /// `poll(2)` itself failed: too many descriptors for the process's
+    /// limit (`inval`), or no memory.
+    Os(io::Error),
+}
 
 /// The run's ending pipe.
 pub(crate) struct Ending {
@@ -49,7 +55,7 @@ impl Ending {
         &self,
         fds: &[(BorrowedFd<'_>, PollFlags)],
         deadline: Option<Instant>,
-    ) -> Result<Vec<PollFlags>, Ended> {
+    ) -> Result<Vec<PollFlags>, WaitError> {
         let mut polled: Vec<PollFd<'_>> = Vec::with_capacity(fds.len() + 1);
         polled.push(PollFd::new(&self.reader, PollFlags::IN));
         for (fd, events) in fds {
@@ -66,19 +72,18 @@ impl Ending {
             match rustix::event::poll(&mut polled, timeout.as_ref()) {
                 Ok(_) => break,
                 Err(rustix::io::Errno::INTR) => continue,
-                // poll fails only for bad arguments or lack of memory; the
-                // caller's own call on the descriptor reports what is wrong.
-                Err(_) => break,
+                Err(_) if self.has_ended() => return Err(WaitError::Ended),
+                Err(e) => return Err(WaitError::Os(e.into())),
             }
         }
         if !polled[0].revents().is_empty() {
-            return Err(Ended);
+            return Err(WaitError::Ended);
         }
         Ok(polled[1..].iter().map(|p| p.revents()).collect())
     }
 
     /// Waits until `fd` is ready for `events` or the run ends.
-    pub fn wait_for(&self, fd: impl AsFd, events: PollFlags) -> Result<(), Ended> {
+    pub fn wait_for(&self, fd: impl AsFd, events: PollFlags) -> Result<(), WaitError> {
         self.wait(&[(fd.as_fd(), events)], None).map(drop)
     }
 }

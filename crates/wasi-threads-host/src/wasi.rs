@@ -14,7 +14,7 @@
 //! `Runner::preopen_socket` (see `net`).
 
 use std::io::{PipeReader, PipeWriter, Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -28,7 +28,7 @@ use crate::fs::{self, Desc};
 use crate::net::{NetError, Socket};
 use crate::outcome::Outcome;
 use crate::runner::ThreadCtx;
-use crate::wait::{Ended, Ending};
+use crate::wait::{Ending, WaitError};
 use rustix::event::PollFlags;
 
 /// The glue wiggle generates; preview 1 has functions of up to 9 core
@@ -80,11 +80,11 @@ pub(crate) struct Wasi {
     /// first read of stdin starts the pump.
     stdin_source: Mutex<Option<(Input, PipeWriter)>>,
     /// What the program reads as stdin (non-blocking).
-    stdin: PipeReader,
+    stdin: Arc<PipeReader>,
     stdout: Arc<Mutex<Output>>,
     stderr: Arc<Mutex<Output>>,
     /// Wakes every thread blocked in the host when the run ends.
-    pub(crate) ending: Ending,
+    pub(crate) ending: Arc<Ending>,
     /// The descriptor table of the run.
     pub(crate) fds: fs::Table,
 }
@@ -107,10 +107,10 @@ impl Wasi {
             // Without an embedder's stdin the writer is dropped here: the
             // program reads end-of-file.
             stdin_source: Mutex::new(stdin.map(|input| (input, writer))),
-            stdin: reader,
+            stdin: Arc::new(reader),
             stdout,
             stderr,
-            ending: Ending::new()?,
+            ending: Arc::new(Ending::new()?),
             fds,
         }))
     }
@@ -126,12 +126,14 @@ impl Wasi {
         let Some((mut input, writer)) = self.stdin_source.lock().unwrap().take() else {
             return;
         };
-        // The pump holds the context, and with it the pipe's read end, so
-        // its writes never meet a closed pipe.
-        let wasi = self.clone();
+        // The pump holds the pipe's read end too, so its writes never meet
+        // a closed pipe; it holds nothing else of the run.
+        let reader = self.stdin.clone();
+        let ending = self.ending.clone();
         let _ = std::thread::Builder::new()
             .name("wasi-stdin".to_string())
             .spawn(move || {
+                let _open = reader;
                 if rustix::io::ioctl_fionbio(&writer, true).is_err() {
                     return;
                 }
@@ -146,7 +148,7 @@ impl Wasi {
                         match (&writer).write(data) {
                             Ok(k) => data = &data[k..],
                             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                                if wasi.ending.wait_for(&writer, PollFlags::OUT).is_err() {
+                                if ending.wait_for(&writer, PollFlags::OUT).is_err() {
                                     return;
                                 }
                             }
@@ -154,7 +156,7 @@ impl Wasi {
                             Err(_) => return,
                         }
                     }
-                    if wasi.ending.has_ended() {
+                    if ending.has_ended() {
                         return;
                     }
                 }
@@ -168,6 +170,13 @@ impl Wasi {
 
 fn ending() -> Error {
     Error::trap(wasmtime::Error::msg("the program is ending"))
+}
+
+fn wait_error(e: WaitError) -> Error {
+    match e {
+        WaitError::Ended => ending(),
+        WaitError::Os(e) => io_error(e),
+    }
 }
 
 fn realtime() -> u64 {
@@ -1042,8 +1051,13 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
             .collect();
         // Descriptors the system is asked about, and subscriptions that are
         // ready (or failed) whatever happens.
+        // One entry per descriptor, however many subscriptions name it, so
+        // the count stays within the process's limit.
         let mut polled: Vec<(std::os::fd::BorrowedFd<'_>, PollFlags)> = Vec::new();
-        let mut polled_subs: Vec<usize> = Vec::new();
+        let mut slots: std::collections::HashMap<std::os::fd::RawFd, usize> =
+            std::collections::HashMap::new();
+        // (subscription, its entry in `polled`, what it waits for)
+        let mut polled_subs: Vec<(usize, usize, PollFlags)> = Vec::new();
         let mut settled: Vec<(usize, Errno)> = Vec::new();
         for (i, (s, desc)) in subs.iter().zip(&descs).enumerate() {
             let read = matches!(s.u, types::SubscriptionU::FdRead(_));
@@ -1068,8 +1082,18 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
                     continue;
                 }
             };
-            polled.push((fd, if read { PollFlags::IN } else { PollFlags::OUT }));
-            polled_subs.push(i);
+            // A peer that shut its side down (RDHUP) is a hangup for reads.
+            let events = if read {
+                PollFlags::IN | PollFlags::RDHUP
+            } else {
+                PollFlags::OUT
+            };
+            let slot = *slots.entry(fd.as_raw_fd()).or_insert_with(|| {
+                polled.push((fd, PollFlags::empty()));
+                polled.len() - 1
+            });
+            polled[slot].1 |= events;
+            polled_subs.push((i, slot, events));
         }
         let next_deadline = deadlines.iter().flatten().min().copied();
         let event = |i: usize, error, nbytes, flags| {
@@ -1091,26 +1115,24 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
             } else {
                 Some(Instant::now())
             };
-            let revents = wasi
-                .ending
-                .wait(&polled, timeout)
-                .map_err(|Ended| ending())?;
+            let revents = wasi.ending.wait(&polled, timeout).map_err(wait_error)?;
             let mut ready: Vec<(usize, types::Event)> = settled
                 .iter()
                 .map(|&(i, error)| (i, event(i, error, 0, types::Eventrwflags::empty())))
                 .collect();
-            for (k, revents) in revents.iter().enumerate() {
+            for &(i, slot, events) in &polled_subs {
+                let revents =
+                    revents[slot] & (events | PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL);
                 if revents.is_empty() {
                     continue;
                 }
-                let i = polled_subs[k];
                 let error = if revents.contains(PollFlags::NVAL) {
                     Errno::Badf
                 } else {
                     Errno::Success
                 };
                 let mut flags = types::Eventrwflags::empty();
-                if revents.contains(PollFlags::HUP) {
+                if revents.intersects(PollFlags::HUP | PollFlags::RDHUP) {
                     flags |= types::Eventrwflags::FD_READWRITE_HANGUP;
                 }
                 let nbytes = match (&descs[i], &subs[i].u) {
@@ -1342,12 +1364,12 @@ impl ThreadCtx {
         let total: usize = iovs.iter().map(|iov| iov.buf_len as usize).sum();
         let mut data = vec![0u8; total.min(MAX_STREAM_IO)];
         loop {
-            match (&wasi.stdin).read(&mut data) {
+            match (&*wasi.stdin).read(&mut data) {
                 Ok(n) => return scatter(mem, &iovs, &data[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => wasi
                     .ending
-                    .wait_for(&wasi.stdin, PollFlags::IN)
-                    .map_err(|Ended| ending())?,
+                    .wait_for(&*wasi.stdin, PollFlags::IN)
+                    .map_err(wait_error)?,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(io_error(e)),
             }

@@ -201,6 +201,9 @@ fn unix_listeners_and_connected_streams_can_be_preopened() {
         s.write_all(b"unix").unwrap();
         let mut back = [0; 4];
         s.read_exact(&mut back).unwrap();
+        // The program exits without closing the connection: the run
+        // closes it.
+        assert_eq!(s.read(&mut [0; 1]).unwrap(), 0);
         back
     });
     ours.write_all(b"a pair").unwrap();
@@ -231,4 +234,60 @@ fn only_stream_sockets_can_be_preopened() {
         .run(ECHO.as_bytes())
         .unwrap_err();
     assert!(e.0.contains("is not a socket"), "{e}");
+}
+
+/// Descriptor 3 is a connection whose peer sent "abc" and shut its side
+/// down. A peek that waits for 16 bytes returns the 3 there are; then 1500
+/// `fd_read` subscriptions on that one descriptor are all ready.
+const AT_THE_END: &str = r#"(module
+  (import "test" "record" (func $record (param i32 i32)))
+  (import "wasi_snapshot_preview1" "sock_recv" (func $recv (param i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 3)
+  (func (export "_start")
+    (local $i i32)
+    (i32.store (i32.const 16) (i32.const 1024))
+    (i32.store (i32.const 20) (i32.const 16))
+    (call $record (i32.const 1)
+      (call $recv (i32.const 3) (i32.const 16) (i32.const 1) (i32.const 3) (i32.const 24) (i32.const 28)))
+    (call $record (i32.const 101) (i32.load (i32.const 24)))
+    (loop $subscribe
+      (i64.store (i32.add (i32.const 4096) (i32.mul (local.get $i) (i32.const 48))) (i64.extend_i32_u (local.get $i)))
+      (i32.store8 (i32.add (i32.const 4104) (i32.mul (local.get $i) (i32.const 48))) (i32.const 1))
+      (i32.store (i32.add (i32.const 4112) (i32.mul (local.get $i) (i32.const 48))) (i32.const 3))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $subscribe (i32.lt_u (local.get $i) (i32.const 1500))))
+    (call $record (i32.const 2) (call $poll (i32.const 4096) (i32.const 80000) (i32.const 1500) (i32.const 8)))
+    (call $record (i32.const 102) (i32.load (i32.const 8)))
+    ;; the last event: userdata 1499, 3 bytes, hangup
+    (call $record (i32.const 103) (i32.wrap_i64 (i64.load (i32.const 127968))))
+    (call $record (i32.const 104) (i32.wrap_i64 (i64.load (i32.const 127984))))
+    (call $record (i32.const 105) (i32.load16_u (i32.const 127992)))))"#;
+
+#[test]
+fn a_peek_waiting_for_all_returns_at_the_end_of_the_stream_and_a_descriptor_polled_many_times_counts_once(
+) {
+    use std::os::unix::net::UnixStream;
+    let (mut ours, theirs) = UnixStream::pair().unwrap();
+    ours.write_all(b"abc").unwrap();
+    ours.shutdown(std::net::Shutdown::Write).unwrap();
+    let (runner, log) = support::recording(
+        Runner::new()
+            .preopen_socket(theirs)
+            .time_limit(Duration::from_secs(20)),
+    );
+    let report = runner.run(AT_THE_END.as_bytes()).unwrap();
+    assert_eq!(report.outcome, Outcome::Exit(0));
+    assert_eq!(
+        support::calls(&log),
+        vec![
+            (1, 0),
+            (101, 3),
+            (2, 0),
+            (102, 1500),
+            (103, 1499),
+            (104, 3),
+            (105, 1), // fd_readwrite_hangup
+        ]
+    );
 }
