@@ -43,15 +43,23 @@ pub(crate) struct OpenFile {
     pub read: bool,
     pub write: bool,
     /// `fdflags::append`, switched under the position lock.
-    pub append: AtomicBool,
+    append: AtomicBool,
     /// `fdflags::nonblock`: recorded and reported; regular files are
     /// always ready, so it changes nothing, as on POSIX.
-    pub nonblocking: AtomicBool,
+    nonblocking: AtomicBool,
 }
 
 impl OpenFile {
     pub fn is_append(&self) -> bool {
         self.append.load(Ordering::Relaxed)
+    }
+
+    pub fn is_nonblocking(&self) -> bool {
+        self.nonblocking.load(Ordering::Relaxed)
+    }
+
+    pub fn set_nonblocking(&self, on: bool) {
+        self.nonblocking.store(on, Ordering::Relaxed);
     }
 
     /// `fd_fdstat_set_flags`: switches the system's O_APPEND, so appending

@@ -225,6 +225,18 @@ fn read_iovecs(mem: &GuestMemory<'_>, iovs: types::IovecArray) -> Result<Vec<typ
         .collect::<Result<_, wiggle::GuestError>>()?)
 }
 
+/// The iovecs of a read, and a buffer for what they can take, at most
+/// `cap` bytes; [`scatter`] then copies what was read into them.
+fn read_buffer(
+    mem: &GuestMemory<'_>,
+    iovs: types::IovecArray,
+    cap: usize,
+) -> Result<(Vec<types::Iovec>, Vec<u8>), Error> {
+    let iovs = read_iovecs(mem, iovs)?;
+    let total: usize = iovs.iter().map(|iov| iov.buf_len as usize).sum();
+    Ok((iovs, vec![0u8; total.min(cap)]))
+}
+
 /// Copies `data` into the iovecs in order; returns how much was copied.
 fn scatter(
     mem: &mut GuestMemory<'_>,
@@ -333,12 +345,8 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         _: types::Filesize,
         _: types::Advice,
     ) -> Result<(), Error> {
-        match self.fds().get(fd)? {
-            Desc::Stdio(_) | Desc::Socket(_) => Err(Errno::Spipe.into()),
-            Desc::Dir(_) => Err(Errno::Isdir.into()),
-            // Advice is only advice.
-            Desc::File(_) => Ok(()),
-        }
+        // Advice is only advice.
+        self.file(fd).map(drop)
     }
 
     fn fd_allocate(
@@ -348,11 +356,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         offset: types::Filesize,
         len: types::Filesize,
     ) -> Result<(), Error> {
-        let file = match self.fds().get(fd)? {
-            Desc::Stdio(_) | Desc::Socket(_) => return Err(Errno::Spipe.into()),
-            Desc::Dir(_) => return Err(Errno::Isdir.into()),
-            Desc::File(f) => f,
-        };
+        let file = self.file(fd)?;
         if !file.write {
             return Err(Errno::Badf.into());
         }
@@ -490,10 +494,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
                 if flags.contains(F::APPEND) != f.is_append() {
                     f.set_append(flags.contains(F::APPEND)).map_err(io_error)?;
                 }
-                f.nonblocking.store(
-                    flags.contains(F::NONBLOCK),
-                    std::sync::atomic::Ordering::Relaxed,
-                );
+                f.set_nonblocking(flags.contains(F::NONBLOCK));
                 Ok(())
             }
             Desc::Socket(socket) if (flags - F::NONBLOCK).is_empty() => {
@@ -611,17 +612,11 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         iovs: types::IovecArray,
         offset: types::Filesize,
     ) -> Result<types::Size, Error> {
-        let file = match self.fds().get(fd)? {
-            Desc::Stdio(_) | Desc::Socket(_) => return Err(Errno::Spipe.into()),
-            Desc::Dir(_) => return Err(Errno::Isdir.into()),
-            Desc::File(f) => f,
-        };
+        let file = self.file(fd)?;
         if !file.read {
             return Err(Errno::Badf.into());
         }
-        let iovs = read_iovecs(mem, iovs)?;
-        let total: usize = iovs.iter().map(|iov| iov.buf_len as usize).sum();
-        let mut data = vec![0u8; total.min(MAX_IO)];
+        let (iovs, mut data) = read_buffer(mem, iovs, MAX_IO)?;
         let n = read_full_at(&file.file, &mut data, offset).map_err(io_error)?;
         scatter(mem, &iovs, &data[..n])
     }
@@ -667,11 +662,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         ciovs: types::CiovecArray,
         offset: types::Filesize,
     ) -> Result<types::Size, Error> {
-        let file = match self.fds().get(fd)? {
-            Desc::Stdio(_) | Desc::Socket(_) => return Err(Errno::Spipe.into()),
-            Desc::Dir(_) => return Err(Errno::Isdir.into()),
-            Desc::File(f) => f,
-        };
+        let file = self.file(fd)?;
         if !file.write {
             return Err(Errno::Badf.into());
         }
@@ -696,9 +687,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         if !file.read {
             return Err(Errno::Badf.into());
         }
-        let iovs = read_iovecs(mem, iovs)?;
-        let total: usize = iovs.iter().map(|iov| iov.buf_len as usize).sum();
-        let mut data = vec![0u8; total.min(MAX_IO)];
+        let (iovs, mut data) = read_buffer(mem, iovs, MAX_IO)?;
         // The position is the descriptor's: reads through it from several
         // threads each get their own bytes.
         let n = {
@@ -743,11 +732,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         offset: types::Filedelta,
         whence: types::Whence,
     ) -> Result<types::Filesize, Error> {
-        let file = match self.fds().get(fd)? {
-            Desc::Stdio(_) | Desc::Socket(_) => return Err(Errno::Spipe.into()),
-            Desc::Dir(_) => return Err(Errno::Isdir.into()),
-            Desc::File(f) => f,
-        };
+        let file = self.file(fd)?;
         let mut position = file.position.lock().unwrap();
         let base = match whence {
             types::Whence::Set => 0,
@@ -775,11 +760,7 @@ impl wasi_snapshot_preview1::WasiSnapshotPreview1 for ThreadCtx {
         _: &mut GuestMemory<'_>,
         fd: types::Fd,
     ) -> Result<types::Filesize, Error> {
-        match self.fds().get(fd)? {
-            Desc::Stdio(_) | Desc::Socket(_) => Err(Errno::Spipe.into()),
-            Desc::Dir(_) => Err(Errno::Isdir.into()),
-            Desc::File(f) => Ok(*f.position.lock().unwrap()),
-        }
+        Ok(*self.file(fd)?.position.lock().unwrap())
     }
 
     fn fd_write(
@@ -1265,7 +1246,7 @@ fn file_flags(file: &fs::OpenFile) -> types::Fdflags {
     if file.is_append() {
         flags |= types::Fdflags::APPEND;
     }
-    if file.nonblocking.load(std::sync::atomic::Ordering::Relaxed) {
+    if file.is_nonblocking() {
         flags |= types::Fdflags::NONBLOCK;
     }
     flags
@@ -1309,6 +1290,16 @@ impl ThreadCtx {
         &self.wasi().fds
     }
 
+    /// The regular file `fd` names, for the calls that use a position or
+    /// an offset: `spipe` for stdio and sockets, `isdir` for a directory.
+    fn file(&self, fd: types::Fd) -> Result<Arc<fs::OpenFile>, Error> {
+        match self.fds().get(fd)? {
+            Desc::Stdio(_) | Desc::Socket(_) => Err(Errno::Spipe.into()),
+            Desc::Dir(_) => Err(Errno::Isdir.into()),
+            Desc::File(f) => Ok(f),
+        }
+    }
+
     /// The socket `fd` names: `notsock` for any other descriptor.
     fn socket(&self, fd: types::Fd) -> Result<Arc<Socket>, Error> {
         match self.fds().get(fd)? {
@@ -1326,11 +1317,9 @@ impl ThreadCtx {
         peek: bool,
         waitall: bool,
     ) -> Result<types::Size, Error> {
-        let iovs = read_iovecs(mem, iovs)?;
-        let total: usize = iovs.iter().map(|iov| iov.buf_len as usize).sum();
         // All of it for `waitall`, which promises to fill the buffers.
         let cap = if waitall { MAX_IO } else { MAX_STREAM_IO };
-        let mut data = vec![0u8; total.min(cap)];
+        let (iovs, mut data) = read_buffer(mem, iovs, cap)?;
         let n = socket
             .recv(&self.wasi().ending, &mut data, peek, waitall)
             .map_err(net_error)?;
@@ -1360,9 +1349,7 @@ impl ThreadCtx {
     ) -> Result<types::Size, Error> {
         let wasi = self.wasi().clone();
         wasi.pump_stdin();
-        let iovs = read_iovecs(mem, iovs)?;
-        let total: usize = iovs.iter().map(|iov| iov.buf_len as usize).sum();
-        let mut data = vec![0u8; total.min(MAX_STREAM_IO)];
+        let (iovs, mut data) = read_buffer(mem, iovs, MAX_STREAM_IO)?;
         loop {
             match (&*wasi.stdin).read(&mut data) {
                 Ok(n) => return scatter(mem, &iovs, &data[..n]),
