@@ -94,14 +94,10 @@ fn async_functions_are_refused_with_exit_code_1() {
         "package t:a;\ninterface i { wait: async func(); }\nworld w { import i; }\n",
     )
     .unwrap();
-    for target in ["host", "c", "rust"] {
-        let run = wasi_threads(&["bindgen", target, wit.to_str().unwrap()]);
-        assert_eq!(run.code, 1, "{}", run.stderr);
-        assert_eq!(
-            run.stderr,
-            "error: cannot generate bindings for `t:a/i#wait`: async functions have no core-wasm ABI without the component model\n"
-        );
-    }
+    assert_refused(
+        &wit,
+        "error: cannot generate bindings for `t:a/i#wait`: async functions have no core-wasm ABI without the component model\n",
+    );
 }
 
 #[test]
@@ -128,15 +124,20 @@ fn maps_and_fixed_length_lists_are_refused_with_exit_code_1() {
             ),
         )
         .unwrap();
-        for target in ["host", "c", "rust"] {
-            let run = wasi_threads(&["bindgen", target, wit.to_str().unwrap()]);
-            assert_eq!(run.code, 1, "{}", run.stderr);
-            assert_eq!(
-                run.stderr,
-                format!("error: cannot generate bindings for `t:u/i#f`: {reason}\n")
-            );
-            assert!(run.stdout.is_empty());
-        }
+        assert_refused(
+            &wit,
+            &format!("error: cannot generate bindings for `t:u/i#f`: {reason}\n"),
+        );
+    }
+}
+
+/// Every generator refuses `wit`: exit code 1, `stderr`, nothing printed.
+fn assert_refused(wit: &std::path::Path, stderr: &str) {
+    for target in ["host", "c", "rust"] {
+        let run = wasi_threads(&["bindgen", target, wit.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{target}: {}", run.stderr);
+        assert_eq!(run.stderr, stderr, "{target}");
+        assert!(run.stdout.is_empty(), "{target}");
     }
 }
 
