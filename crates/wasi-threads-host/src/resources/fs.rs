@@ -1,0 +1,266 @@
+//! Files and directories, reached only through preopened directories.
+//!
+//! Directories are cap-std `Dir`s: paths resolve beneath them only, so
+//! `..`, absolute paths and symlinks cannot reach outside a preopen; such an
+//! attempt fails with a `PermissionDenied` error that carries no OS code. A
+//! read-only preopen (and everything opened through it) refuses writes with
+//! `EPERM`. Errors are the system's (`io::Error`); the interface above
+//! converts them once, at its edge.
+
+use std::ffi::OsString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use cap_fs_ext::{DirExt, FollowSymlinks, MetadataExt, OpenOptionsFollowExt};
+use cap_std::fs::{Dir, FileType, OpenOptions};
+
+pub(crate) use cap_fs_ext::SystemTimeSpec;
+
+/// A directory to preopen: the host path, the name the guest sees it by,
+/// and whether the guest may change anything beneath it.
+#[derive(Clone, Debug)]
+pub(crate) struct Preopen {
+    pub host: PathBuf,
+    pub guest: String,
+    pub writable: bool,
+}
+
+impl Preopen {
+    /// Opens the host directory.
+    pub fn open(&self) -> io::Result<OpenDir> {
+        let dir = Dir::open_ambient_dir(&self.host, cap_std::ambient_authority())?;
+        Ok(OpenDir {
+            dir,
+            preopen: Some(self.guest.clone()),
+            writable: self.writable,
+        })
+    }
+}
+
+/// An open file.
+pub(crate) struct OpenFile {
+    pub file: std::fs::File,
+    /// The file position, shared by every thread using the descriptor.
+    pub position: Mutex<u64>,
+    pub read: bool,
+    pub write: bool,
+    /// `fdflags::append`, switched under the position lock.
+    append: AtomicBool,
+    /// `fdflags::nonblock`: recorded and reported; regular files are
+    /// always ready, so it changes nothing, as on POSIX.
+    nonblocking: AtomicBool,
+}
+
+impl OpenFile {
+    pub fn is_append(&self) -> bool {
+        self.append.load(Ordering::Relaxed)
+    }
+
+    pub fn is_nonblocking(&self) -> bool {
+        self.nonblocking.load(Ordering::Relaxed)
+    }
+
+    pub fn set_nonblocking(&self, on: bool) {
+        self.nonblocking.store(on, Ordering::Relaxed);
+    }
+
+    /// The position, locked: reads and writes through the descriptor from
+    /// several threads each get their own range.
+    pub fn position(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.position.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Switches the system's O_APPEND, so appending writes stay atomic
+    /// whoever else writes.
+    pub fn set_append(&self, on: bool) -> io::Result<()> {
+        let _position = self.position();
+        let flags = rustix::fs::fcntl_getfl(&self.file)?;
+        let flags = if on {
+            flags | rustix::fs::OFlags::APPEND
+        } else {
+            flags - rustix::fs::OFlags::APPEND
+        };
+        rustix::fs::fcntl_setfl(&self.file, flags)?;
+        self.append.store(on, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// An open directory.
+pub(crate) struct OpenDir {
+    pub dir: Dir,
+    /// The name of a preopened directory, for `fd_prestat_*`.
+    pub preopen: Option<String>,
+    pub writable: bool,
+}
+
+impl OpenDir {
+    /// Fails with `EPERM` unless the guest may change what is beneath.
+    pub fn check_writable(&self) -> io::Result<()> {
+        if self.writable {
+            Ok(())
+        } else {
+            Err(io::Error::from_raw_os_error(
+                rustix::io::Errno::PERM.raw_os_error(),
+            ))
+        }
+    }
+}
+
+/// What [`open`] opened.
+pub(crate) enum Opened {
+    File(OpenFile),
+    Dir(OpenDir),
+}
+
+/// A path the guest gave, as a relative path beneath a directory.
+pub(crate) fn guest_path(path: &str) -> io::Result<&Path> {
+    if path.contains('\0') {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    Ok(Path::new(path))
+}
+
+/// What `path_open` asks for.
+pub(crate) struct OpenRequest {
+    pub follow: bool,
+    pub directory: bool,
+    pub create: bool,
+    pub exclusive: bool,
+    pub truncate: bool,
+    pub read: bool,
+    pub write: bool,
+    pub append: bool,
+    pub nonblocking: bool,
+}
+
+fn os_error(errno: rustix::io::Errno) -> io::Error {
+    io::Error::from_raw_os_error(errno.raw_os_error())
+}
+
+/// Opens a file or directory beneath `parent`.
+pub(crate) fn open(parent: &OpenDir, path: &Path, req: &OpenRequest) -> io::Result<Opened> {
+    let writes = req.write || req.append || req.create || req.truncate;
+    if writes {
+        parent.check_writable()?;
+    }
+    let subdir = |dir: Dir| OpenDir {
+        dir,
+        preopen: None,
+        writable: parent.writable,
+    };
+    if req.directory {
+        if writes {
+            return Err(os_error(rustix::io::Errno::ISDIR));
+        }
+        let dir = if req.follow {
+            parent.dir.open_dir(path)
+        } else {
+            parent.dir.open_dir_nofollow(path)
+        }?;
+        return Ok(Opened::Dir(subdir(dir)));
+    }
+    let mut options = OpenOptions::new();
+    let read = req.read || !(req.write || req.append);
+    options
+        .read(read)
+        .write(req.write || req.append)
+        .append(req.append)
+        .truncate(req.truncate)
+        .follow(if req.follow {
+            FollowSymlinks::Yes
+        } else {
+            FollowSymlinks::No
+        });
+    if req.exclusive {
+        options.create_new(true);
+    } else {
+        options.create(req.create);
+    }
+    match parent.dir.open_with(path, &options) {
+        Ok(file) => {
+            let file = file.into_std();
+            if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+                if req.write || req.append {
+                    return Err(os_error(rustix::io::Errno::ISDIR));
+                }
+                return Ok(Opened::Dir(subdir(Dir::from_std_file(file))));
+            }
+            Ok(Opened::File(OpenFile {
+                file,
+                position: Mutex::new(0),
+                read,
+                write: req.write || req.append,
+                append: AtomicBool::new(req.append),
+                nonblocking: AtomicBool::new(req.nonblocking),
+            }))
+        }
+        // Opening a directory for reading without O_DIRECTORY, as
+        // `open(dir, O_RDONLY)` does.
+        Err(e)
+            if e.raw_os_error() == Some(rustix::io::Errno::ISDIR.raw_os_error())
+                && !(req.write || req.append) =>
+        {
+            Ok(Opened::Dir(subdir(parent.dir.open_dir(path)?)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// One entry of a directory listing.
+pub(crate) struct DirEntry {
+    /// The name's bytes, as the system gives them.
+    pub name: Vec<u8>,
+    pub ino: u64,
+    /// `None` when the entry vanished or cannot be examined.
+    pub file_type: Option<FileType>,
+}
+
+/// The entries of `dir`, `.` and `..` first, the rest sorted by name so
+/// that a listing read in several calls stays in one order.
+pub(crate) fn list(dir: &OpenDir) -> io::Result<Vec<DirEntry>> {
+    let own = dir.dir.dir_metadata()?;
+    let mut entries = vec![
+        DirEntry {
+            name: b".".to_vec(),
+            ino: own.ino(),
+            file_type: Some(own.file_type()),
+        },
+        DirEntry {
+            name: b"..".to_vec(),
+            ino: 0,
+            file_type: Some(own.file_type()),
+        },
+    ];
+    let mut rest = Vec::new();
+    for entry in dir.dir.entries()? {
+        let entry = entry?;
+        let name: OsString = entry.file_name();
+        rest.push(DirEntry {
+            name: name.as_bytes().to_vec(),
+            ino: entry.metadata().map(|m| m.ino()).unwrap_or(0),
+            file_type: entry.file_type().ok(),
+        });
+    }
+    rest.sort_by(|a, b| a.name.cmp(&b.name));
+    entries.extend(rest);
+    Ok(entries)
+}
+
+/// Sets the times of what `path` names beneath `dir`.
+pub(crate) fn set_times(
+    dir: &Dir,
+    path: &Path,
+    atime: Option<SystemTimeSpec>,
+    mtime: Option<SystemTimeSpec>,
+    follow: bool,
+) -> io::Result<()> {
+    if follow {
+        dir.set_times(path, atime, mtime)
+    } else {
+        dir.set_symlink_times(path, atime, mtime)
+    }
+}
