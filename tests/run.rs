@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{scratch, wasi_threads};
+use support::{scratch, wasi_threads, wasi_threads_env};
 
 #[test]
 fn the_example_runs_its_threads() {
@@ -129,4 +129,122 @@ fn a_module_that_cannot_run_is_bad_input() {
     let run = wasi_threads(&["run", &module]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("nowhere"), "{}", run.stderr);
+}
+
+#[test]
+fn wasmtime_46s_options_are_taken() {
+    let dir = scratch("run-wasmtime-options");
+    let module = write(&dir, "counts.wat", COUNTS);
+    let run = wasi_threads(&[
+        "run",
+        "-W",
+        "threads=y,shared-memory=y",
+        "-S",
+        "threads=y",
+        "-S",
+        "preview2=n",
+        "--env",
+        "A=1",
+        &module,
+        "x",
+    ]);
+    assert_eq!(run.code, 21, "{}", run.stderr);
+    // `--env NAME` passes on the host's value, and nothing when it has none.
+    let run = wasi_threads_env(
+        &[
+            "run",
+            "--env",
+            "FROM_HOST",
+            "--env",
+            "NOT_ON_THE_HOST",
+            &module,
+        ],
+        &[("FROM_HOST", "yes")],
+    );
+    assert_eq!(run.code, 11, "{}", run.stderr);
+    // `-S inherit-env`: at least the variable set here.
+    let run = wasi_threads_env(
+        &["run", "-S", "inherit-env", &module],
+        &[("FROM_HOST", "yes")],
+    );
+    assert!(run.code > 10, "{}", run.stderr);
+}
+
+#[test]
+fn unknown_or_malformed_options_are_errors_naming_them() {
+    let dir = scratch("run-bad-options");
+    let module = write(&dir, "counts.wat", COUNTS);
+    for (args, named) in [
+        (vec!["-W", "threads,simd"], "unknown `-W` option `simd`"),
+        (vec!["-S", "nn=y"], "unknown `-S` option `nn`"),
+        (vec!["-W", "fuel=lots"], "`-W fuel=lots`"),
+        (vec!["-S", "preview2"], "preview2=y"),
+        (vec!["--env", "=x"], "the name is empty"),
+    ] {
+        let mut all = vec!["run"];
+        all.extend(args);
+        all.push(&module);
+        let run = wasi_threads(&all);
+        assert_eq!(run.code, 2, "{all:?}");
+        assert!(run.stderr.contains(named), "{all:?}: {}", run.stderr);
+        assert_eq!(run.stdout, "");
+    }
+}
+
+const SPIN: &str = r#"(module
+  (import "env" "memory" (memory 2 4 shared))
+  (func (export "_start") (loop $spin (br $spin))))"#;
+
+#[test]
+fn wasmtime_limits_fuel_timeout_and_memory() {
+    let dir = scratch("run-limits");
+    let module = write(&dir, "spin.wat", SPIN);
+    let run = wasi_threads(&["run", "-W", "timeout=100ms", &module]);
+    assert_eq!(run.code, 134, "{}", run.stderr);
+    assert_eq!(run.stderr, "error: the time limit was reached\n");
+    let run = wasi_threads(&["run", "-W", "fuel=10000", &module]);
+    assert_eq!(run.code, 134, "{}", run.stderr);
+    assert!(run.stderr.contains("fuel"), "{}", run.stderr);
+    let run = wasi_threads(&["run", "-W", "max-memory-size=65536", &module]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("over the memory limit of 65536"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn turning_threads_off_refuses_threaded_modules_as_wasmtime_does() {
+    let dir = scratch("run-threads-off");
+    let module = write(&dir, "spin.wat", SPIN);
+    let run = wasi_threads(&["run", "-W", "threads=n", &module]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("threads"), "{}", run.stderr);
+    let spawner = write(
+        &dir,
+        "spawner.wat",
+        r#"(module
+  (import "wasi" "thread-spawn" (func (param i32) (result i32)))
+  (import "env" "memory" (memory 1 1 shared))
+  (func (export "_start")))"#,
+    );
+    let run = wasi_threads(&["run", "-S", "threads=n", &spawner]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("thread-spawn"), "{}", run.stderr);
+}
+
+#[test]
+fn help_lists_exit_codes_and_defaults() {
+    let run = wasi_threads(&["run", "--help"]);
+    assert_eq!(run.code, 0);
+    for text in [
+        "Exit codes:",
+        "134",
+        "Defaults:",
+        "8192",
+        "-W threads=y,shared-memory=y -S threads=y",
+    ] {
+        assert!(run.stdout.contains(text), "{text}: {}", run.stdout);
+    }
 }

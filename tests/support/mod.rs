@@ -22,9 +22,16 @@ pub struct Run {
 
 /// Runs the `wasi-threads` binary with `args`, from the repository root.
 pub fn wasi_threads(args: &[&str]) -> Run {
+    wasi_threads_env(args, &[])
+}
+
+/// Like [`wasi_threads`], with these variables added to its environment.
+pub fn wasi_threads_env(args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_wasi-threads"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root())
+        .stdin(std::process::Stdio::null())
         .output()
         .expect("run wasi-threads");
     Run {

@@ -106,7 +106,7 @@ use state::Inner;
 #[allow(clippy::too_many_arguments)]
 mod glue {
     wiggle::from_witx!({
-        witx: ["../../witx/preview1/wasi_snapshot_preview1.witx"],
+        witx: ["witx/preview1/wasi_snapshot_preview1.witx"],
         errors: { errno => trappable Error },
     });
 }

@@ -441,6 +441,48 @@ impl<T: Send + 'static> WasiThreadsBuilder<T> {
     }
 }
 
+impl<T: Send + 'static> WasiThreadsBuilder<T> {
+    /// Like [`WasiThreadsBuilder::build`], for an embedder that made the
+    /// `InstancePre` itself, with the memory the module imports already
+    /// defined in its linker: `memory` is that memory when it is shared
+    /// (the run wakes threads parked on it when it ends, and
+    /// [`WasiThreadsCtx::memory`] returns it). The limits of the memory are
+    /// then the embedder's; [`WasiThreadsBuilder::memory_limit`] does not
+    /// apply.
+    pub fn build_with_instance_pre(
+        self,
+        pre: InstancePre<T>,
+        memory: Option<SharedMemory>,
+    ) -> Result<WasiThreadsCtx<T>, Error> {
+        let shape = inspect(pre.module())?;
+        if shape.spawn {
+            crate::engine::check_threads(pre.module().engine())?;
+        }
+        if let Some(shared) = &memory {
+            let waker = shared.clone();
+            self.run.on_stop(move |deadline| wake_all(&waker, deadline));
+        }
+        let prepared = OnceLock::new();
+        let _ = prepared.set(pre.clone());
+        Ok(WasiThreadsCtx {
+            shared: Arc::new(Shared {
+                run: self.run,
+                module: pre.module().clone(),
+                pending: Mutex::new(None),
+                pre: prepared,
+                memory,
+                memory_limit: None,
+                entry_point: shape.entry_point,
+                max_threads: self.max_threads,
+                tids: Mutex::new(tids::Tids::default()),
+                factory: self.factory,
+                setup: self.setup,
+            }),
+            tid: 0,
+        })
+    }
+}
+
 /// Defines `wasi` `thread-spawn` in `linker`; `get` finds the calling
 /// thread's context in its store data.
 pub fn add_to_linker<T: Send + 'static>(
