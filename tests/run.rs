@@ -248,3 +248,77 @@ fn help_lists_exit_codes_and_defaults() {
         assert!(run.stdout.contains(text), "{text}: {}", run.stdout);
     }
 }
+
+/// Exits with the file types of descriptors 0, 1 and 2 (as `fd_fdstat_get`
+/// gives them) packed as `t0 + 8 * t1 + 64 * t2`; 1 (a block device, which
+/// none is) when the call fails, 5 when a character device could seek
+/// (wasi-libc's `isatty` wants neither `fd_seek` nor `fd_tell`).
+const FILETYPES: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $fdstat (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func $type (param $fd i32) (result i32)
+    (if (call $fdstat (local.get $fd) (i32.const 0)) (then (return (i32.const 1))))
+    (if (i32.and
+          (i32.eq (i32.load8_u (i32.const 0)) (i32.const 2))
+          (i64.ne (i64.and (i64.load (i32.const 8)) (i64.const 36)) (i64.const 0)))
+      (then (return (i32.const 5))))
+    (i32.load8_u (i32.const 0)))
+  (func (export "_start")
+    (call $exit
+      (i32.add (call $type (i32.const 0))
+        (i32.add (i32.mul (call $type (i32.const 1)) (i32.const 8))
+          (i32.mul (call $type (i32.const 2)) (i32.const 64)))))))"#;
+
+/// A pseudo-terminal: (the controlling side, the terminal the program sees).
+fn pty() -> (std::os::fd::OwnedFd, std::fs::File) {
+    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+    grantpt(&master).unwrap();
+    unlockpt(&master).unwrap();
+    let name = ptsname(&master, Vec::new()).unwrap();
+    let terminal = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(name.to_str().unwrap())
+        .unwrap();
+    (master, terminal)
+}
+
+#[test]
+fn stdio_descriptors_say_what_they_are_terminal_file_or_stream() {
+    use std::process::{Command, Stdio};
+    const UNKNOWN: i32 = 0;
+    const CHARACTER_DEVICE: i32 = 2;
+    const REGULAR_FILE: i32 = 4;
+    let dir = scratch("run-filetypes");
+    let module = write(&dir, "types.wat", FILETYPES);
+    let file = |name: &str| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(dir.join(name))
+            .unwrap()
+    };
+    let run = |stdin: Stdio, stdout: Stdio, stderr: Stdio| {
+        Command::new(env!("CARGO_BIN_EXE_wasi-threads"))
+            .args(["run", &module])
+            .stdin(stdin)
+            .stdout(stdout)
+            .stderr(stderr)
+            .status()
+            .unwrap()
+            .code()
+            .unwrap()
+    };
+    // stdin a file, stdout a terminal, stderr a pipe.
+    let (_master, terminal) = pty();
+    let code = run(file("in").into(), terminal.into(), Stdio::piped());
+    assert_eq!(code, REGULAR_FILE + 8 * CHARACTER_DEVICE + 64 * UNKNOWN);
+    // stdin a pipe, stdout a file, stderr a terminal.
+    let (_master, terminal) = pty();
+    let code = run(Stdio::piped(), file("out").into(), terminal.into());
+    assert_eq!(code, UNKNOWN + 8 * REGULAR_FILE + 64 * CHARACTER_DEVICE);
+}

@@ -135,7 +135,7 @@ fn socket_calls_answer_as_preview_1_specifies() {
             (6, 8),  // badf
             (7, 0),
             (107, conn),
-            (8, 28),  // inval: not listening
+            (8, 76),  // notcapable: a connection has no sock_accept right
             (9, 28),  // inval: shut down nothing
             (10, 28), // inval: no send flags exist
             (11, 0),

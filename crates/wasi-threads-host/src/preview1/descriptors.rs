@@ -8,7 +8,7 @@ use std::sync::Arc;
 use wiggle::GuestMemory;
 
 use super::iov::{gather, read_buffer, scatter, MAX_IO, MAX_STREAM_IO};
-use super::types::{self, Errno, Error};
+use super::types::{self, Errno, Error, Rights};
 use super::WasiCtx;
 use crate::resources::fs::{OpenDir, OpenFile};
 use crate::resources::net::Socket;
@@ -23,40 +23,94 @@ pub(crate) enum Desc {
     Socket(Arc<Socket>),
 }
 
+/// A descriptor: what it names and its rights (see `rights`).
+#[derive(Clone)]
+pub(crate) struct Entry {
+    pub desc: Desc,
+    pub base: Rights,
+    pub inheriting: Rights,
+}
+
+impl Entry {
+    pub fn new(desc: Desc, base: Rights, inheriting: Rights) -> Entry {
+        Entry {
+            desc,
+            base,
+            inheriting,
+        }
+    }
+
+    /// `notcapable` unless the descriptor has every right in `need`.
+    pub fn require(&self, need: Rights) -> Result<(), Error> {
+        if self.base.contains(need) {
+            Ok(())
+        } else {
+            Err(Errno::Notcapable.into())
+        }
+    }
+}
+
 impl WasiCtx {
-    pub(super) fn get(&self, fd: types::Fd) -> Result<Desc, Error> {
+    /// The descriptor `fd`, whatever it is and whatever rights it has.
+    pub(super) fn entry(&self, fd: types::Fd) -> Result<Entry, Error> {
         Ok(self.fds.get(u32::from(fd))?)
     }
 
-    /// The directory `fd` names: `notdir` for any other descriptor.
-    pub(super) fn dir(&self, fd: types::Fd) -> Result<Arc<OpenDir>, Error> {
-        match self.get(fd)? {
-            Desc::Dir(d) => Ok(d),
+    /// What `fd` names, when it has the rights in `need`.
+    pub(super) fn get(&self, fd: types::Fd, need: Rights) -> Result<Desc, Error> {
+        let entry = self.entry(fd)?;
+        entry.require(need)?;
+        Ok(entry.desc)
+    }
+
+    /// The directory `fd` names (`notdir` for any other descriptor), when
+    /// it has the rights in `need`.
+    pub(super) fn dir(&self, fd: types::Fd, need: Rights) -> Result<Arc<OpenDir>, Error> {
+        let entry = self.entry(fd)?;
+        match &entry.desc {
+            Desc::Dir(d) => {
+                entry.require(need)?;
+                Ok(d.clone())
+            }
             _ => Err(Errno::Notdir.into()),
         }
     }
 
     /// The regular file `fd` names, for the calls that use a position or
-    /// an offset: `spipe` for stdio and sockets, `isdir` for a directory.
-    pub(super) fn file(&self, fd: types::Fd) -> Result<Arc<OpenFile>, Error> {
-        match self.get(fd)? {
+    /// an offset (`spipe` for stdio and sockets, `isdir` for a directory),
+    /// when it has the rights in `need`.
+    pub(super) fn file(&self, fd: types::Fd, need: Rights) -> Result<Arc<OpenFile>, Error> {
+        let entry = self.entry(fd)?;
+        match &entry.desc {
             Desc::Stdio(_) | Desc::Socket(_) => Err(Errno::Spipe.into()),
             Desc::Dir(_) => Err(Errno::Isdir.into()),
-            Desc::File(f) => Ok(f),
+            Desc::File(f) => {
+                entry.require(need)?;
+                Ok(f.clone())
+            }
         }
     }
 
-    /// The socket `fd` names: `notsock` for any other descriptor.
-    pub(super) fn socket(&self, fd: types::Fd) -> Result<Arc<Socket>, Error> {
-        match self.get(fd)? {
-            Desc::Socket(socket) => Ok(socket),
+    /// The socket `fd` names (`notsock` for any other descriptor), when it
+    /// has the rights in `need`; with its inheriting rights.
+    pub(super) fn socket(
+        &self,
+        fd: types::Fd,
+        need: Rights,
+    ) -> Result<(Arc<Socket>, Rights), Error> {
+        let entry = self.entry(fd)?;
+        match &entry.desc {
+            Desc::Socket(socket) => {
+                entry.require(need)?;
+                Ok((socket.clone(), entry.inheriting))
+            }
             _ => Err(Errno::Notsock.into()),
         }
     }
 
     /// Adds a descriptor under the lowest free number.
-    pub(super) fn insert(&self, desc: Desc) -> Result<types::Fd, Error> {
-        Ok(types::Fd::from(self.fds.insert(desc)?))
+    pub(super) fn insert(&self, entry: Entry) -> Result<types::Fd, Error> {
+        Ok(types::Fd::from(self.fds.insert(entry)?))
     }
 
     /// `fd_read` and `sock_recv` of a socket.
@@ -120,11 +174,16 @@ impl WasiCtx {
 /// The `fdflags` of an open file.
 pub(super) fn file_flags(file: &OpenFile) -> types::Fdflags {
     let mut flags = types::Fdflags::empty();
-    if file.is_append() {
-        flags |= types::Fdflags::APPEND;
-    }
-    if file.is_nonblocking() {
-        flags |= types::Fdflags::NONBLOCK;
+    for (on, flag) in [
+        (file.is_append(), types::Fdflags::APPEND),
+        (file.is_nonblocking(), types::Fdflags::NONBLOCK),
+        (file.sync.sync, types::Fdflags::SYNC),
+        (file.sync.dsync, types::Fdflags::DSYNC),
+        (file.sync.rsync, types::Fdflags::RSYNC),
+    ] {
+        if on {
+            flags |= flag;
+        }
     }
     flags
 }

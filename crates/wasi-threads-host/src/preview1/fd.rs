@@ -8,14 +8,14 @@ use wiggle::{GuestMemory, GuestPtr};
 use super::descriptors::{file_flags, Desc};
 use super::iov::{gather, read_buffer, read_full_at, scatter, MAX_IO};
 use super::stat;
-use super::types::{self, Errno, Error};
+use super::types::{self, Errno, Error, Rights as R};
 use super::WasiCtx;
 use crate::resources::fs;
 use crate::resources::stdio::{self, StreamKind};
 
 pub(super) fn fd_advise(cx: &WasiCtx, fd: types::Fd) -> Result<(), Error> {
     // Advice is only advice.
-    cx.file(fd).map(drop)
+    cx.file(fd, R::FD_ADVISE).map(drop)
 }
 
 pub(super) fn fd_allocate(
@@ -24,14 +24,11 @@ pub(super) fn fd_allocate(
     offset: types::Filesize,
     len: types::Filesize,
 ) -> Result<(), Error> {
-    let file = cx.file(fd)?;
-    if !file.write {
-        return Err(Errno::Badf.into());
-    }
+    let file = cx.file(fd, R::FD_ALLOCATE)?;
     let end = offset.checked_add(len).ok_or(Errno::Fbig)?;
-    let size = file.file.metadata().map_err(Error::from)?.len();
+    let size = file.file.metadata()?.len();
     if end > size {
-        file.file.set_len(end).map_err(Error::from)?;
+        file.file.set_len(end)?;
     }
     Ok(())
 }
@@ -41,106 +38,33 @@ pub(super) fn fd_close(cx: &WasiCtx, fd: types::Fd) -> Result<(), Error> {
 }
 
 pub(super) fn fd_datasync(cx: &WasiCtx, fd: types::Fd) -> Result<(), Error> {
-    match cx.get(fd)? {
+    match cx.get(fd, R::FD_DATASYNC)? {
         Desc::Stdio(_) | Desc::Socket(_) => Err(Errno::Inval.into()),
         Desc::Dir(_) => Ok(()),
-        Desc::File(f) => f.file.sync_data().map_err(Error::from),
+        Desc::File(f) => Ok(f.file.sync_data()?),
     }
 }
 
 pub(super) fn fd_fdstat_get(cx: &WasiCtx, fd: types::Fd) -> Result<types::Fdstat, Error> {
-    use types::Rights as R;
-    let file_rights = R::FD_DATASYNC
-        | R::FD_SEEK
-        | R::FD_FDSTAT_SET_FLAGS
-        | R::FD_SYNC
-        | R::FD_TELL
-        | R::FD_ADVISE
-        | R::FD_FILESTAT_GET
-        | R::POLL_FD_READWRITE;
-    let dir_rights = R::PATH_CREATE_DIRECTORY
-        | R::PATH_CREATE_FILE
-        | R::PATH_LINK_SOURCE
-        | R::PATH_LINK_TARGET
-        | R::PATH_OPEN
-        | R::FD_READDIR
-        | R::PATH_READLINK
-        | R::PATH_RENAME_SOURCE
-        | R::PATH_RENAME_TARGET
-        | R::PATH_FILESTAT_GET
-        | R::PATH_FILESTAT_SET_SIZE
-        | R::PATH_FILESTAT_SET_TIMES
-        | R::FD_FILESTAT_GET
-        | R::FD_FILESTAT_SET_TIMES
-        | R::PATH_SYMLINK
-        | R::PATH_REMOVE_DIRECTORY
-        | R::PATH_UNLINK_FILE;
-    Ok(match cx.get(fd)? {
-        Desc::Stdio(n) => types::Fdstat {
-            fs_filetype: stdio_filetype(cx, n),
-            fs_flags: types::Fdflags::empty(),
-            fs_rights_base: if n == 0 {
-                R::FD_READ | R::POLL_FD_READWRITE
-            } else {
-                R::FD_WRITE | R::POLL_FD_READWRITE
-            },
-            fs_rights_inheriting: R::empty(),
-        },
-        Desc::File(f) => {
-            let mut rights = file_rights;
-            if f.read {
-                rights |= R::FD_READ;
-            }
-            if f.write {
-                rights |= R::FD_WRITE
-                    | R::FD_ALLOCATE
-                    | R::FD_FILESTAT_SET_SIZE
-                    | R::FD_FILESTAT_SET_TIMES;
-            }
-            types::Fdstat {
-                fs_filetype: types::Filetype::RegularFile,
-                fs_flags: file_flags(&f),
-                fs_rights_base: rights,
-                fs_rights_inheriting: R::empty(),
-            }
-        }
-        Desc::Socket(socket) => types::Fdstat {
-            fs_filetype: types::Filetype::SocketStream,
-            fs_flags: if socket.is_nonblocking() {
+    let entry = cx.entry(fd)?;
+    let (fs_filetype, fs_flags) = match &entry.desc {
+        Desc::Stdio(n) => (stdio_filetype(cx, *n), types::Fdflags::empty()),
+        Desc::File(f) => (types::Filetype::RegularFile, file_flags(f)),
+        Desc::Socket(socket) => (
+            types::Filetype::SocketStream,
+            if socket.is_nonblocking() {
                 types::Fdflags::NONBLOCK
             } else {
                 types::Fdflags::empty()
             },
-            fs_rights_base: if socket.listener {
-                R::SOCK_ACCEPT | R::POLL_FD_READWRITE | R::FD_FDSTAT_SET_FLAGS
-            } else {
-                R::FD_READ
-                    | R::FD_WRITE
-                    | R::POLL_FD_READWRITE
-                    | R::SOCK_SHUTDOWN
-                    | R::FD_FDSTAT_SET_FLAGS
-            },
-            fs_rights_inheriting: if socket.listener {
-                R::FD_READ
-                    | R::FD_WRITE
-                    | R::POLL_FD_READWRITE
-                    | R::SOCK_SHUTDOWN
-                    | R::FD_FDSTAT_SET_FLAGS
-            } else {
-                R::empty()
-            },
-        },
-        Desc::Dir(_) => types::Fdstat {
-            fs_filetype: types::Filetype::Directory,
-            fs_flags: types::Fdflags::empty(),
-            fs_rights_base: dir_rights,
-            fs_rights_inheriting: dir_rights
-                | file_rights
-                | R::FD_READ
-                | R::FD_WRITE
-                | R::FD_ALLOCATE
-                | R::FD_FILESTAT_SET_SIZE,
-        },
+        ),
+        Desc::Dir(_) => (types::Filetype::Directory, types::Fdflags::empty()),
+    };
+    Ok(types::Fdstat {
+        fs_filetype,
+        fs_flags,
+        fs_rights_base: entry.base,
+        fs_rights_inheriting: entry.inheriting,
     })
 }
 
@@ -150,13 +74,16 @@ pub(super) fn fd_fdstat_set_flags(
     flags: types::Fdflags,
 ) -> Result<(), Error> {
     use types::Fdflags as F;
-    match cx.get(fd)? {
-        // Append and non-blocking switch; the synchronised-I/O flags
-        // cannot be switched on after opening (`notsup`).
-        Desc::File(f) if (flags - F::APPEND - F::NONBLOCK).is_empty() => {
+    let synced = F::SYNC | F::DSYNC | F::RSYNC;
+    match cx.get(fd, R::FD_FDSTAT_SET_FLAGS)? {
+        // Append and non-blocking switch; the synchronised-I/O flags stay
+        // as the file was opened (`notsup` to change them).
+        Desc::File(f) => {
+            if flags & synced != file_flags(&f) & synced {
+                return Err(Errno::Notsup.into());
+            }
             if flags.contains(F::APPEND) != f.is_append() {
-                f.set_append(flags.contains(F::APPEND))
-                    .map_err(Error::from)?;
+                f.set_append(flags.contains(F::APPEND))?;
             }
             f.set_nonblocking(flags.contains(F::NONBLOCK));
             Ok(())
@@ -170,15 +97,26 @@ pub(super) fn fd_fdstat_set_flags(
     }
 }
 
-pub(super) fn fd_fdstat_set_rights(cx: &WasiCtx, fd: types::Fd) -> Result<(), Error> {
-    // Rights are not enforced beyond read, write and read-only
-    // preopens; dropping them is accepted and changes nothing.
-    cx.get(fd)?;
-    Ok(())
+/// Rights can only be dropped: asking for one the descriptor lacks is
+/// `notcapable`.
+pub(super) fn fd_fdstat_set_rights(
+    cx: &WasiCtx,
+    fd: types::Fd,
+    base: types::Rights,
+    inheriting: types::Rights,
+) -> Result<(), Error> {
+    cx.fds.update(u32::from(fd), |entry| {
+        if !entry.base.contains(base) || !entry.inheriting.contains(inheriting) {
+            return Err(Error::from(Errno::Notcapable));
+        }
+        entry.base = base;
+        entry.inheriting = inheriting;
+        Ok(())
+    })?
 }
 
 pub(super) fn fd_filestat_get(cx: &WasiCtx, fd: types::Fd) -> Result<types::Filestat, Error> {
-    match cx.get(fd)? {
+    match cx.get(fd, R::FD_FILESTAT_GET)? {
         Desc::Stdio(n) => Ok(types::Filestat {
             dev: 0,
             ino: 0,
@@ -212,12 +150,7 @@ pub(super) fn fd_filestat_set_size(
     fd: types::Fd,
     size: types::Filesize,
 ) -> Result<(), Error> {
-    match cx.get(fd)? {
-        Desc::Stdio(_) | Desc::Socket(_) => Err(Errno::Inval.into()),
-        Desc::Dir(_) => Err(Errno::Isdir.into()),
-        Desc::File(f) if !f.write => Err(Errno::Badf.into()),
-        Desc::File(f) => f.file.set_len(size).map_err(Error::from),
-    }
+    Ok(cx.file(fd, R::FD_FILESTAT_SET_SIZE)?.file.set_len(size)?)
 }
 
 pub(super) fn fd_filestat_set_times(
@@ -239,7 +172,7 @@ pub(super) fn fd_filestat_set_times(
         types::Fstflags::MTIM,
         types::Fstflags::MTIM_NOW,
     )?;
-    match cx.get(fd)? {
+    match cx.get(fd, R::FD_FILESTAT_SET_TIMES)? {
         Desc::Stdio(_) | Desc::Socket(_) => Err(Errno::Notsup.into()),
         Desc::Dir(d) => {
             fs::set_times(&d.dir, Path::new("."), atime, mtime, true).map_err(Error::from)
@@ -264,17 +197,14 @@ pub(super) fn fd_pread(
     iovs: types::IovecArray,
     offset: types::Filesize,
 ) -> Result<types::Size, Error> {
-    let file = cx.file(fd)?;
-    if !file.read {
-        return Err(Errno::Badf.into());
-    }
+    let file = cx.file(fd, R::FD_READ | R::FD_SEEK)?;
     let (iovs, mut data) = read_buffer(mem, iovs, MAX_IO)?;
-    let n = read_full_at(&file.file, &mut data, offset).map_err(Error::from)?;
+    let n = read_full_at(&file.file, &mut data, offset)?;
     scatter(mem, &iovs, &data[..n])
 }
 
 pub(super) fn fd_prestat_get(cx: &WasiCtx, fd: types::Fd) -> Result<types::Prestat, Error> {
-    match cx.get(fd)? {
+    match cx.entry(fd)?.desc {
         Desc::Dir(d) => match &d.preopen {
             Some(name) => Ok(types::Prestat::Dir(types::PrestatDir {
                 pr_name_len: name.len() as u32,
@@ -292,7 +222,7 @@ pub(super) fn fd_prestat_dir_name(
     path: GuestPtr<u8>,
     len: types::Size,
 ) -> Result<(), Error> {
-    let name = match cx.get(fd)? {
+    let name = match cx.entry(fd)?.desc {
         Desc::Dir(d) => d.preopen.clone().ok_or(Errno::Badf)?,
         _ => return Err(Errno::Badf.into()),
     };
@@ -310,12 +240,9 @@ pub(super) fn fd_pwrite(
     ciovs: types::CiovecArray,
     offset: types::Filesize,
 ) -> Result<types::Size, Error> {
-    let file = cx.file(fd)?;
-    if !file.write {
-        return Err(Errno::Badf.into());
-    }
+    let file = cx.file(fd, R::FD_WRITE | R::FD_SEEK)?;
     let bytes = gather(mem, ciovs)?;
-    std::os::unix::fs::FileExt::write_all_at(&file.file, &bytes, offset).map_err(Error::from)?;
+    std::os::unix::fs::FileExt::write_all_at(&file.file, &bytes, offset)?;
     Ok(bytes.len() as u32)
 }
 
@@ -325,22 +252,23 @@ pub(super) fn fd_read(
     fd: types::Fd,
     iovs: types::IovecArray,
 ) -> Result<types::Size, Error> {
-    let file = match cx.get(fd)? {
-        Desc::Stdio(0) => return cx.stdin_read(mem, iovs),
-        Desc::Stdio(_) => return Err(Errno::Badf.into()),
+    let entry = cx.entry(fd)?;
+    if let Desc::Dir(_) = entry.desc {
+        return Err(Errno::Isdir.into());
+    }
+    entry.require(R::FD_READ)?;
+    let file = match entry.desc {
+        Desc::Stdio(_) => return cx.stdin_read(mem, iovs),
         Desc::Socket(socket) => return cx.socket_read(mem, &socket, iovs, false, false),
-        Desc::Dir(_) => return Err(Errno::Isdir.into()),
+        Desc::Dir(_) => unreachable!("answered above"),
         Desc::File(f) => f,
     };
-    if !file.read {
-        return Err(Errno::Badf.into());
-    }
     let (iovs, mut data) = read_buffer(mem, iovs, MAX_IO)?;
     // The position is the descriptor's: reads through it from several
     // threads each get their own bytes.
     let n = {
-        let mut position = file.position.lock().unwrap();
-        let n = read_full_at(&file.file, &mut data, *position).map_err(Error::from)?;
+        let mut position = file.position();
+        let n = read_full_at(&file.file, &mut data, *position)?;
         *position += n as u64;
         n
     };
@@ -355,10 +283,7 @@ pub(super) fn fd_readdir(
     len: types::Size,
     cookie: types::Dircookie,
 ) -> Result<types::Size, Error> {
-    let dir = match cx.get(fd)? {
-        Desc::Dir(d) => d,
-        _ => return Err(Errno::Notdir.into()),
-    };
+    let dir = cx.dir(fd, R::FD_READDIR)?;
     let bytes = dirents(&fs::list(&dir)?, cookie, len as usize);
     mem.copy_from_slice(&bytes, buf.as_array(bytes.len() as u32))?;
     Ok(bytes.len() as u32)
@@ -374,12 +299,18 @@ pub(super) fn fd_seek(
     offset: types::Filedelta,
     whence: types::Whence,
 ) -> Result<types::Filesize, Error> {
-    let file = cx.file(fd)?;
-    let mut position = file.position.lock().unwrap();
+    // Asking where the position is needs only `fd_tell`.
+    let need = if offset == 0 && whence == types::Whence::Cur {
+        R::FD_TELL
+    } else {
+        R::FD_SEEK
+    };
+    let file = cx.file(fd, need)?;
+    let mut position = file.position();
     let base = match whence {
         types::Whence::Set => 0,
         types::Whence::Cur => *position as i128,
-        types::Whence::End => file.file.metadata().map_err(Error::from)?.len() as i128,
+        types::Whence::End => file.file.metadata()?.len() as i128,
     };
     let target = base + offset as i128;
     if target < 0 || target > i64::MAX as i128 {
@@ -390,7 +321,7 @@ pub(super) fn fd_seek(
 }
 
 pub(super) fn fd_sync(cx: &WasiCtx, fd: types::Fd) -> Result<(), Error> {
-    match cx.get(fd)? {
+    match cx.get(fd, R::FD_SYNC)? {
         Desc::Stdio(_) | Desc::Socket(_) => Err(Errno::Inval.into()),
         Desc::Dir(_) => Ok(()),
         Desc::File(f) => f.file.sync_all().map_err(Error::from),
@@ -398,7 +329,7 @@ pub(super) fn fd_sync(cx: &WasiCtx, fd: types::Fd) -> Result<(), Error> {
 }
 
 pub(super) fn fd_tell(cx: &WasiCtx, fd: types::Fd) -> Result<types::Filesize, Error> {
-    Ok(*cx.file(fd)?.position.lock().unwrap())
+    Ok(*cx.file(fd, R::FD_TELL)?.position())
 }
 
 pub(super) fn fd_write(
@@ -407,25 +338,25 @@ pub(super) fn fd_write(
     fd: types::Fd,
     ciovs: types::CiovecArray,
 ) -> Result<types::Size, Error> {
-    let file = match cx.get(fd)? {
-        Desc::Stdio(0) => return Err(Errno::Badf.into()),
+    let entry = cx.entry(fd)?;
+    if let Desc::Dir(_) = entry.desc {
+        return Err(Errno::Isdir.into());
+    }
+    entry.require(R::FD_WRITE)?;
+    let file = match entry.desc {
         Desc::Stdio(n) => return cx.stdio_write(mem, n, ciovs),
         Desc::Socket(socket) => return cx.socket_write(mem, &socket, ciovs),
-        Desc::Dir(_) => return Err(Errno::Isdir.into()),
+        Desc::Dir(_) => unreachable!("answered above"),
         Desc::File(f) => f,
     };
-    if !file.write {
-        return Err(Errno::Badf.into());
-    }
     let bytes = gather(mem, ciovs)?;
-    let mut position = file.position.lock().unwrap();
+    let mut position = file.position();
     if file.is_append() {
         // O_APPEND: the system appends atomically, whoever else writes.
-        (&file.file).write_all(&bytes).map_err(Error::from)?;
-        *position = file.file.metadata().map_err(Error::from)?.len();
+        (&file.file).write_all(&bytes)?;
+        *position = file.file.metadata()?.len();
     } else {
-        std::os::unix::fs::FileExt::write_all_at(&file.file, &bytes, *position)
-            .map_err(Error::from)?;
+        std::os::unix::fs::FileExt::write_all_at(&file.file, &bytes, *position)?;
         *position += bytes.len() as u64;
     }
     Ok(bytes.len() as u32)

@@ -10,8 +10,8 @@
 //!
 //! The glue comes from wiggle, generated from `witx/preview1/`; like
 //! wasmtime's, it reaches the guest's memory through its `memory` export.
-//! Its implementation is split by call family: [`args`] (arguments and
-//! environment), [`clocks`] (clocks and random), `fd` (descriptors),
+//! Its implementation is split by call family: `args` (arguments and
+//! environment), `clocks` (clocks and random), `fd` (descriptors),
 //! `path` (paths), `poll` (`poll_oneoff`), `sock` (sockets) and `proc`
 //! (`proc_exit`, `proc_raise`, `sched_yield`).
 //!
@@ -46,8 +46,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod args;
-pub mod clocks;
+mod args;
+mod clocks;
 mod descriptors;
 mod errno;
 mod fd;
@@ -55,6 +55,7 @@ mod iov;
 mod path;
 mod poll;
 mod proc;
+mod rights;
 mod sock;
 mod stat;
 
@@ -62,7 +63,7 @@ mod stat;
 mod state {
     use std::sync::Mutex;
 
-    use super::descriptors::Desc;
+    use super::descriptors::Entry;
     use super::Clock;
     use crate::resources::stdio::{Output, StdinStream};
     use crate::resources::table::Table;
@@ -75,7 +76,7 @@ mod state {
         pub(crate) stdin: StdinStream,
         pub(crate) stdout: Output,
         pub(crate) stderr: Output,
-        pub(crate) fds: Table<Desc>,
+        pub(crate) fds: Table<Entry>,
         pub(crate) clock: Box<dyn Clock>,
         pub(crate) random: Mutex<Box<dyn rand_core::RngCore + Send>>,
     }
@@ -98,7 +99,7 @@ use crate::Error;
 pub use crate::resources::stdio::{MemoryOutput, Output, Stdin};
 pub use clocks::{Clock, SystemClock};
 
-use descriptors::Desc;
+use descriptors::{Desc, Entry};
 use state::Inner;
 
 /// The glue wiggle generates; preview 1 has functions of up to 9 core
@@ -113,7 +114,7 @@ mod glue {
 
 pub(crate) use glue::types;
 use glue::wasi_snapshot_preview1::WasiSnapshotPreview1;
-use types::Error as WasiError;
+use types::{Error as WasiError, Rights};
 
 /// The most descriptors open at once, unless the builder says otherwise.
 pub const DEFAULT_MAX_FDS: usize = 4096;
@@ -288,8 +289,15 @@ impl WasiCtxBuilder {
     /// are closed when `run` has stopped its threads.
     pub fn build(self, run: &Run) -> Result<WasiCtx, Error> {
         let fds = Table::new(self.max_fds.max(3));
-        for fd in 0..3 {
-            fds.set(fd, Desc::Stdio(fd));
+        fds.set(
+            0,
+            Entry::new(Desc::Stdio(0), rights::stdin(), Rights::empty()),
+        );
+        for fd in 1..3 {
+            fds.set(
+                fd,
+                Entry::new(Desc::Stdio(fd), rights::stdout(), Rights::empty()),
+            );
         }
         let mut next = 3;
         for p in &self.preopens {
@@ -297,12 +305,21 @@ impl WasiCtxBuilder {
                 path: p.host.clone(),
                 source,
             })?;
-            fds.set(next, Desc::Dir(Arc::new(dir)));
+            let (base, inheriting) = rights::preopen(p.writable);
+            fds.set(next, Entry::new(Desc::Dir(Arc::new(dir)), base, inheriting));
             next += 1;
         }
         for socket in self.sockets {
             let socket = Socket::preopened(socket).map_err(Error::Socket)?;
-            fds.set(next, Desc::Socket(Arc::new(socket)));
+            let (base, inheriting) = if socket.listener {
+                rights::listener()
+            } else {
+                (rights::connection(), Rights::empty())
+            };
+            fds.set(
+                next,
+                Entry::new(Desc::Socket(Arc::new(socket)), base, inheriting),
+            );
             next += 1;
         }
         let stdin = StdinStream::new(self.stdin).map_err(|source| Error::Io {
@@ -435,10 +452,10 @@ impl WasiSnapshotPreview1 for WasiCtx {
         &mut self,
         _: &mut GuestMemory<'_>,
         fd: types::Fd,
-        _: types::Rights,
-        _: types::Rights,
+        base: types::Rights,
+        inheriting: types::Rights,
     ) -> Result<(), WasiError> {
-        fd::fd_fdstat_set_rights(self, fd)
+        fd::fd_fdstat_set_rights(self, fd, base, inheriting)
     }
     fn fd_filestat_get(
         &mut self,
@@ -585,12 +602,12 @@ impl WasiSnapshotPreview1 for WasiCtx {
         &mut self,
         mem: &mut GuestMemory<'_>,
         old_fd: types::Fd,
-        _: types::Lookupflags,
+        flags: types::Lookupflags,
         old_path: GuestPtr<str>,
         new_fd: types::Fd,
         new_path: GuestPtr<str>,
     ) -> Result<(), WasiError> {
-        path::path_link(self, mem, old_fd, old_path, new_fd, new_path)
+        path::path_link(self, mem, old_fd, flags, old_path, new_fd, new_path)
     }
     fn path_open(
         &mut self,
@@ -599,10 +616,11 @@ impl WasiSnapshotPreview1 for WasiCtx {
         dirflags: types::Lookupflags,
         path: GuestPtr<str>,
         oflags: types::Oflags,
-        rights: types::Rights,
-        _: types::Rights,
+        base: types::Rights,
+        inheriting: types::Rights,
         fdflags: types::Fdflags,
     ) -> Result<types::Fd, WasiError> {
+        let rights = (base, inheriting);
         path::path_open(self, mem, fd, dirflags, path, oflags, rights, fdflags)
     }
     fn path_readlink(

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use cap_fs_ext::DirExt;
 use wiggle::{GuestMemory, GuestPtr};
 
-use super::descriptors::Desc;
+use super::descriptors::{Desc, Entry};
 use super::iov::read_path;
+use super::rights;
 use super::stat;
-use super::types::{self, Errno, Error};
+use super::types::{self, Errno, Error, Rights as R};
 use super::WasiCtx;
 use crate::resources::fs;
 
@@ -18,7 +19,7 @@ pub(super) fn path_create_directory(
     fd: types::Fd,
     path: GuestPtr<str>,
 ) -> Result<(), Error> {
-    let dir = cx.dir(fd)?;
+    let dir = cx.dir(fd, R::PATH_CREATE_DIRECTORY)?;
     let path = read_path(mem, path)?;
     dir.check_writable()?;
     dir.dir
@@ -33,7 +34,7 @@ pub(super) fn path_filestat_get(
     flags: types::Lookupflags,
     path: GuestPtr<str>,
 ) -> Result<types::Filestat, Error> {
-    let dir = cx.dir(fd)?;
+    let dir = cx.dir(fd, R::PATH_FILESTAT_GET)?;
     let path = read_path(mem, path)?;
     let path = fs::guest_path(&path)?;
     let meta = if flags.contains(types::Lookupflags::SYMLINK_FOLLOW) {
@@ -57,7 +58,7 @@ pub(super) fn path_filestat_set_times(
     mtim: types::Timestamp,
     fst: types::Fstflags,
 ) -> Result<(), Error> {
-    let dir = cx.dir(fd)?;
+    let dir = cx.dir(fd, R::PATH_FILESTAT_SET_TIMES)?;
     let path = read_path(mem, path)?;
     dir.check_writable()?;
     let atime = stat::time_spec(atim, fst, types::Fstflags::ATIM, types::Fstflags::ATIM_NOW)?;
@@ -70,12 +71,18 @@ pub(super) fn path_link(
     cx: &WasiCtx,
     mem: &mut GuestMemory<'_>,
     old_fd: types::Fd,
+    flags: types::Lookupflags,
     old_path: GuestPtr<str>,
     new_fd: types::Fd,
     new_path: GuestPtr<str>,
 ) -> Result<(), Error> {
-    let old_dir = cx.dir(old_fd)?;
-    let new_dir = cx.dir(new_fd)?;
+    let old_dir = cx.dir(old_fd, R::PATH_LINK_SOURCE)?;
+    let new_dir = cx.dir(new_fd, R::PATH_LINK_TARGET)?;
+    // Linking to what a symlink names is not supported: the link is made
+    // to the path itself (`inval` when asked to follow, as wasmtime).
+    if flags.contains(types::Lookupflags::SYMLINK_FOLLOW) {
+        return Err(Errno::Inval.into());
+    }
     let old_path = read_path(mem, old_path)?;
     let new_path = read_path(mem, new_path)?;
     new_dir.check_writable()?;
@@ -98,27 +105,56 @@ pub(super) fn path_open(
     dirflags: types::Lookupflags,
     path: GuestPtr<str>,
     oflags: types::Oflags,
-    rights: types::Rights,
+    (base, inheriting): (types::Rights, types::Rights),
     fdflags: types::Fdflags,
 ) -> Result<types::Fd, Error> {
-    let dir = cx.dir(fd)?;
+    use types::{Fdflags as F, Oflags as O};
+    let entry = cx.entry(fd)?;
+    let Desc::Dir(dir) = &entry.desc else {
+        return Err(Errno::Notdir.into());
+    };
+    let mut need = R::PATH_OPEN;
+    if oflags.contains(O::CREAT) {
+        need |= R::PATH_CREATE_FILE;
+    }
+    if oflags.contains(O::TRUNC) {
+        need |= R::PATH_FILESTAT_SET_SIZE;
+    }
+    entry.require(need)?;
+    // What the new descriptor gets: what it asks for, within what the
+    // directory passes on.
+    let base = base & entry.inheriting;
+    let inheriting = inheriting & entry.inheriting;
     let path = read_path(mem, path)?;
     let request = fs::OpenRequest {
         follow: dirflags.contains(types::Lookupflags::SYMLINK_FOLLOW),
-        directory: oflags.contains(types::Oflags::DIRECTORY),
-        create: oflags.contains(types::Oflags::CREAT),
-        exclusive: oflags.contains(types::Oflags::EXCL),
-        truncate: oflags.contains(types::Oflags::TRUNC),
-        read: rights.contains(types::Rights::FD_READ) || rights.contains(types::Rights::FD_READDIR),
-        write: rights.contains(types::Rights::FD_WRITE),
-        append: fdflags.contains(types::Fdflags::APPEND),
-        nonblocking: fdflags.contains(types::Fdflags::NONBLOCK),
+        directory: oflags.contains(O::DIRECTORY),
+        create: oflags.contains(O::CREAT),
+        exclusive: oflags.contains(O::EXCL),
+        truncate: oflags.contains(O::TRUNC),
+        read: base.intersects(R::FD_READ | R::FD_READDIR),
+        write: base.contains(R::FD_WRITE),
+        append: fdflags.contains(F::APPEND),
+        nonblocking: fdflags.contains(F::NONBLOCK),
+        sync: fs::SyncFlags {
+            sync: fdflags.contains(F::SYNC),
+            dsync: fdflags.contains(F::DSYNC),
+            rsync: fdflags.contains(F::RSYNC),
+        },
     };
-    let desc = match fs::open(&dir, fs::guest_path(&path)?, &request)? {
-        fs::Opened::File(f) => Desc::File(Arc::new(f)),
-        fs::Opened::Dir(d) => Desc::Dir(Arc::new(d)),
+    let entry = match fs::open(dir, fs::guest_path(&path)?, &request)? {
+        fs::Opened::File(f) => Entry::new(
+            Desc::File(Arc::new(f)),
+            base & rights::file(),
+            inheriting & rights::file(),
+        ),
+        fs::Opened::Dir(d) => Entry::new(
+            Desc::Dir(Arc::new(d)),
+            base & rights::dir(),
+            inheriting & (rights::dir() | rights::file()),
+        ),
     };
-    cx.insert(desc)
+    cx.insert(entry)
 }
 
 pub(super) fn path_readlink(
@@ -129,7 +165,7 @@ pub(super) fn path_readlink(
     buf: GuestPtr<u8>,
     len: types::Size,
 ) -> Result<types::Size, Error> {
-    let dir = cx.dir(fd)?;
+    let dir = cx.dir(fd, R::PATH_READLINK)?;
     let path = read_path(mem, path)?;
     let target = dir
         .dir
@@ -147,11 +183,17 @@ pub(super) fn path_remove_directory(
     fd: types::Fd,
     path: GuestPtr<str>,
 ) -> Result<(), Error> {
-    let dir = cx.dir(fd)?;
+    let dir = cx.dir(fd, R::PATH_REMOVE_DIRECTORY)?;
     let path = read_path(mem, path)?;
     dir.check_writable()?;
+    // `rmdir("dir/")` removes `dir`, as on POSIX (a file so named is
+    // still `notdir`).
+    let trimmed = match path.trim_end_matches('/') {
+        "" => path.as_str(),
+        trimmed => trimmed,
+    };
     dir.dir
-        .remove_dir(fs::guest_path(&path)?)
+        .remove_dir(fs::guest_path(trimmed)?)
         .map_err(Error::from)
 }
 
@@ -163,8 +205,8 @@ pub(super) fn path_rename(
     new_fd: types::Fd,
     new_path: GuestPtr<str>,
 ) -> Result<(), Error> {
-    let old_dir = cx.dir(fd)?;
-    let new_dir = cx.dir(new_fd)?;
+    let old_dir = cx.dir(fd, R::PATH_RENAME_SOURCE)?;
+    let new_dir = cx.dir(new_fd, R::PATH_RENAME_TARGET)?;
     let old_path = read_path(mem, old_path)?;
     let new_path = read_path(mem, new_path)?;
     old_dir.check_writable()?;
@@ -186,14 +228,16 @@ pub(super) fn path_symlink(
     fd: types::Fd,
     new_path: GuestPtr<str>,
 ) -> Result<(), Error> {
-    let dir = cx.dir(fd)?;
+    let dir = cx.dir(fd, R::PATH_SYMLINK)?;
     let old_path = read_path(mem, old_path)?;
     let new_path = read_path(mem, new_path)?;
     dir.check_writable()?;
-    // The link's text is stored as given; following it later still
-    // resolves beneath the directory.
+    // A link to an absolute path is refused (`notcapable`): following it
+    // would leave the sandbox, and another program on the host might.
+    // Relative links are stored as given; following one still resolves
+    // beneath the directory.
     dir.dir
-        .symlink_contents(fs::guest_path(&old_path)?, fs::guest_path(&new_path)?)
+        .symlink(fs::guest_path(&old_path)?, fs::guest_path(&new_path)?)
         .map_err(Error::from)
 }
 
@@ -203,7 +247,7 @@ pub(super) fn path_unlink_file(
     fd: types::Fd,
     path: GuestPtr<str>,
 ) -> Result<(), Error> {
-    let dir = cx.dir(fd)?;
+    let dir = cx.dir(fd, R::PATH_UNLINK_FILE)?;
     let path = read_path(mem, path)?;
     dir.check_writable()?;
     dir.dir

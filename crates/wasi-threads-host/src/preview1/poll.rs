@@ -54,11 +54,15 @@ pub(super) fn poll_oneoff(
         .iter()
         .map(|s| match &s.u {
             types::SubscriptionU::Clock(_) => None,
-            types::SubscriptionU::FdRead(r) | types::SubscriptionU::FdWrite(r) => Some(
-                cx.fds
-                    .get(u32::from(r.file_descriptor))
-                    .map_err(|_| Errno::Badf),
-            ),
+            types::SubscriptionU::FdRead(r) | types::SubscriptionU::FdWrite(r) => {
+                Some(match cx.fds.get(u32::from(r.file_descriptor)) {
+                    Err(_) => Err(Errno::Badf),
+                    Ok(entry) if !entry.base.contains(types::Rights::POLL_FD_READWRITE) => {
+                        Err(Errno::Notcapable)
+                    }
+                    Ok(entry) => Ok(entry.desc),
+                })
+            }
         })
         .collect();
     // Descriptors the system is asked about, and subscriptions that are

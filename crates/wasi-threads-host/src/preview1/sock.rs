@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use wiggle::GuestMemory;
 
-use super::descriptors::Desc;
-use super::types::{self, Errno, Error};
+use super::descriptors::{Desc, Entry};
+use super::rights;
+use super::types::{self, Errno, Error, Rights as R};
 use super::WasiCtx;
 
 pub(super) fn sock_accept(
@@ -13,7 +14,7 @@ pub(super) fn sock_accept(
     fd: types::Fd,
     flags: types::Fdflags,
 ) -> Result<types::Fd, Error> {
-    let socket = cx.socket(fd)?;
+    let (socket, inheriting) = cx.socket(fd, R::SOCK_ACCEPT)?;
     if !(flags - types::Fdflags::NONBLOCK).is_empty() {
         return Err(Errno::Inval.into());
     }
@@ -23,7 +24,11 @@ pub(super) fn sock_accept(
             flags.contains(types::Fdflags::NONBLOCK),
         )
         .map_err(Error::from)?;
-    cx.insert(Desc::Socket(Arc::new(stream)))
+    cx.insert(Entry::new(
+        Desc::Socket(Arc::new(stream)),
+        inheriting & rights::connection(),
+        R::empty(),
+    ))
 }
 
 pub(super) fn sock_recv(
@@ -33,7 +38,7 @@ pub(super) fn sock_recv(
     iovs: types::IovecArray,
     flags: types::Riflags,
 ) -> Result<(types::Size, types::Roflags), Error> {
-    let socket = cx.socket(fd)?;
+    let (socket, _) = cx.socket(fd, R::FD_READ)?;
     let n = cx.socket_read(
         mem,
         &socket,
@@ -52,7 +57,7 @@ pub(super) fn sock_send(
     ciovs: types::CiovecArray,
     flags: types::Siflags,
 ) -> Result<types::Size, Error> {
-    let socket = cx.socket(fd)?;
+    let (socket, _) = cx.socket(fd, R::FD_WRITE)?;
     // Preview 1 defines no send flags.
     if flags != 0 {
         return Err(Errno::Inval.into());
@@ -61,7 +66,7 @@ pub(super) fn sock_send(
 }
 
 pub(super) fn sock_shutdown(cx: &WasiCtx, fd: types::Fd, how: types::Sdflags) -> Result<(), Error> {
-    let socket = cx.socket(fd)?;
+    let (socket, _) = cx.socket(fd, R::SOCK_SHUTDOWN)?;
     socket
         .shutdown(
             how.contains(types::Sdflags::RD),

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use cap_fs_ext::{DirExt, FollowSymlinks, MetadataExt, OpenOptionsFollowExt};
+use cap_fs_ext::{DirExt, FollowSymlinks, MetadataExt, OpenOptionsFollowExt, OpenOptionsSyncExt};
 use cap_std::fs::{Dir, FileType, OpenOptions};
 
 pub(crate) use cap_fs_ext::SystemTimeSpec;
@@ -45,13 +45,13 @@ pub(crate) struct OpenFile {
     pub file: std::fs::File,
     /// The file position, shared by every thread using the descriptor.
     pub position: Mutex<u64>,
-    pub read: bool,
-    pub write: bool,
     /// `fdflags::append`, switched under the position lock.
     append: AtomicBool,
     /// `fdflags::nonblock`: recorded and reported; regular files are
     /// always ready, so it changes nothing, as on POSIX.
     nonblocking: AtomicBool,
+    /// As opened; they cannot change.
+    pub sync: SyncFlags,
 }
 
 impl OpenFile {
@@ -124,6 +124,15 @@ pub(crate) fn guest_path(path: &str) -> io::Result<&Path> {
     Ok(Path::new(path))
 }
 
+/// The synchronised-I/O flags a file is opened with (`O_SYNC`,
+/// `O_DSYNC`, `O_RSYNC`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct SyncFlags {
+    pub sync: bool,
+    pub dsync: bool,
+    pub rsync: bool,
+}
+
 /// What `path_open` asks for.
 pub(crate) struct OpenRequest {
     pub follow: bool,
@@ -135,6 +144,7 @@ pub(crate) struct OpenRequest {
     pub write: bool,
     pub append: bool,
     pub nonblocking: bool,
+    pub sync: SyncFlags,
 }
 
 fn os_error(errno: rustix::io::Errno) -> io::Error {
@@ -142,9 +152,16 @@ fn os_error(errno: rustix::io::Errno) -> io::Error {
 }
 
 /// Opens a file or directory beneath `parent`.
+///
+/// The system is asked for what the call needs, whatever the rights of
+/// the new descriptor say (they decide what the guest may then do):
+/// creating or truncating a file needs write access, so the file is opened
+/// for writing then; a file that exists but cannot be written is opened
+/// read-only when only its creation was asked. `O_APPEND` with `O_TRUNC`,
+/// which POSIX allows, is set after opening.
 pub(crate) fn open(parent: &OpenDir, path: &Path, req: &OpenRequest) -> io::Result<Opened> {
-    let writes = req.write || req.append || req.create || req.truncate;
-    if writes {
+    let changes = req.write || req.append || req.create || req.truncate;
+    if changes {
         parent.check_writable()?;
     }
     let subdir = |dir: Dir| OpenDir {
@@ -153,7 +170,7 @@ pub(crate) fn open(parent: &OpenDir, path: &Path, req: &OpenRequest) -> io::Resu
         writable: parent.writable,
     };
     if req.directory {
-        if writes {
+        if changes {
             return Err(os_error(rustix::io::Errno::ISDIR));
         }
         let dir = if req.follow {
@@ -163,47 +180,65 @@ pub(crate) fn open(parent: &OpenDir, path: &Path, req: &OpenRequest) -> io::Resu
         }?;
         return Ok(Opened::Dir(subdir(dir)));
     }
-    let mut options = OpenOptions::new();
-    let read = req.read || !(req.write || req.append);
-    options
-        .read(read)
-        .write(req.write || req.append)
-        .append(req.append)
-        .truncate(req.truncate)
-        .follow(if req.follow {
-            FollowSymlinks::Yes
+    let writes = req.write || req.append;
+    let os_write = changes;
+    let options = |create: bool, os_write: bool| {
+        let mut options = OpenOptions::new();
+        options
+            .read(req.read || !os_write)
+            .write(os_write)
+            .append(req.append && !req.truncate)
+            .truncate(req.truncate)
+            .follow(if req.follow {
+                FollowSymlinks::Yes
+            } else {
+                FollowSymlinks::No
+            });
+        options
+            .sync(req.sync.sync)
+            .dsync(req.sync.dsync)
+            .rsync(req.sync.rsync);
+        if req.exclusive {
+            options.create_new(create);
         } else {
-            FollowSymlinks::No
-        });
-    if req.exclusive {
-        options.create_new(true);
-    } else {
-        options.create(req.create);
+            options.create(create);
+        }
+        options
+    };
+    let mut opened = parent.dir.open_with(path, &options(req.create, os_write));
+    if let Err(e) = &opened {
+        let denied = e.kind() == io::ErrorKind::PermissionDenied && e.raw_os_error().is_some();
+        if denied && req.create && !writes && !req.truncate && !req.exclusive {
+            // It exists and cannot be written: open it as it is.
+            if let Ok(file) = parent.dir.open_with(path, &options(false, false)) {
+                opened = Ok(file);
+            }
+        }
     }
-    match parent.dir.open_with(path, &options) {
+    match opened {
         Ok(file) => {
             let file = file.into_std();
             if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-                if req.write || req.append {
+                if writes {
                     return Err(os_error(rustix::io::Errno::ISDIR));
                 }
                 return Ok(Opened::Dir(subdir(Dir::from_std_file(file))));
             }
-            Ok(Opened::File(OpenFile {
+            let opened = OpenFile {
                 file,
                 position: Mutex::new(0),
-                read,
-                write: req.write || req.append,
-                append: AtomicBool::new(req.append),
+                append: AtomicBool::new(false),
                 nonblocking: AtomicBool::new(req.nonblocking),
-            }))
+                sync: req.sync,
+            };
+            if req.append {
+                opened.set_append(true)?;
+            }
+            Ok(Opened::File(opened))
         }
         // Opening a directory for reading without O_DIRECTORY, as
         // `open(dir, O_RDONLY)` does.
-        Err(e)
-            if e.raw_os_error() == Some(rustix::io::Errno::ISDIR.raw_os_error())
-                && !(req.write || req.append) =>
-        {
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::ISDIR.raw_os_error()) && !writes => {
             Ok(Opened::Dir(subdir(parent.dir.open_dir(path)?)))
         }
         Err(e) => Err(e),

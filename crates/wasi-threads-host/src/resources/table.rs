@@ -70,6 +70,14 @@ impl<E: Clone> Table<E> {
         Ok(fd)
     }
 
+    /// Changes the entry under `fd` in place.
+    pub fn update<R>(&self, fd: u32, f: impl FnOnce(&mut E) -> R) -> Result<R, TableError> {
+        match self.lock().get_mut(&fd) {
+            Some(entry) => Ok(f(entry)),
+            None => Err(TableError::NotOpen),
+        }
+    }
+
     /// Removes `fd`; what it named is dropped after the lock is released.
     pub fn close(&self, fd: u32) -> Result<(), TableError> {
         let removed = self.lock().remove(&fd);
