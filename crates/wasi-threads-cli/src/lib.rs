@@ -325,6 +325,11 @@ fn run_module(req: RunRequest<'_>, err: &mut dyn Write) -> u8 {
         Ok(report) => report,
         Err(e) => return fail(err, format!("cannot run {}: {e}", req.module.display())),
     };
+    report_outcome(&report, err)
+}
+
+/// What `run` says of a report on stderr, and its exit code.
+fn report_outcome(report: &wasi_threads_host::RunReport, err: &mut dyn Write) -> u8 {
     if let Some(refusal) = &report.refused_spawn {
         let hint = match refusal {
             SpawnRefusal::ThreadLimit { .. } => "; raise it with --max-threads N",
@@ -470,5 +475,37 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Loa
                 EXIT_DIFFERENT
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasi_threads_host::RunReport;
+
+    fn said(report: RunReport) -> (u8, String) {
+        let mut err = Vec::new();
+        let code = report_outcome(&report, &mut err);
+        (code, String::from_utf8(err).unwrap())
+    }
+
+    #[test]
+    fn threads_that_could_not_be_stopped_are_reported_and_the_code_stays() {
+        let (code, err) = said(RunReport::new(Outcome::Exit(3), 2, None));
+        assert_eq!(code, 3);
+        assert_eq!(err, "warning: 2 threads could not be stopped\n");
+        let (code, err) = said(RunReport::new(Outcome::Exit(0), 0, None));
+        assert_eq!((code, err.as_str()), (0, ""));
+    }
+
+    #[test]
+    fn the_first_refused_spawn_is_named_with_its_flag() {
+        let refusal = SpawnRefusal::ThreadLimit { limit: 4 };
+        let (code, err) = said(RunReport::new(Outcome::Exit(1), 0, Some(refusal)));
+        assert_eq!(code, 1);
+        assert_eq!(
+            err,
+            "warning: thread-spawn failed: the limit of 4 live threads was reached; raise it with --max-threads N\n"
+        );
     }
 }

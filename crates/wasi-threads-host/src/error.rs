@@ -21,9 +21,10 @@ pub enum Error {
     SpawnType { found: String },
     /// The module imports `thread-spawn` and a memory that is not shared.
     MemoryNotShared { module: String, name: String },
-    /// The module imports `thread-spawn` but defines a memory of its own:
-    /// every thread would get a private copy.
-    OwnMemory,
+    /// The module imports `thread-spawn` but defines memories of its own
+    /// (exported under these names, or not at all): every thread would get
+    /// a private copy.
+    OwnMemory { count: u32, exported: Vec<String> },
     /// The module imports `thread-spawn` but no memory at all.
     NoMemory,
     /// The memory import's minimum is above the memory limit.
@@ -76,9 +77,24 @@ impl fmt::Display for Error {
                 f,
                 "the module imports thread-spawn but its memory import \"{module}\" \"{name}\" is not shared; threads need a shared memory"
             ),
-            Error::OwnMemory => f.write_str(
-                "the module imports thread-spawn but defines its own memory: every thread would get a memory of its own; wasi-threads modules import a shared memory",
-            ),
+            Error::OwnMemory { count, exported } => {
+                let which = if exported.is_empty() {
+                    format!("{count} not exported")
+                } else {
+                    format!(
+                        "{count}, exported as {}",
+                        exported
+                            .iter()
+                            .map(|n| format!("\"{n}\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                write!(
+                    f,
+                    "the module imports thread-spawn but defines its own memory ({which}): every thread would get a memory of its own; wasi-threads modules import a shared memory"
+                )
+            }
             Error::NoMemory => f.write_str(
                 "the module imports thread-spawn but no memory; wasi-threads modules import a shared memory",
             ),

@@ -152,3 +152,15 @@ pub struct RunReport {
     /// The first `thread-spawn` the host refused, if any.
     pub refused_spawn: Option<SpawnRefusal>,
 }
+
+impl RunReport {
+    /// A report, as [`crate::Run::wait`] makes them (for code that handles
+    /// reports, and its tests).
+    pub fn new(outcome: Outcome, abandoned: usize, refused_spawn: Option<SpawnRefusal>) -> Self {
+        RunReport {
+            outcome,
+            abandoned,
+            refused_spawn,
+        }
+    }
+}

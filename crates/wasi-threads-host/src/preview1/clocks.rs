@@ -94,11 +94,21 @@ pub(super) fn random_get(
     buf: GuestPtr<u8>,
     len: types::Size,
 ) -> Result<(), Error> {
-    let mut bytes = vec![0; len as usize];
-    cx.random
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .fill_bytes(&mut bytes);
-    mem.copy_from_slice(&bytes, buf.as_array(len))?;
+    // The whole range is checked first; the bytes go out in chunks, so the
+    // host allocates at most one chunk whatever the length.
+    super::iov::check_range(mem, buf.offset(), len)?;
+    const CHUNK: u32 = 64 << 10;
+    let mut bytes = vec![0; CHUNK.min(len) as usize];
+    let mut done = 0;
+    while done < len {
+        let n = CHUNK.min(len - done);
+        let chunk = &mut bytes[..n as usize];
+        cx.random
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .fill_bytes(chunk);
+        mem.copy_from_slice(chunk, buf.add(done)?.as_array(n))?;
+        done += n;
+    }
     Ok(())
 }

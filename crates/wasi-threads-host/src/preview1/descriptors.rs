@@ -84,6 +84,7 @@ impl WasiCtx {
         match &entry.desc {
             Desc::Stdio(_) | Desc::Socket(_) => Err(Errno::Spipe.into()),
             Desc::Dir(_) => Err(Errno::Isdir.into()),
+            Desc::File(f) if f.stream => Err(Errno::Spipe.into()),
             Desc::File(f) => {
                 entry.require(need)?;
                 Ok(f.clone())
@@ -151,6 +152,60 @@ impl WasiCtx {
         let (iovs, mut data) = read_buffer(mem, iovs, MAX_STREAM_IO)?;
         let n = self.stdin.read(&mut data, self.run.end_signal_arc())?;
         scatter(mem, &iovs, &data[..n])
+    }
+
+    /// `fd_read` of a FIFO or character device: what is there, waiting
+    /// (in blocking mode) in the host's poll.
+    pub(super) fn stream_read(
+        &self,
+        mem: &mut GuestMemory<'_>,
+        file: &OpenFile,
+        iovs: types::IovecArray,
+    ) -> Result<types::Size, Error> {
+        let (iovs, mut data) = read_buffer(mem, iovs, MAX_STREAM_IO)?;
+        loop {
+            match rustix::io::read(&file.file, &mut data[..]) {
+                Ok(n) => return scatter(mem, &iovs, &data[..n]),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) if file.is_nonblocking() => {
+                    return Err(Errno::Again.into())
+                }
+                Err(rustix::io::Errno::AGAIN) => self
+                    .run
+                    .end_signal()
+                    .wait_for(&file.file, rustix::event::PollFlags::IN)?,
+                Err(e) => return Err(std::io::Error::from(e).into()),
+            }
+        }
+    }
+
+    /// `fd_write` of a FIFO or character device: everything in blocking
+    /// mode (waiting in the host's poll), what fits in non-blocking mode.
+    pub(super) fn stream_write(
+        &self,
+        mem: &mut GuestMemory<'_>,
+        file: &OpenFile,
+        ciovs: types::CiovecArray,
+    ) -> Result<types::Size, Error> {
+        let bytes = gather(mem, ciovs)?;
+        let mut done = 0;
+        while done < bytes.len() {
+            match rustix::io::write(&file.file, &bytes[done..]) {
+                Ok(n) => done += n,
+                Err(rustix::io::Errno::INTR) => {}
+                Err(rustix::io::Errno::AGAIN) if file.is_nonblocking() => break,
+                Err(rustix::io::Errno::AGAIN) => self
+                    .run
+                    .end_signal()
+                    .wait_for(&file.file, rustix::event::PollFlags::OUT)?,
+                Err(_) if done > 0 => break,
+                Err(e) => return Err(std::io::Error::from(e).into()),
+            }
+        }
+        if done == 0 && !bytes.is_empty() {
+            return Err(Errno::Again.into());
+        }
+        Ok(done as u32)
     }
 
     /// `fd_write` of stdout (1) or stderr (2).

@@ -134,6 +134,16 @@ impl Deref for WasiCtx {
 }
 
 impl WasiCtx {
+    /// The end of the thread when the run has ended: a call that begins
+    /// after the outcome does nothing.
+    fn live(&self) -> Result<(), WasiError> {
+        if self.run.is_ended() {
+            Err(errno::ending())
+        } else {
+            Ok(())
+        }
+    }
+
     pub fn builder() -> WasiCtxBuilder {
         WasiCtxBuilder::default()
     }
@@ -367,6 +377,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         argv: GuestPtr<GuestPtr<u8>>,
         argv_buf: GuestPtr<u8>,
     ) -> Result<(), WasiError> {
+        self.live()?;
         args::args_get(self, mem, argv, argv_buf)
     }
 
@@ -374,6 +385,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         &mut self,
         _: &mut GuestMemory<'_>,
     ) -> Result<(types::Size, types::Size), WasiError> {
+        self.live()?;
         args::args_sizes_get(self)
     }
 
@@ -383,6 +395,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         environ: GuestPtr<GuestPtr<u8>>,
         environ_buf: GuestPtr<u8>,
     ) -> Result<(), WasiError> {
+        self.live()?;
         args::environ_get(self, mem, environ, environ_buf)
     }
 
@@ -390,6 +403,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         &mut self,
         _: &mut GuestMemory<'_>,
     ) -> Result<(types::Size, types::Size), WasiError> {
+        self.live()?;
         args::environ_sizes_get(self)
     }
 
@@ -398,6 +412,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         _: &mut GuestMemory<'_>,
         id: types::Clockid,
     ) -> Result<types::Timestamp, WasiError> {
+        self.live()?;
         clocks::clock_res_get(self, id)
     }
     fn clock_time_get(
@@ -406,6 +421,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         id: types::Clockid,
         _: types::Timestamp,
     ) -> Result<types::Timestamp, WasiError> {
+        self.live()?;
         clocks::clock_time_get(self, id)
     }
     fn fd_advise(
@@ -416,6 +432,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         _: types::Filesize,
         _: types::Advice,
     ) -> Result<(), WasiError> {
+        self.live()?;
         fd::fd_advise(self, fd)
     }
     fn fd_allocate(
@@ -425,12 +442,15 @@ impl WasiSnapshotPreview1 for WasiCtx {
         offset: types::Filesize,
         len: types::Filesize,
     ) -> Result<(), WasiError> {
+        self.live()?;
         fd::fd_allocate(self, fd, offset, len)
     }
     fn fd_close(&mut self, _: &mut GuestMemory<'_>, fd: types::Fd) -> Result<(), WasiError> {
+        self.live()?;
         fd::fd_close(self, fd)
     }
     fn fd_datasync(&mut self, _: &mut GuestMemory<'_>, fd: types::Fd) -> Result<(), WasiError> {
+        self.live()?;
         fd::fd_datasync(self, fd)
     }
     fn fd_fdstat_get(
@@ -438,6 +458,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         _: &mut GuestMemory<'_>,
         fd: types::Fd,
     ) -> Result<types::Fdstat, WasiError> {
+        self.live()?;
         fd::fd_fdstat_get(self, fd)
     }
     fn fd_fdstat_set_flags(
@@ -446,6 +467,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         fd: types::Fd,
         flags: types::Fdflags,
     ) -> Result<(), WasiError> {
+        self.live()?;
         fd::fd_fdstat_set_flags(self, fd, flags)
     }
     fn fd_fdstat_set_rights(
@@ -455,6 +477,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         base: types::Rights,
         inheriting: types::Rights,
     ) -> Result<(), WasiError> {
+        self.live()?;
         fd::fd_fdstat_set_rights(self, fd, base, inheriting)
     }
     fn fd_filestat_get(
@@ -462,6 +485,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         _: &mut GuestMemory<'_>,
         fd: types::Fd,
     ) -> Result<types::Filestat, WasiError> {
+        self.live()?;
         fd::fd_filestat_get(self, fd)
     }
     fn fd_filestat_set_size(
@@ -470,6 +494,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         fd: types::Fd,
         size: types::Filesize,
     ) -> Result<(), WasiError> {
+        self.live()?;
         fd::fd_filestat_set_size(self, fd, size)
     }
     fn fd_filestat_set_times(
@@ -480,6 +505,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         mtim: types::Timestamp,
         flags: types::Fstflags,
     ) -> Result<(), WasiError> {
+        self.live()?;
         fd::fd_filestat_set_times(self, fd, atim, mtim, flags)
     }
     fn fd_pread(
@@ -489,6 +515,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         iovs: types::IovecArray,
         offset: types::Filesize,
     ) -> Result<types::Size, WasiError> {
+        self.live()?;
         fd::fd_pread(self, mem, fd, iovs, offset)
     }
     fn fd_prestat_get(
@@ -496,6 +523,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         _: &mut GuestMemory<'_>,
         fd: types::Fd,
     ) -> Result<types::Prestat, WasiError> {
+        self.live()?;
         fd::fd_prestat_get(self, fd)
     }
     fn fd_prestat_dir_name(
@@ -505,6 +533,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         path: GuestPtr<u8>,
         len: types::Size,
     ) -> Result<(), WasiError> {
+        self.live()?;
         fd::fd_prestat_dir_name(self, mem, fd, path, len)
     }
     fn fd_pwrite(
@@ -514,6 +543,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         ciovs: types::CiovecArray,
         offset: types::Filesize,
     ) -> Result<types::Size, WasiError> {
+        self.live()?;
         fd::fd_pwrite(self, mem, fd, ciovs, offset)
     }
     fn fd_read(
@@ -522,6 +552,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         fd: types::Fd,
         iovs: types::IovecArray,
     ) -> Result<types::Size, WasiError> {
+        self.live()?;
         fd::fd_read(self, mem, fd, iovs)
     }
     fn fd_readdir(
@@ -532,6 +563,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         len: types::Size,
         cookie: types::Dircookie,
     ) -> Result<types::Size, WasiError> {
+        self.live()?;
         fd::fd_readdir(self, mem, fd, buf, len, cookie)
     }
     fn fd_renumber(
@@ -540,6 +572,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         fd: types::Fd,
         to: types::Fd,
     ) -> Result<(), WasiError> {
+        self.live()?;
         fd::fd_renumber(self, fd, to)
     }
     fn fd_seek(
@@ -549,9 +582,11 @@ impl WasiSnapshotPreview1 for WasiCtx {
         offset: types::Filedelta,
         whence: types::Whence,
     ) -> Result<types::Filesize, WasiError> {
+        self.live()?;
         fd::fd_seek(self, fd, offset, whence)
     }
     fn fd_sync(&mut self, _: &mut GuestMemory<'_>, fd: types::Fd) -> Result<(), WasiError> {
+        self.live()?;
         fd::fd_sync(self, fd)
     }
     fn fd_tell(
@@ -559,6 +594,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         _: &mut GuestMemory<'_>,
         fd: types::Fd,
     ) -> Result<types::Filesize, WasiError> {
+        self.live()?;
         fd::fd_tell(self, fd)
     }
     fn fd_write(
@@ -567,6 +603,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         fd: types::Fd,
         ciovs: types::CiovecArray,
     ) -> Result<types::Size, WasiError> {
+        self.live()?;
         fd::fd_write(self, mem, fd, ciovs)
     }
     fn path_create_directory(
@@ -575,6 +612,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         fd: types::Fd,
         path: GuestPtr<str>,
     ) -> Result<(), WasiError> {
+        self.live()?;
         path::path_create_directory(self, mem, fd, path)
     }
     fn path_filestat_get(
@@ -584,6 +622,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         flags: types::Lookupflags,
         path: GuestPtr<str>,
     ) -> Result<types::Filestat, WasiError> {
+        self.live()?;
         path::path_filestat_get(self, mem, fd, flags, path)
     }
     fn path_filestat_set_times(
@@ -596,6 +635,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         mtim: types::Timestamp,
         fst: types::Fstflags,
     ) -> Result<(), WasiError> {
+        self.live()?;
         path::path_filestat_set_times(self, mem, fd, flags, path, atim, mtim, fst)
     }
     fn path_link(
@@ -607,6 +647,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         new_fd: types::Fd,
         new_path: GuestPtr<str>,
     ) -> Result<(), WasiError> {
+        self.live()?;
         path::path_link(self, mem, old_fd, flags, old_path, new_fd, new_path)
     }
     fn path_open(
@@ -620,6 +661,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         inheriting: types::Rights,
         fdflags: types::Fdflags,
     ) -> Result<types::Fd, WasiError> {
+        self.live()?;
         let rights = (base, inheriting);
         path::path_open(self, mem, fd, dirflags, path, oflags, rights, fdflags)
     }
@@ -631,6 +673,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         buf: GuestPtr<u8>,
         len: types::Size,
     ) -> Result<types::Size, WasiError> {
+        self.live()?;
         path::path_readlink(self, mem, fd, path, buf, len)
     }
     fn path_remove_directory(
@@ -639,6 +682,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         fd: types::Fd,
         path: GuestPtr<str>,
     ) -> Result<(), WasiError> {
+        self.live()?;
         path::path_remove_directory(self, mem, fd, path)
     }
     fn path_rename(
@@ -649,6 +693,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         new_fd: types::Fd,
         new_path: GuestPtr<str>,
     ) -> Result<(), WasiError> {
+        self.live()?;
         path::path_rename(self, mem, fd, old_path, new_fd, new_path)
     }
     fn path_symlink(
@@ -658,6 +703,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         fd: types::Fd,
         new_path: GuestPtr<str>,
     ) -> Result<(), WasiError> {
+        self.live()?;
         path::path_symlink(self, mem, old_path, fd, new_path)
     }
     fn path_unlink_file(
@@ -666,6 +712,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         fd: types::Fd,
         path: GuestPtr<str>,
     ) -> Result<(), WasiError> {
+        self.live()?;
         path::path_unlink_file(self, mem, fd, path)
     }
     fn poll_oneoff(
@@ -675,15 +722,18 @@ impl WasiSnapshotPreview1 for WasiCtx {
         events: GuestPtr<types::Event>,
         nsubscriptions: types::Size,
     ) -> Result<types::Size, WasiError> {
+        self.live()?;
         poll::poll_oneoff(self, mem, subs, events, nsubscriptions)
     }
     fn proc_exit(&mut self, _: &mut GuestMemory<'_>, status: types::Exitcode) -> wasmtime::Error {
         proc::proc_exit(self, status)
     }
     fn proc_raise(&mut self, _: &mut GuestMemory<'_>, _: types::Signal) -> Result<(), WasiError> {
+        self.live()?;
         proc::proc_raise()
     }
     fn sched_yield(&mut self, _: &mut GuestMemory<'_>) -> Result<(), WasiError> {
+        self.live()?;
         proc::sched_yield()
     }
     fn random_get(
@@ -692,6 +742,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         buf: GuestPtr<u8>,
         len: types::Size,
     ) -> Result<(), WasiError> {
+        self.live()?;
         clocks::random_get(self, mem, buf, len)
     }
     fn sock_accept(
@@ -700,6 +751,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         fd: types::Fd,
         flags: types::Fdflags,
     ) -> Result<types::Fd, WasiError> {
+        self.live()?;
         sock::sock_accept(self, fd, flags)
     }
     fn sock_recv(
@@ -709,6 +761,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         iovs: types::IovecArray,
         flags: types::Riflags,
     ) -> Result<(types::Size, types::Roflags), WasiError> {
+        self.live()?;
         sock::sock_recv(self, mem, fd, iovs, flags)
     }
     fn sock_send(
@@ -718,6 +771,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         ciovs: types::CiovecArray,
         flags: types::Siflags,
     ) -> Result<types::Size, WasiError> {
+        self.live()?;
         sock::sock_send(self, mem, fd, ciovs, flags)
     }
     fn sock_shutdown(
@@ -726,6 +780,7 @@ impl WasiSnapshotPreview1 for WasiCtx {
         fd: types::Fd,
         how: types::Sdflags,
     ) -> Result<(), WasiError> {
+        self.live()?;
         sock::sock_shutdown(self, fd, how)
     }
 }

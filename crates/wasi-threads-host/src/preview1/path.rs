@@ -142,7 +142,12 @@ pub(super) fn path_open(
             rsync: fdflags.contains(F::RSYNC),
         },
     };
-    let entry = match fs::open(dir, fs::guest_path(&path)?, &request)? {
+    let opened = fs::open(dir, fs::guest_path(&path)?, &request, cx.run.end_signal());
+    if opened.is_err() && cx.run.is_ended() {
+        // An open that waited (for a FIFO's reader) until the run ended.
+        return Err(super::errno::ending());
+    }
+    let entry = match opened? {
         fs::Opened::File(f) => Entry::new(
             Desc::File(Arc::new(f)),
             base & rights::file(),

@@ -11,6 +11,9 @@ use super::descriptors::Desc;
 use super::types::{self, Errno, Error};
 use super::WasiCtx;
 
+/// The most subscriptions one `poll_oneoff` takes.
+pub const MAX_SUBSCRIPTIONS: u32 = 16384;
+
 pub(super) fn poll_oneoff(
     cx: &WasiCtx,
     mem: &mut GuestMemory<'_>,
@@ -18,7 +21,9 @@ pub(super) fn poll_oneoff(
     events: GuestPtr<types::Event>,
     nsubscriptions: types::Size,
 ) -> Result<types::Size, Error> {
-    if nsubscriptions == 0 {
+    // Nothing to wait for, or more than one call may take (each
+    // subscription is 48 bytes the host copies).
+    if nsubscriptions == 0 || nsubscriptions > MAX_SUBSCRIPTIONS {
         return Err(Errno::Inval.into());
     }
     let end = cx.run.end_signal_arc().clone();
@@ -92,6 +97,8 @@ pub(super) fn poll_oneoff(
                 }
             },
             (Ok(Desc::Socket(socket)), _) => socket.as_fd(),
+            // FIFOs and character devices are waited for like sockets.
+            (Ok(Desc::File(f)), _) if f.stream => f.file.as_fd(),
             // Regular files and the output streams are always ready.
             (Ok(Desc::File(_)), _) | (Ok(Desc::Stdio(1 | 2)), false) => {
                 settled.push((i, Errno::Success));

@@ -11,11 +11,13 @@ use std::ffi::OsString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use cap_fs_ext::{DirExt, FollowSymlinks, MetadataExt, OpenOptionsFollowExt, OpenOptionsSyncExt};
 use cap_std::fs::{Dir, FileType, OpenOptions};
+
+use super::wait::EndSignal;
 
 pub(crate) use cap_fs_ext::SystemTimeSpec;
 
@@ -32,17 +34,17 @@ impl Preopen {
     /// Opens the host directory.
     pub fn open(&self) -> io::Result<OpenDir> {
         let dir = Dir::open_ambient_dir(&self.host, cap_std::ambient_authority())?;
-        Ok(OpenDir {
-            dir,
-            preopen: Some(self.guest.clone()),
-            writable: self.writable,
-        })
+        Ok(OpenDir::new(dir, Some(self.guest.clone()), self.writable))
     }
 }
 
 /// An open file.
 pub(crate) struct OpenFile {
     pub file: std::fs::File,
+    /// A FIFO or a character device: read and written as a stream, with
+    /// no position; the system descriptor is non-blocking and calls wait in
+    /// the host's poll.
+    pub stream: bool,
     /// The file position, shared by every thread using the descriptor.
     pub position: Mutex<u64>,
     /// `fdflags::append`, switched under the position lock.
@@ -95,9 +97,39 @@ pub(crate) struct OpenDir {
     /// The name of a preopened directory, for `fd_prestat_*`.
     pub preopen: Option<String>,
     pub writable: bool,
+    /// The listing a reader is going through, taken when it starts (cookie
+    /// 0), so that reading a directory in many calls lists it once.
+    listing: Mutex<Option<Arc<Vec<DirEntry>>>>,
+    /// How many listings were taken.
+    pub listings: AtomicUsize,
 }
 
 impl OpenDir {
+    pub fn new(dir: Dir, preopen: Option<String>, writable: bool) -> OpenDir {
+        OpenDir {
+            dir,
+            preopen,
+            writable,
+            listing: Mutex::new(None),
+            listings: AtomicUsize::new(0),
+        }
+    }
+
+    /// The entries, `.` and `..` first, the rest sorted by name: a fresh
+    /// listing when `restart` (or none was taken), else the one being read.
+    pub fn entries(&self, restart: bool) -> io::Result<Arc<Vec<DirEntry>>> {
+        let mut listing = self.listing.lock().unwrap_or_else(|e| e.into_inner());
+        match &*listing {
+            Some(entries) if !restart => Ok(entries.clone()),
+            _ => {
+                let entries = Arc::new(list(self)?);
+                self.listings.fetch_add(1, Ordering::Relaxed);
+                *listing = Some(entries.clone());
+                Ok(entries)
+            }
+        }
+    }
+
     /// Fails with `EPERM` unless the guest may change what is beneath.
     pub fn check_writable(&self) -> io::Result<()> {
         if self.writable {
@@ -159,16 +191,17 @@ fn os_error(errno: rustix::io::Errno) -> io::Error {
 /// for writing then; a file that exists but cannot be written is opened
 /// read-only when only its creation was asked. `O_APPEND` with `O_TRUNC`,
 /// which POSIX allows, is set after opening.
-pub(crate) fn open(parent: &OpenDir, path: &Path, req: &OpenRequest) -> io::Result<Opened> {
+pub(crate) fn open(
+    parent: &OpenDir,
+    path: &Path,
+    req: &OpenRequest,
+    end: &EndSignal,
+) -> io::Result<Opened> {
     let changes = req.write || req.append || req.create || req.truncate;
     if changes {
         parent.check_writable()?;
     }
-    let subdir = |dir: Dir| OpenDir {
-        dir,
-        preopen: None,
-        writable: parent.writable,
-    };
+    let subdir = |dir: Dir| OpenDir::new(dir, None, parent.writable);
     if req.directory {
         if changes {
             return Err(os_error(rustix::io::Errno::ISDIR));
@@ -197,7 +230,10 @@ pub(crate) fn open(parent: &OpenDir, path: &Path, req: &OpenRequest) -> io::Resu
         options
             .sync(req.sync.sync)
             .dsync(req.sync.dsync)
-            .rsync(req.sync.rsync);
+            .rsync(req.sync.rsync)
+            // A FIFO's open would wait for its other end inside open(2),
+            // where the end of the run cannot reach it.
+            .nonblock(true);
         if req.exclusive {
             options.create_new(create);
         } else {
@@ -206,6 +242,17 @@ pub(crate) fn open(parent: &OpenDir, path: &Path, req: &OpenRequest) -> io::Resu
         options
     };
     let mut opened = parent.dir.open_with(path, &options(req.create, os_write));
+    // A FIFO opened for writing with no reader yet: wait for one (unless
+    // the program asked not to), a few milliseconds at a time, until the run
+    // ends.
+    while !req.nonblocking
+        && matches!(&opened, Err(e) if e.raw_os_error() == Some(rustix::io::Errno::NXIO.raw_os_error()))
+    {
+        if end.sleep(std::time::Duration::from_millis(5)) {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        opened = parent.dir.open_with(path, &options(req.create, os_write));
+    }
     if let Err(e) = &opened {
         let denied = e.kind() == io::ErrorKind::PermissionDenied && e.raw_os_error().is_some();
         if denied && req.create && !writes && !req.truncate && !req.exclusive {
@@ -218,7 +265,8 @@ pub(crate) fn open(parent: &OpenDir, path: &Path, req: &OpenRequest) -> io::Resu
     match opened {
         Ok(file) => {
             let file = file.into_std();
-            if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+            let meta = file.metadata()?;
+            if meta.is_dir() {
                 if writes {
                     return Err(os_error(rustix::io::Errno::ISDIR));
                 }
@@ -226,6 +274,7 @@ pub(crate) fn open(parent: &OpenDir, path: &Path, req: &OpenRequest) -> io::Resu
             }
             let opened = OpenFile {
                 file,
+                stream: !meta.is_file(),
                 position: Mutex::new(0),
                 append: AtomicBool::new(false),
                 nonblocking: AtomicBool::new(req.nonblocking),
@@ -256,7 +305,7 @@ pub(crate) struct DirEntry {
 
 /// The entries of `dir`, `.` and `..` first, the rest sorted by name so
 /// that a listing read in several calls stays in one order.
-pub(crate) fn list(dir: &OpenDir) -> io::Result<Vec<DirEntry>> {
+fn list(dir: &OpenDir) -> io::Result<Vec<DirEntry>> {
     let own = dir.dir.dir_metadata()?;
     let mut entries = vec![
         DirEntry {

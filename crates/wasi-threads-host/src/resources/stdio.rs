@@ -98,7 +98,11 @@ impl Output {
             OutputKind::Inherit(fd) => {
                 // SAFETY: 1 and 2 stay open for the life of the process.
                 let fd = unsafe { BorrowedFd::borrow_raw(*fd) };
-                write_fd(fd, bytes, end)
+                if kind_of(Some(fd)) == StreamKind::File {
+                    write_fd(fd, bytes, end)
+                } else {
+                    write_polled(fd, bytes, end)
+                }
             }
             OutputKind::Null => Ok(()),
             OutputKind::Memory(m) => {
@@ -178,6 +182,29 @@ fn write_fd(fd: BorrowedFd<'_>, mut bytes: &[u8], end: &EndSignal) -> io::Result
                 Err(WaitError::Ended) => return Err(io::ErrorKind::Interrupted.into()),
                 Err(WaitError::Os(e)) => return Err(e),
             },
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Writes to a pipe, terminal or socket of the process (which may be in
+/// blocking mode, shared with other processes) without blocking in
+/// `write(2)`: each chunk, no larger than a pipe takes at once, is written
+/// once `poll(2)` says there is room, so a full pipe is waited for in the
+/// poll, where the end of the run reaches the thread.
+fn write_polled(fd: BorrowedFd<'_>, mut bytes: &[u8], end: &EndSignal) -> io::Result<()> {
+    const CHUNK: usize = 4096;
+    while !bytes.is_empty() {
+        match end.wait_for(fd, PollFlags::OUT) {
+            Ok(()) => {}
+            Err(WaitError::Ended) => return Err(io::ErrorKind::Interrupted.into()),
+            Err(WaitError::Os(e)) => return Err(e),
+        }
+        let chunk = &bytes[..bytes.len().min(CHUNK)];
+        match rustix::io::write(fd, chunk) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
             Err(e) => return Err(e.into()),
         }
     }

@@ -116,6 +116,46 @@ impl<E: Clone> Table<E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, OnceLock};
+
+    /// An entry whose drop (where the system's close(2) happens for a real
+    /// descriptor) records whether the table's lock was free.
+    #[derive(Clone)]
+    struct Probe {
+        table: Arc<OnceLock<Arc<Table<Probe>>>>,
+        lock_was_free: Arc<Mutex<Vec<bool>>>,
+        _last: Arc<()>,
+    }
+
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            // Only the last clone stands for the descriptor itself.
+            if Arc::strong_count(&self._last) == 1 {
+                let free = self.table.get().unwrap().entries.try_lock().is_ok();
+                self.lock_was_free.lock().unwrap().push(free);
+            }
+        }
+    }
+
+    #[test]
+    fn what_close_renumber_and_close_all_remove_is_dropped_outside_the_lock() {
+        let table = Arc::new(Table::new(8));
+        let cell = Arc::new(OnceLock::new());
+        let _ = cell.set(table.clone());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let probe = || Probe {
+            table: cell.clone(),
+            lock_was_free: seen.clone(),
+            _last: Arc::new(()),
+        };
+        let a = table.insert(probe()).unwrap();
+        let b = table.insert(probe()).unwrap();
+        let c = table.insert(probe()).unwrap();
+        table.close(a).unwrap();
+        table.renumber(b, c).unwrap();
+        table.close_all();
+        assert_eq!(*seen.lock().unwrap(), [true, true, true]);
+    }
 
     #[test]
     fn lowest_free_number_limit_close_renumber() {

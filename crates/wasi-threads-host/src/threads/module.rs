@@ -62,18 +62,24 @@ pub(crate) fn inspect(module: &Module) -> Result<Shape, Error> {
         }
     }
     if spawn {
+        let own = module.resources_required().num_memories;
+        if own > 0 {
+            let exported: Vec<String> = module
+                .exports()
+                .filter(|e| matches!(e.ty(), ExternType::Memory(_)))
+                .map(|e| e.name().to_string())
+                .collect();
+            return Err(Error::OwnMemory {
+                count: own,
+                exported,
+            });
+        }
         match &memory {
             Some(m) if !m.ty.is_shared() => {
                 return Err(Error::MemoryNotShared {
                     module: m.module.clone(),
                     name: m.name.clone(),
                 })
-            }
-            None if module
-                .exports()
-                .any(|e| matches!(e.ty(), ExternType::Memory(_))) =>
-            {
-                return Err(Error::OwnMemory)
             }
             None => return Err(Error::NoMemory),
             _ => {}
