@@ -117,7 +117,8 @@ impl Run {
     }
 
     /// Ends the run with [`Outcome::TimedOut`] `limit` from now, unless it
-    /// has ended before. Enforced by [`Run::wait`].
+    /// has ended before. Enforced while someone waits ([`Run::wait`],
+    /// [`Run::wait_outcome_timeout`]).
     pub fn set_time_limit(&self, limit: Duration) {
         self.state().time_limit = Some(Instant::now() + limit);
         self.inner.changed.notify_all();
@@ -242,55 +243,55 @@ impl Run {
             .push(Box::new(f));
     }
 
-    /// Waits at most `timeout` for an outcome; `None` if there is none
-    /// yet. Does not stop threads.
+    /// Waits at most `timeout` for an outcome (the time limit ends the
+    /// run when it passes meanwhile); `None` if there is none yet. Does not
+    /// stop threads.
     pub fn wait_outcome_timeout(&self, timeout: Duration) -> Option<Outcome> {
-        let deadline = Instant::now() + timeout;
-        let mut st = self.state();
-        loop {
-            if let Some(o) = &st.outcome {
-                return Some(o.clone());
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            st = self
-                .inner
-                .changed
-                .wait_timeout(st, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        let st = self.wait_outcome(Some(Instant::now() + timeout));
+        st.outcome.clone()
     }
 
-    /// Waits for the outcome (or the time limit), then stops every
-    /// thread, and reports. Any number of threads may wait.
-    pub fn wait(&self) -> RunReport {
+    /// Waits until the run has an outcome or `until` passes, ending it
+    /// with [`Outcome::TimedOut`] when its time limit passes first.
+    fn wait_outcome(&self, until: Option<Instant>) -> MutexGuard<'_, State> {
         let mut st = self.state();
         while st.outcome.is_none() {
-            st = match st.time_limit {
+            let now = Instant::now();
+            if st.time_limit.is_some_and(|limit| limit <= now) {
+                drop(st);
+                self.end(Outcome::TimedOut);
+                st = self.state();
+                continue;
+            }
+            if until.is_some_and(|until| until <= now) {
+                break;
+            }
+            let wake = match (st.time_limit, until) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            st = match wake {
                 None => self
                     .inner
                     .changed
                     .wait(st)
                     .unwrap_or_else(|e| e.into_inner()),
-                Some(limit) => {
-                    let left = limit.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        drop(st);
-                        self.end(Outcome::TimedOut);
-                        self.state()
-                    } else {
-                        self.inner
-                            .changed
-                            .wait_timeout(st, left)
-                            .unwrap_or_else(|e| e.into_inner())
-                            .0
-                    }
+                Some(wake) => {
+                    self.inner
+                        .changed
+                        .wait_timeout(st, wake.saturating_duration_since(now))
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
                 }
             };
         }
+        st
+    }
+
+    /// Waits for the outcome (or the time limit), then stops every
+    /// thread, and reports. Any number of threads may wait.
+    pub fn wait(&self) -> RunReport {
+        let mut st = self.wait_outcome(None);
         if let Some(report) = &st.report {
             return report.clone();
         }
