@@ -12,7 +12,7 @@ use support::scratch;
 /// exit code, its peak resident memory in bytes (from wait4's rusage) and
 /// how long it took. Killed after 60 s.
 fn run_measured(module: &str) -> (i32, u64, Duration) {
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_wasi-threads"))
+    let child = support::binary()
         .args(["run", module])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())

@@ -287,7 +287,7 @@ fn pty() -> (std::os::fd::OwnedFd, std::fs::File) {
 
 #[test]
 fn stdio_descriptors_say_what_they_are_terminal_file_or_stream() {
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
     const UNKNOWN: i32 = 0;
     const CHARACTER_DEVICE: i32 = 2;
     const REGULAR_FILE: i32 = 4;
@@ -303,7 +303,7 @@ fn stdio_descriptors_say_what_they_are_terminal_file_or_stream() {
             .unwrap()
     };
     let run = |stdin: Stdio, stdout: Stdio, stderr: Stdio| {
-        Command::new(env!("CARGO_BIN_EXE_wasi-threads"))
+        support::binary()
             .args(["run", &module])
             .stdin(stdin)
             .stdout(stdout)
@@ -321,4 +321,90 @@ fn stdio_descriptors_say_what_they_are_terminal_file_or_stream() {
     let (_master, terminal) = pty();
     let code = run(Stdio::piped(), file("out").into(), terminal.into());
     assert_eq!(code, UNKNOWN + 8 * REGULAR_FILE + 64 * CHARACTER_DEVICE);
+}
+
+const SAYS: &str = r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (call $exit (i32.const CODE))))"#;
+
+/// The cache's entries (not its temporary files).
+fn entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    found.retain(|p| p.extension().is_some_and(|e| e == "cwasm"));
+    found.sort();
+    found
+}
+
+#[test]
+fn compiled_modules_are_kept_and_used_from_the_cache() {
+    let dir = scratch("run-cache");
+    let cache = dir.join("cache");
+    let cache_arg = cache.to_str().unwrap();
+    let a = write(&dir, "a.wat", &SAYS.replace("CODE", "11"));
+    let b = write(&dir, "b.wat", &SAYS.replace("CODE", "22"));
+
+    let run = wasi_threads(&["run", "--cache-dir", cache_arg, &a]);
+    assert_eq!(run.code, 11, "{}", run.stderr);
+    let after_a = entries(&cache);
+    assert_eq!(after_a.len(), 1, "one entry for a: {after_a:?}");
+    let run = wasi_threads(&["run", "--cache-dir", cache_arg, &b]);
+    assert_eq!(run.code, 22, "{}", run.stderr);
+    let both = entries(&cache);
+    assert_eq!(both.len(), 2, "{both:?}");
+    let entry_a = after_a[0].clone();
+    let entry_b = both.iter().find(|p| **p != entry_a).unwrap().clone();
+
+    // A second run of a adds nothing.
+    let run = wasi_threads(&["run", "--cache-dir", cache_arg, &a]);
+    assert_eq!(run.code, 11, "{}", run.stderr);
+    assert_eq!(entries(&cache), both);
+
+    // The run really comes from the entry: given b's sound entry under
+    // a's name, running a runs b's code.
+    std::fs::copy(&entry_b, &entry_a).unwrap();
+    let run = wasi_threads(&["run", "--cache-dir", cache_arg, &a]);
+    assert_eq!(run.code, 22, "{}", run.stderr);
+
+    // A damaged entry is compiled again and replaced, never loaded.
+    let mut damaged = std::fs::read(&entry_b).unwrap();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x5a;
+    std::fs::write(&entry_a, &damaged).unwrap();
+    let run = wasi_threads(&["run", "--cache-dir", cache_arg, &a]);
+    assert_eq!(run.code, 11, "{}", run.stderr);
+    let replaced = std::fs::read(&entry_a).unwrap();
+    assert_ne!(replaced, damaged, "the damaged entry is replaced");
+    let run = wasi_threads(&["run", "--cache-dir", cache_arg, &a]);
+    assert_eq!(run.code, 11, "{}", run.stderr);
+    // A truncated one too.
+    std::fs::write(&entry_a, &replaced[..replaced.len() / 3]).unwrap();
+    let run = wasi_threads(&["run", "--cache-dir", cache_arg, &a]);
+    assert_eq!(run.code, 11, "{}", run.stderr);
+    assert_eq!(std::fs::read(&entry_a).unwrap().len(), replaced.len());
+}
+
+#[test]
+fn no_cache_and_the_default_directory() {
+    let dir = scratch("run-no-cache");
+    let cache = dir.join("from-env");
+    let a = write(&dir, "a.wat", &SAYS.replace("CODE", "5"));
+    let env = [("WASI_THREADS_CACHE", cache.to_str().unwrap())];
+    let run = wasi_threads_env(&["run", "--no-cache", &a], &env);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(entries(&cache).is_empty(), "--no-cache writes nothing");
+    let run = wasi_threads_env(&["run", &a], &env);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert_eq!(
+        entries(&cache).len(),
+        1,
+        "WASI_THREADS_CACHE is the default"
+    );
+    // An unwritable cache is no error: the module is compiled and run.
+    let file = dir.join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let run = wasi_threads(&["run", "--cache-dir", file.join("sub").to_str().unwrap(), &a]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
 }

@@ -15,7 +15,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -273,7 +273,7 @@ fn run_cli(case: &Case, scratch: &Path) -> Ran {
     args.push(case.wasm.display().to_string());
     args.extend(case.args.iter().cloned());
     let command = format!("wasi-threads {}", args.join(" "));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasi-threads"))
+    let mut child = support::binary()
         .args(&args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -104,6 +104,12 @@ enum Command {
         /// wasmtime's WASI options: threads[=y|n], cli, preview2=n, tcplisten=HOST:PORT, inherit-env, inherit-stdin[=y|n], inherit-stdout[=y|n], inherit-stderr[=y|n].
         #[arg(short = 'S', value_name = "KEY[=VAL][,...]")]
         wasi: Vec<String>,
+        /// Keep compiled modules in DIR [default: $WASI_THREADS_CACHE, else $XDG_CACHE_HOME/wasi-threads, else ~/.cache/wasi-threads].
+        #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+        cache_dir: Option<PathBuf>,
+        /// Compile the module every time, without the cache.
+        #[arg(long)]
+        no_cache: bool,
         /// The module to run.
         module: PathBuf,
         /// Arguments of the program (after the module's own name).
@@ -205,7 +211,7 @@ Exit codes: the program's proc_exit code (0 when _start returns; the operating s
 2 when the module cannot run at all (unreadable, invalid, an import the host does not provide, a memory threads cannot share, a directory or address that cannot be opened, a bad option).
 
 Defaults: no arguments but the module's name, no environment, the process's stdin, stdout and stderr, no preopens, \
-8192 threads, no fuel or time limit, memories as large as they ask.
+8192 threads, no fuel or time limit, memories as large as they ask, compiled modules cached (see --cache-dir, --no-cache).
 
 Scripts written for wasmtime 46 run unchanged: `wasi-threads run -W threads=y,shared-memory=y -S threads=y prog.wasm ARGS...`.";
 
@@ -231,6 +237,7 @@ struct RunRequest<'a> {
     readonly_dirs: &'a [(PathBuf, String)],
     listen: &'a [String],
     flags: Flags,
+    cache: Option<PathBuf>,
 }
 
 /// The value of `--env NAME[=VAL]`: `None` when NAME is to be inherited
@@ -261,6 +268,9 @@ fn run_module(req: RunRequest<'_>, err: &mut dyn Write) -> u8 {
     };
     let flags = &req.flags;
     let mut runner = wasi_threads_host::Runner::new().arg(req.module.display().to_string());
+    if let Some(dir) = &req.cache {
+        runner = runner.module_cache(wasi_threads_host::cache::ModuleCache::new(dir));
+    }
     for a in req.args {
         runner = runner.arg(a.clone());
     }
@@ -376,6 +386,8 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Loa
             listen,
             wasm,
             wasi,
+            cache_dir,
+            no_cache,
             module,
             args,
         } => {
@@ -396,6 +408,11 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Loa
                     readonly_dirs: &readonly_dirs,
                     listen: &listen,
                     flags,
+                    cache: if no_cache {
+                        None
+                    } else {
+                        cache_dir.or_else(wasi_threads_host::cache::ModuleCache::default_dir)
+                    },
                 },
                 err,
             ))

@@ -10,13 +10,32 @@ use crate::Error;
 /// wasi-threads rules: a `thread-spawn` import of the right type comes
 /// with a shared memory import and no memory of the module's own.
 ///
+/// Its `memory.atomic.wait` instructions on a shared memory become calls
+/// of the host (see [`crate::threads::add_to_linker`]), so that the end of
+/// a run wakes its parked threads at once whatever the memory's size.
+///
 /// A module compiled or deserialized by the embedder itself is accepted by
-/// the parts too; they check the same rules when a context is built.
+/// the parts too; they check the same rules when a context is built, and
+/// the end of a run then wakes parked threads by notifying every address
+/// of the memory, which takes time in proportion to its size.
 pub fn compile(engine: &Engine, wasm: &[u8]) -> Result<Module, Error> {
-    let module = Module::new(engine, wasm).map_err(Error::Compile)?;
+    let module = match prepare(wasm) {
+        Some(rewritten) => Module::new(engine, &rewritten),
+        // Nothing to rewrite, or not a module wasmtime takes: its own
+        // error says why.
+        None => Module::new(engine, wasm),
+    }
+    .map_err(Error::Compile)?;
     let shape = crate::threads::inspect(&module)?;
     if shape.spawn {
         crate::engine::check_threads(engine)?;
     }
     Ok(module)
+}
+
+/// The module as it is compiled: its binary, with its waits rewritten;
+/// `None` when it is compiled as given.
+pub(crate) fn prepare(wasm: &[u8]) -> Option<Vec<u8>> {
+    let binary = crate::threads::waits::binary(wasm).ok()?;
+    crate::threads::waits::rewrite(&binary).ok()?
 }

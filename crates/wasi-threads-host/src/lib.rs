@@ -98,6 +98,7 @@
 //! ```
 
 pub mod bindings;
+pub mod cache;
 mod compile;
 mod engine;
 mod error;

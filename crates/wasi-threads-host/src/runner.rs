@@ -46,6 +46,7 @@ type ConfigTweak = dyn Fn(&mut Config) + Send + Sync;
 /// many times as wanted; every limit reaches every thread's store.
 pub struct Runner {
     engine: OnceLock<Engine>,
+    cache: Option<crate::cache::ModuleCache>,
     tweaks: Vec<Box<ConfigTweak>>,
     thread_spawn: bool,
     inherit_env: bool,
@@ -71,6 +72,7 @@ impl Default for Runner {
     fn default() -> Self {
         Runner {
             engine: OnceLock::new(),
+            cache: None,
             tweaks: Vec::new(),
             thread_spawn: true,
             inherit_env: false,
@@ -271,9 +273,20 @@ impl Runner {
         self
     }
 
-    /// Compiles a module (wasm binary or WAT text) on the runner's Engine.
+    /// Keeps compiled modules in `cache` (none by default): a module is
+    /// then compiled once per Engine configuration.
+    pub fn module_cache(mut self, cache: crate::cache::ModuleCache) -> Runner {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Compiles a module (wasm binary or WAT text) on the runner's Engine,
+    /// or loads it from the module cache.
     pub fn compile(&self, wasm: &[u8]) -> Result<Module, Error> {
-        crate::compile(self.engine(), wasm)
+        match &self.cache {
+            Some(cache) => Ok(cache.compile(self.engine(), wasm)?.0),
+            None => crate::compile(self.engine(), wasm),
+        }
     }
 
     /// Compiles and runs a module, given as wasm binary or WAT text, to its

@@ -63,7 +63,9 @@
 mod module;
 pub mod spawn_error;
 mod tids;
+pub(crate) mod waits;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -88,6 +90,8 @@ type StoreSetup<T> = dyn Fn(&mut Store<T>) -> wasmtime::Result<()> + Send + Sync
 pub struct WasiThreadsCtx<T: 'static> {
     shared: Arc<Shared<T>>,
     tid: u32,
+    /// Where this thread waits, when its waits go through the host.
+    slot: Arc<AtomicU64>,
 }
 
 impl<T: 'static> Clone for WasiThreadsCtx<T> {
@@ -95,6 +99,7 @@ impl<T: 'static> Clone for WasiThreadsCtx<T> {
         WasiThreadsCtx {
             shared: self.shared.clone(),
             tid: self.tid,
+            slot: self.slot.clone(),
         }
     }
 }
@@ -113,6 +118,7 @@ struct Shared<T: 'static> {
     tids: Mutex<tids::Tids>,
     factory: Box<Factory<T>>,
     setup: Option<Box<StoreSetup<T>>>,
+    waiters: Arc<waits::Waiters>,
 }
 
 /// Builds a [`WasiThreadsCtx`]; see [`WasiThreadsCtx::builder`].
@@ -309,7 +315,9 @@ impl<T: Send + 'static> WasiThreadsCtx<T> {
             return free(spawn_error::ENDING);
         };
         let mut data = (shared.factory)(parent);
-        get(&mut data).tid = tid;
+        let child = get(&mut data);
+        child.tid = tid;
+        child.slot = shared.waiters.slot();
         let mut store = Store::new(shared.module.engine(), data);
         shared.run.configure_store(&mut store);
         let made = match &shared.setup {
@@ -417,11 +425,14 @@ impl<T: Send + 'static> WasiThreadsBuilder<T> {
                         name: import.name.clone(),
                         source,
                     })?;
-                let waker = shared.clone();
-                self.run.on_stop(move |deadline| wake_all(&waker, deadline));
                 memory = Some(shared);
             }
         }
+        let waiters = Arc::new(waits::Waiters::default());
+        if let Some(shared) = &memory {
+            register_waker(&self.run, &self.module, shared, &waiters);
+        }
+        let slot = waiters.slot();
         Ok(WasiThreadsCtx {
             shared: Arc::new(Shared {
                 run: self.run,
@@ -435,8 +446,10 @@ impl<T: Send + 'static> WasiThreadsBuilder<T> {
                 tids: Mutex::new(tids::Tids::default()),
                 factory: self.factory,
                 setup: self.setup,
+                waiters,
             }),
             tid: 0,
+            slot,
         })
     }
 }
@@ -458,10 +471,11 @@ impl<T: Send + 'static> WasiThreadsBuilder<T> {
         if shape.spawn {
             crate::engine::check_threads(pre.module().engine())?;
         }
+        let waiters = Arc::new(waits::Waiters::default());
         if let Some(shared) = &memory {
-            let waker = shared.clone();
-            self.run.on_stop(move |deadline| wake_all(&waker, deadline));
+            register_waker(&self.run, pre.module(), shared, &waiters);
         }
+        let slot = waiters.slot();
         let prepared = OnceLock::new();
         let _ = prepared.set(pre.clone());
         Ok(WasiThreadsCtx {
@@ -477,9 +491,30 @@ impl<T: Send + 'static> WasiThreadsBuilder<T> {
                 tids: Mutex::new(tids::Tids::default()),
                 factory: self.factory,
                 setup: self.setup,
+                waiters,
             }),
             tid: 0,
+            slot,
         })
+    }
+}
+
+/// How the end of a run wakes threads parked in `memory.atomic.wait`: the
+/// addresses the host recorded, when the module's waits go through it
+/// ([`crate::compile`] arranges that); else every aligned address of the
+/// memory, which takes time in proportion to its size.
+fn register_waker(
+    run: &Run,
+    module: &Module,
+    memory: &SharedMemory,
+    waiters: &Arc<waits::Waiters>,
+) {
+    let memory = memory.clone();
+    if waits::is_rewritten(module) {
+        let waiters = waiters.clone();
+        run.on_stop(move |_| waiters.wake(&memory));
+    } else {
+        run.on_stop(move |deadline| wake_all(&memory, deadline));
     }
 }
 
@@ -497,7 +532,71 @@ pub fn add_to_linker<T: Send + 'static>(
             ctx.spawn(caller.data(), get, start_arg as u32)
         },
     )?;
+    linker.func_wrap(
+        waits::MODULE,
+        waits::WAIT32,
+        move |mut caller: Caller<'_, T>, addr: i32, expected: i32, timeout: i64, offset: i64| {
+            let ctx = get(caller.data_mut()).clone();
+            ctx.wait(addr, offset, timeout, |m, at, t| {
+                m.atomic_wait32(at, expected as u32, t)
+            })
+        },
+    )?;
+    linker.func_wrap(
+        waits::MODULE,
+        waits::WAIT64,
+        move |mut caller: Caller<'_, T>, addr: i32, expected: i64, timeout: i64, offset: i64| {
+            let ctx = get(caller.data_mut()).clone();
+            ctx.wait(addr, offset, timeout, |m, at, t| {
+                m.atomic_wait64(at, expected as u64, t)
+            })
+        },
+    )?;
     Ok(())
+}
+
+impl<T: Send + 'static> WasiThreadsCtx<T> {
+    /// `memory.atomic.wait32/64` through the host: the effective address
+    /// is `addr + offset` (u64, so it cannot wrap); the memory checks it as
+    /// the instruction does. The address is recorded while the thread
+    /// waits, and the end of the run, before or after, ends the thread.
+    fn wait(
+        &self,
+        addr: i32,
+        offset: i64,
+        timeout: i64,
+        wait: impl FnOnce(
+            &SharedMemory,
+            u64,
+            Option<std::time::Duration>,
+        ) -> Result<wasmtime::WaitResult, wasmtime::Trap>,
+    ) -> wasmtime::Result<i32> {
+        let Some(memory) = self.memory() else {
+            wasmtime::bail!("memory.atomic.wait through the host needs a shared memory");
+        };
+        let run = self.run();
+        let at = addr as u32 as u64 + offset as u64;
+        let timeout = u64::try_from(timeout)
+            .ok()
+            .map(std::time::Duration::from_nanos);
+        self.slot.store(at, Ordering::SeqCst);
+        let result = if run.is_ended() {
+            None
+        } else {
+            Some(wait(memory, at, timeout))
+        };
+        self.slot.store(waits::NONE, Ordering::SeqCst);
+        match result {
+            _ if run.is_ended() => Err(wasmtime::Error::new(crate::run::RunEnded)),
+            None => Err(wasmtime::Error::new(crate::run::RunEnded)),
+            Some(Ok(r)) => Ok(match r {
+                wasmtime::WaitResult::Ok => 0,
+                wasmtime::WaitResult::Mismatch => 1,
+                wasmtime::WaitResult::TimedOut => 2,
+            }),
+            Some(Err(trap)) => Err(wasmtime::Error::new(trap)),
+        }
+    }
 }
 
 /// Notifies every waiter of `memory`, address by address, until done or
