@@ -381,8 +381,13 @@ impl Run {
     fn thread_done(&self) {
         let mut st = self.state();
         st.running -= 1;
+        // Before the outcome, waiters wait for the outcome only: a thread's
+        // end wakes them only when they wait for the threads to stop.
+        let stopping = st.outcome.is_some();
         drop(st);
-        self.inner.changed.notify_all();
+        if stopping {
+            self.inner.changed.notify_all();
+        }
     }
 }
 
