@@ -38,7 +38,13 @@ fn main() {
     // Start the pool's threads before timing.
     pool.broadcast(|_| ());
     let start = Instant::now();
-    let total: u64 = pool.install(|| (1..3_000_000u64).into_par_iter().map(steps).sum());
+    // A u32 range: rayon splits it by index (a range of u64 it does not).
+    let total: u64 = pool.install(|| {
+        (1..3_000_000u32)
+            .into_par_iter()
+            .map(|n| steps(u64::from(n)))
+            .sum()
+    });
     let ms = start.elapsed().as_secs_f64() * 1e3;
     println!("{ms:.3} {total}");
 }
