@@ -159,7 +159,7 @@ fn underivable_functions_exit_1_and_the_rest_is_printed() {
     assert!(!run.stdout.contains("later"), "{}", run.stdout);
     assert_eq!(
         run.stderr,
-        "error: cannot derive `later` of a:b/i: future: it belongs to the component model's async ABI, which WITX has no form for\n"
+        "error: cannot derive `later` of a:b/i: future in parameter `f` (future<u32>): future values have no core-wasm ABI without the component model\n"
     );
 }
 

@@ -128,8 +128,11 @@ impl BindgenTarget {
 
 #[derive(Args)]
 struct Select {
-    /// Core module of every import [default: the namespace of the package
-    /// that defines the interface, e.g. `wasi` for wasi:threads/thread-spawn].
+    /// Model this package of the WIT (one of its dependencies, e.g. `wasi:clocks` or `wasi:clocks@0.2.12`) instead of the main one.
+    #[arg(long, value_name = "NAME")]
+    package: Option<String>,
+    /// Core module of every import [default: the canonical one, e.g.
+    /// `wasi:clocks/wall-clock@0.2.12`, or the interface's `Core module:` line].
     #[arg(long, value_name = "NAME")]
     module: Option<String>,
     /// Model one interface of the package alone.
@@ -143,6 +146,7 @@ struct Select {
 impl Select {
     fn options(&self) -> WitOptions {
         WitOptions {
+            package: self.package.clone(),
             world: self.world.clone(),
             interface: self.interface.clone(),
             module: self.module.clone(),
@@ -288,7 +292,7 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Loa
             let wit = WitModel::load(&path, &select.options())?;
             let generated = match wasi_threads_bindgen::generate(&wit, target.target()) {
                 Ok(g) => g,
-                Err(e @ BindgenError::Unsupported { .. }) => {
+                Err(e @ (BindgenError::Unsupported { .. } | BindgenError::Invalid { .. })) => {
                     let _ = writeln!(err, "error: {e}");
                     return Ok(EXIT_DIFFERENT);
                 }
