@@ -12,6 +12,11 @@
 //! functions, futures, streams; nothing is written); 2 on bad input or when
 //! an output file cannot be written.
 //!
+//! Exit codes of `check-module`: 0 when every import the interfaces cover
+//! and every export of the WIT worlds match; 1 on any mismatch, missing
+//! export or memory that threads cannot share; 2 on bad input (a module
+//! that is not wasm or cannot be read, an interface that does not load).
+//!
 //! Exit codes of `run`: the program's `proc_exit` code (0 when `_start`
 //! returns), as the low 8 bits the operating system keeps; 134 when a thread
 //! traps (the message and the thread id go to stderr); 2 when the module
@@ -94,6 +99,17 @@ enum Command {
         /// Arguments of the program (after the module's own name).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Check a compiled module's imports and exports against WIT worlds and WITX documents.
+    CheckModule {
+        /// The module (.wasm, or .wat text).
+        #[arg(value_name = "MODULE")]
+        wasm: PathBuf,
+        /// WIT files or directories, .witx files or directories of them (e.g. `wit/` and `witx/preview1/`).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        select: Select,
     },
     /// Compare the core ABI of a WIT package with a WITX document.
     Check {
@@ -261,8 +277,23 @@ fn run_module(
     }
 }
 
+/// A `.witx` file, or a directory of `.witx` files and no `.wit` file.
 fn is_witx(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "witx")
+    if path.extension().is_some_and(|e| e == "witx") {
+        return true;
+    }
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return false;
+    };
+    let exts: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            e.path()
+                .extension()
+                .map(|x| x.to_string_lossy().into_owned())
+        })
+        .collect();
+    exts.iter().any(|e| e == "witx") && !exts.iter().any(|e| e == "wit")
 }
 
 fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, LoadError> {
@@ -343,6 +374,29 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Loa
                 EXIT_DIFFERENT
             })
         }
+        Command::CheckModule {
+            wasm,
+            paths,
+            select,
+        } => {
+            let compiled = wasi_threads_abi::CompiledModule::load(&wasm)?;
+            let mut models = Vec::new();
+            for path in &paths {
+                models.push(if is_witx(path) {
+                    witx::load(path)?
+                } else {
+                    WitModel::load(path, &select.options())?.model
+                });
+            }
+            let refs: Vec<&Model> = models.iter().collect();
+            let report = wasi_threads_abi::check_module(&compiled, &refs);
+            let _ = write!(out, "{report}");
+            Ok(if report.is_match() {
+                EXIT_OK
+            } else {
+                EXIT_DIFFERENT
+            })
+        }
         Command::Check {
             wit,
             witx: witx_path,
@@ -358,5 +412,15 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Loa
                 EXIT_DIFFERENT
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }
