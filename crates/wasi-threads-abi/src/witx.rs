@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ::witx::{BuiltinType, Document, IntRepr, Layout as _, RecordDatatype, Type, TypeRef, Variant};
+use ::witx::{BuiltinType, Document, IntRepr, Layout as _, Type, TypeRef};
 
 use crate::core::ValType;
 use crate::error::{LoadError, LoadErrorKind};
@@ -78,9 +78,17 @@ fn witx_error(path: &Path, e: &::witx::WitxError) -> LoadError {
 /// Refuses what witx validates but cannot lay out (its layout code fails
 /// on a record or tuple without members), naming the type.
 fn layable(doc: &Document) -> Result<(), String> {
-    fn walk(tref: &TypeRef, owner: &str, depth: usize) -> Result<(), String> {
-        if depth > 64 {
-            return Ok(());
+    // Each named type is walked once: the checks do not depend on where
+    // it is used.
+    fn walk(
+        tref: &TypeRef,
+        owner: &str,
+        seen: &mut std::collections::HashSet<String>,
+    ) -> Result<(), String> {
+        if let TypeRef::Name(named) = tref {
+            if !seen.insert(named.name.as_str().to_string()) {
+                return Ok(());
+            }
         }
         match &**tref.type_() {
             Type::Record(r) if r.bitflags_repr().is_none() && r.members.is_empty() => Err(format!(
@@ -89,18 +97,19 @@ fn layable(doc: &Document) -> Result<(), String> {
             Type::Record(r) => r
                 .members
                 .iter()
-                .try_for_each(|m| walk(&m.tref, owner, depth + 1)),
+                .try_for_each(|m| walk(&m.tref, owner, seen)),
             Type::Variant(v) => v
                 .cases
                 .iter()
                 .filter_map(|c| c.tref.as_ref())
-                .try_for_each(|t| walk(t, owner, depth + 1)),
-            Type::List(t) | Type::Pointer(t) | Type::ConstPointer(t) => walk(t, owner, depth + 1),
+                .try_for_each(|t| walk(t, owner, seen)),
+            Type::List(t) | Type::Pointer(t) | Type::ConstPointer(t) => walk(t, owner, seen),
             Type::Builtin(_) | Type::Handle(_) => Ok(()),
         }
     }
+    let mut seen = std::collections::HashSet::new();
     for t in doc.typenames() {
-        walk(&t.tref, &format!("type ${}", t.name.as_str()), 0)?;
+        walk(&t.tref, &format!("type ${}", t.name.as_str()), &mut seen)?;
     }
     for module in doc.modules() {
         for func in module.funcs() {
@@ -110,7 +119,7 @@ fn layable(doc: &Document) -> Result<(), String> {
                 module.name.as_str()
             );
             for p in func.params.iter().chain(&func.results) {
-                walk(&p.tref, &owner, 0)?;
+                walk(&p.tref, &owner, &mut seen)?;
             }
         }
     }
@@ -120,6 +129,7 @@ fn layable(doc: &Document) -> Result<(), String> {
 /// Models a validated WITX document; refuses one witx cannot lay out.
 pub fn from_document(doc: &Document, origin: &str) -> Result<Model, String> {
     layable(doc)?;
+    let mut layouts = Layouts::default();
     let mut model = Model {
         origin: format!("WITX {origin}"),
         ..Model::default()
@@ -141,7 +151,7 @@ pub fn from_document(doc: &Document, origin: &str) -> Result<Model, String> {
                         params.push(CoreValue::new(
                             ValType::I32,
                             Meaning::Elements {
-                                element: layout(target),
+                                element: layouts.of(target),
                                 text: false,
                             },
                             name,
@@ -151,12 +161,18 @@ pub fn from_document(doc: &Document, origin: &str) -> Result<Model, String> {
                         continue;
                     }
                 }
-                param_values(name, tref, &mut params);
+                param_values(&mut layouts, name, tref, &mut params);
                 i += 1;
             }
             let mut results: Vec<CoreValue> = Vec::new();
             for r in &func.results {
-                result_values(r.name.as_str(), &r.tref, &mut params, &mut results);
+                result_values(
+                    &mut layouts,
+                    r.name.as_str(),
+                    &r.tref,
+                    &mut params,
+                    &mut results,
+                );
             }
             // witx computed the core types; the meanings must follow them.
             let fit = |values: &mut Vec<CoreValue>, types: Vec<::witx::WasmType>| {
@@ -276,7 +292,7 @@ fn scalar_type(s: Scalar) -> ValType {
 
 /// The core values of one parameter, in the order `wasm_signature` lists
 /// them.
-fn param_values(name: &str, tref: &TypeRef, out: &mut Vec<CoreValue>) {
+fn param_values(layouts: &mut Layouts, name: &str, tref: &TypeRef, out: &mut Vec<CoreValue>) {
     if let Some(s) = scalar(tref) {
         out.push(CoreValue::new(scalar_type(s), Meaning::Scalar(s), name));
         return;
@@ -290,7 +306,7 @@ fn param_values(name: &str, tref: &TypeRef, out: &mut Vec<CoreValue>) {
             out.push(CoreValue::new(
                 ValType::I32,
                 Meaning::Elements {
-                    element: element_layout(elem),
+                    element: layouts.element(elem),
                     text: is_string(elem),
                 },
                 name,
@@ -300,7 +316,7 @@ fn param_values(name: &str, tref: &TypeRef, out: &mut Vec<CoreValue>) {
         Type::Pointer(t) => out.push(CoreValue::new(
             ValType::I32,
             Meaning::Pointer {
-                target: layout(t),
+                target: layouts.of(t),
                 writable: true,
             },
             name,
@@ -308,7 +324,7 @@ fn param_values(name: &str, tref: &TypeRef, out: &mut Vec<CoreValue>) {
         Type::ConstPointer(t) => out.push(CoreValue::new(
             ValType::I32,
             Meaning::Pointer {
-                target: layout(t),
+                target: layouts.of(t),
                 writable: false,
             },
             name,
@@ -317,7 +333,7 @@ fn param_values(name: &str, tref: &TypeRef, out: &mut Vec<CoreValue>) {
         _ => out.push(CoreValue::new(
             ValType::I32,
             Meaning::Pointer {
-                target: layout(tref),
+                target: layouts.of(tref),
                 writable: false,
             },
             name,
@@ -328,6 +344,7 @@ fn param_values(name: &str, tref: &TypeRef, out: &mut Vec<CoreValue>) {
 /// The core result of a result type, and the out-pointers an `expected`
 /// result appends to the parameters.
 fn result_values(
+    layouts: &mut Layouts,
     name: &str,
     tref: &TypeRef,
     params: &mut Vec<CoreValue>,
@@ -348,14 +365,14 @@ fn result_values(
                         for (i, m) in r.members.iter().enumerate() {
                             params.push(CoreValue::new(
                                 ValType::I32,
-                                Meaning::ReturnArea(layout(&m.tref)),
+                                Meaning::ReturnArea(layouts.of(&m.tref)),
                                 format!("{name}.{i}"),
                             ));
                         }
                     }
                     _ => params.push(CoreValue::new(
                         ValType::I32,
-                        Meaning::ReturnArea(layout(ok)),
+                        Meaning::ReturnArea(layouts.of(ok)),
                         name,
                     )),
                 }
@@ -363,75 +380,99 @@ fn result_values(
             return;
         }
     }
-    param_values(name, tref, results);
+    param_values(layouts, name, tref, results);
 }
 
 fn is_string(elem: &TypeRef) -> bool {
     matches!(&**elem.type_(), Type::Builtin(BuiltinType::Char))
 }
 
-/// A list's element layout; a WITX `string` is a list of `char` whose
-/// length counts UTF-8 bytes.
-fn element_layout(elem: &TypeRef) -> Layout {
-    if is_string(elem) {
-        Layout::byte()
-    } else {
-        layout(elem)
-    }
-}
-
 /// The layout of a WITX type, as `witx::Layout` computes it.
 pub fn layout(tref: &TypeRef) -> Layout {
-    let sa = tref.mem_size_align();
-    let (size, align) = (sa.size as u32, sa.align as u32);
-    let kind = if let Some(s) = scalar(tref) {
-        LayoutKind::Scalar(s)
-    } else if let Some(h) = handle(tref) {
-        LayoutKind::Handle(h)
-    } else {
-        match &**tref.type_() {
-            Type::Pointer(t) | Type::ConstPointer(t) => LayoutKind::Pointer(Box::new(layout(t))),
-            Type::List(elem) => LayoutKind::Sequence {
-                element: Box::new(element_layout(elem)),
-                text: is_string(elem),
-            },
-            Type::Record(r) => record_kind(r),
-            Type::Variant(v) => variant_kind(v),
-            // Scalars and handles are above.
-            Type::Builtin(_) | Type::Handle(_) => LayoutKind::Scalar(Scalar::Int {
-                bits: 32,
-                signed: false,
-            }),
+    Layouts::default().of(tref)
+}
+
+/// Layouts of named types, computed once per document walk (witx's own
+/// `mem_size_align` recomputes every nested type each time it is asked).
+#[derive(Default)]
+struct Layouts {
+    named: std::collections::HashMap<String, Layout>,
+}
+
+impl Layouts {
+    /// A list's element layout; a WITX `string` is a list of `char` whose
+    /// length counts UTF-8 bytes.
+    fn element(&mut self, elem: &TypeRef) -> Layout {
+        if is_string(elem) {
+            Layout::byte()
+        } else {
+            self.of(elem)
         }
-    };
-    Layout { size, align, kind }
-}
-
-fn record_kind(r: &RecordDatatype) -> LayoutKind {
-    LayoutKind::Record {
-        fields: r
-            .member_layout()
-            .into_iter()
-            .map(|m| Field {
-                name: m.member.name.as_str().to_string(),
-                offset: m.offset as u32,
-                layout: layout(&m.member.tref),
-            })
-            .collect(),
     }
-}
 
-fn variant_kind(v: &Variant) -> LayoutKind {
-    LayoutKind::Variant {
-        discriminant: v.tag_repr.mem_size_align().size as u32,
-        payload_offset: v.payload_offset() as u32,
-        cases: v
-            .cases
-            .iter()
-            .map(|c| Case {
-                name: c.name.as_str().to_string(),
-                payload: c.tref.as_ref().map(layout),
-            })
-            .collect(),
+    fn of(&mut self, tref: &TypeRef) -> Layout {
+        if let TypeRef::Name(named) = tref {
+            if let Some(l) = self.named.get(named.name.as_str()) {
+                return l.clone();
+            }
+            let l = self.compute(tref);
+            self.named
+                .insert(named.name.as_str().to_string(), l.clone());
+            return l;
+        }
+        self.compute(tref)
+    }
+
+    fn compute(&mut self, tref: &TypeRef) -> Layout {
+        let kind = if let Some(s) = scalar(tref) {
+            LayoutKind::Scalar(s)
+        } else if let Some(h) = handle(tref) {
+            LayoutKind::Handle(h)
+        } else {
+            match &**tref.type_() {
+                Type::Pointer(t) | Type::ConstPointer(t) => {
+                    LayoutKind::Pointer(Box::new(self.of(t)))
+                }
+                Type::List(elem) => LayoutKind::Sequence {
+                    element: Box::new(if is_string(elem) {
+                        Layout::byte()
+                    } else {
+                        self.of(elem)
+                    }),
+                    text: is_string(elem),
+                },
+                Type::Record(r) => LayoutKind::Record {
+                    fields: r
+                        .member_layout()
+                        .into_iter()
+                        .map(|m| Field {
+                            name: m.member.name.as_str().to_string(),
+                            offset: m.offset as u32,
+                            layout: self.of(&m.member.tref),
+                        })
+                        .collect(),
+                },
+                Type::Variant(v) => LayoutKind::Variant {
+                    discriminant: v.tag_repr.mem_size_align().size as u32,
+                    payload_offset: v.payload_offset() as u32,
+                    cases: v
+                        .cases
+                        .iter()
+                        .map(|c| Case {
+                            name: c.name.as_str().to_string(),
+                            payload: c.tref.as_ref().map(|t| self.of(t)),
+                        })
+                        .collect(),
+                },
+                // Scalars and handles are above.
+                Type::Builtin(_) | Type::Handle(_) => LayoutKind::Scalar(Scalar::Int {
+                    bits: 32,
+                    signed: false,
+                }),
+            }
+        };
+        let sa = tref.mem_size_align();
+        let (size, align) = (sa.size as u32, sa.align as u32);
+        Layout { size, align, kind }
     }
 }

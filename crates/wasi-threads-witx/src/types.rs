@@ -293,6 +293,18 @@ impl<'a> Types<'a> {
             return self.resource(r, used);
         }
         let Some(name) = &def.name else {
+            if let TypeDefKind::FixedLengthList(_, n) = def.kind {
+                // Written out as a tuple of `n`, a fixed-length list is named
+                // once, so nested ones do not multiply the text.
+                if let Some(idx) = self.by_key.get(&Key::Wit(id)) {
+                    return Ok(self.reuse(*idx, used));
+                }
+                let mut inner = Use::default();
+                let body = self.body(id, &mut inner)?;
+                let witx_name = self.names.unique(&format!("array{n}"));
+                self.push(Key::Wit(id), &witx_name, None, &body, inner, used);
+                return Ok(format!("${witx_name}"));
+            }
             return self.body(id, used);
         };
         if matches!(def.kind, TypeDefKind::Resource) {
