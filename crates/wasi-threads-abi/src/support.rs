@@ -210,6 +210,17 @@ pub fn check_function(
     Ok(())
 }
 
+/// The first construct inside a type the generator cannot express: a
+/// generator leaves out the definitions of such types (no function that
+/// uses them is bound).
+pub fn unsupported_in_type(
+    resolve: &Resolve,
+    ty: &Type,
+    generator: Generator,
+) -> Option<Construct> {
+    first_unsupported(resolve, ty, generator, 0)
+}
+
 /// The first construct inside `ty` the generator cannot express.
 fn first_unsupported(
     resolve: &Resolve,

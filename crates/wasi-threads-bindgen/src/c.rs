@@ -643,8 +643,18 @@ impl<'a> CGen<'a> {
         }
     }
 
-    /// Defines a named type (and what it refers to) once.
+    /// Defines a named type (and what it refers to) once; a type C bindings
+    /// cannot express is left out (every function using it was refused).
     fn define(&mut self, id: TypeId) {
+        if wasi_threads_abi::support::unsupported_in_type(
+            self.resolve(),
+            &Type::Id(id),
+            wasi_threads_abi::Generator::C,
+        )
+        .is_some()
+        {
+            return;
+        }
         let name = self.named(id);
         if self.defined.contains(&name) {
             return;

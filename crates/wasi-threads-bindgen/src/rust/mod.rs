@@ -254,6 +254,17 @@ impl<'a> RustGen<'a> {
         let Some(wit_name) = def.name.as_deref() else {
             return;
         };
+        // A type the bindings cannot express is left out: every function
+        // that uses it was refused.
+        let generator = match self.side {
+            Side::Host => wasi_threads_abi::Generator::Host,
+            Side::Guest => wasi_threads_abi::Generator::Rust,
+        };
+        if wasi_threads_abi::support::unsupported_in_type(self.resolve(), &Type::Id(id), generator)
+            .is_some()
+        {
+            return;
+        }
         let name = camel(wit_name);
         let derive = if self.has_guest_resource(&Type::Id(id)) {
             "#[derive(Debug)]"
