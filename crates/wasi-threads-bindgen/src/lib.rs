@@ -229,3 +229,23 @@ pub fn generate_path(
     let model = WitModel::load(path, options)?;
     generate(&model, target)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_that_does_not_parse_is_an_error_naming_the_function() {
+        let e = parses::<syn::File>("pub fn broken( {", "t:t/i#f").unwrap_err();
+        assert!(
+            matches!(&e, BindgenError::Invalid { function, .. } if function == "t:t/i#f"),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with(
+            "cannot generate bindings for `t:t/i#f`: the generated Rust does not parse"
+        ));
+        let e = format_rust("// header\nfn (", "WIT world t:t/w").unwrap_err();
+        assert!(e.to_string().contains("WIT world t:t/w"), "{e}");
+        assert!(format_rust("fn f() {}", "w").is_ok());
+    }
+}
