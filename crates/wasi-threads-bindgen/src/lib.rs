@@ -19,6 +19,7 @@
 //! let wit = WitModel::parse(
 //!     "threads.wit",
 //!     "package wasi:threads;
+//!      /// Core module: wasi
 //!      interface thread-spawn { thread-spawn: func(start-arg: u32) -> s32; }
 //!      world threads { import thread-spawn; }",
 //!     &WitOptions::default(),
