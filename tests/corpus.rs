@@ -252,3 +252,23 @@ fn a_package_without_worlds_is_one_model_with_a_module_per_interface() {
         err.message
     );
 }
+
+#[test]
+fn a_value_too_large_to_model_is_refused_by_name() {
+    let wit = WitModel::parse(
+        "big.wit",
+        "package t:big; interface i { f: func(x: list<list<list<list<u8, 100>, 100>, 100>>); g: func(); }",
+        &WitOptions::default(),
+    )
+    .unwrap();
+    let d = wasi_threads_witx::derive(&wit).unwrap();
+    assert_eq!(d.functions.len(), 1, "`g` derives");
+    assert_eq!(d.failures.len(), 1);
+    assert!(
+        d.failures[0]
+            .to_string()
+            .contains("1000000 cells, more than the model writes out"),
+        "{}",
+        d.failures[0]
+    );
+}

@@ -7,7 +7,7 @@
 //!
 //! `WIT_SMITH_CASES` sets how many seeds are tried (default 1000); each
 //! package is made from its seed, so a failure names the seed that
-//! reproduces it.
+//! reproduces it (`WIT_SMITH_PROGRESS=1` prints each seed as it starts).
 
 mod support;
 
@@ -154,7 +154,11 @@ fn random_wit_packages_go_through_every_generator() {
     let start = std::time::Instant::now();
     let cases = smith::cases("WIT_SMITH_CASES", 1000);
     let mut tally = Tally::default();
+    let progress = std::env::var_os("WIT_SMITH_PROGRESS").is_some();
     for seed in 0..cases {
+        if progress {
+            eprintln!("seed {seed}");
+        }
         tally.seeds += 1;
         let (resolve, pkg) = match smith::make(seed) {
             Made::Package(resolve, pkg) => (resolve, pkg),

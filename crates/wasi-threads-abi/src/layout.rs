@@ -42,7 +42,15 @@ pub enum LayoutKind {
         payload_offset: u32,
         cases: Vec<Case>,
     },
+    /// A value whose layout has more than [`MAX_CELLS`] cells written out
+    /// (fixed-length lists of fixed-length lists multiply): the model does
+    /// not expand it, and it agrees with nothing.
+    Unmodelled { cells: u64 },
 }
+
+/// The most cells (scalars, handles, pointers, lists, variants) the model
+/// writes out for one value.
+pub const MAX_CELLS: u64 = 100_000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Field {
@@ -83,6 +91,9 @@ enum Cell {
         payload_offset: u32,
         cases: Vec<Option<Layout>>,
     },
+    Unmodelled {
+        offset: u32,
+    },
 }
 
 impl Cell {
@@ -92,7 +103,8 @@ impl Cell {
             | Cell::Handle { offset, .. }
             | Cell::Pointer { offset, .. }
             | Cell::Sequence { offset, .. }
-            | Cell::Variant { offset, .. } => *offset,
+            | Cell::Variant { offset, .. }
+            | Cell::Unmodelled { offset } => *offset,
         }
     }
 }
@@ -214,6 +226,7 @@ impl Layout {
                     f.layout.push_cells(base.saturating_add(f.offset), out);
                 }
             }
+            LayoutKind::Unmodelled { .. } => out.push(Cell::Unmodelled { offset: base }),
             LayoutKind::Variant {
                 discriminant,
                 payload_offset,
@@ -338,6 +351,11 @@ impl fmt::Display for Layout {
     /// A compact description: `{size 12, align 4: @0 s32, @4 string}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
+            LayoutKind::Unmodelled { cells } => write!(
+                f,
+                "{{size {}, align {}: {cells} cells, more than the model writes out}}",
+                self.size, self.align
+            ),
             LayoutKind::Scalar(Scalar::Bool) if self.size != 1 => {
                 write!(f, "bool{}", self.size * 8)
             }
@@ -544,6 +562,19 @@ mod tests {
             4,
         );
         assert!(!list.abi_eq(&signed_len));
+    }
+
+    #[test]
+    fn an_unmodelled_layout_agrees_with_nothing() {
+        let big = Layout {
+            size: 8,
+            align: 4,
+            kind: LayoutKind::Unmodelled {
+                cells: MAX_CELLS + 1,
+            },
+        };
+        assert!(!big.abi_eq(&big.clone()));
+        assert!(big.to_string().contains("more than the model writes out"));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use wit_parser::{
 
 use crate::core::ValType;
 use crate::error::{LoadError, LoadErrorKind};
-use crate::layout::{Case, Field, Layout, LayoutKind};
+use crate::layout::{Case, Field, Layout, LayoutKind, MAX_CELLS};
 use crate::meaning::{HandleType, Meaning, Ownership, Scalar};
 use crate::model::{CoreFunc, CoreValue, Model};
 use crate::naming;
@@ -1016,6 +1016,17 @@ pub(crate) fn record_layout(
     types: Vec<&Type>,
 ) -> Layout {
     let info = sizes.record(types.iter().copied());
+    let mut memo = HashMap::new();
+    let cells = types.iter().fold(0u64, |a, t| {
+        a.saturating_add(cell_count(resolve, t, &mut memo, 0))
+    });
+    if cells > MAX_CELLS {
+        return Layout {
+            size: info.size.size_wasm32() as u32,
+            align: info.align.align_wasm32() as u32,
+            kind: LayoutKind::Unmodelled { cells },
+        };
+    }
     let fields = sizes
         .field_offsets(types.iter().copied())
         .into_iter()
@@ -1023,7 +1034,7 @@ pub(crate) fn record_layout(
         .map(|((offset, ty), name)| Field {
             name,
             offset: offset.size_wasm32() as u32,
-            layout: layout_of(resolve, sizes, ty),
+            layout: expand(resolve, sizes, ty),
         })
         .collect();
     Layout {
@@ -1053,15 +1064,65 @@ fn variant_layout<'a>(
                 .into_iter()
                 .map(|(name, ty)| Case {
                     name,
-                    payload: ty.map(|t| layout_of(resolve, sizes, t)),
+                    payload: ty.map(|t| expand(resolve, sizes, t)),
                 })
                 .collect(),
         },
     }
 }
 
-/// The canonical memory layout of `ty` on wasm32.
+/// The canonical memory layout of `ty` on wasm32; one of more than
+/// [`MAX_CELLS`] cells is [`LayoutKind::Unmodelled`].
 pub(crate) fn layout_of(resolve: &Resolve, sizes: &SizeAlign, ty: &Type) -> Layout {
+    let cells = cell_count(resolve, ty, &mut HashMap::new(), 0);
+    if cells > MAX_CELLS {
+        let (size, align) = size_align(sizes, ty);
+        return Layout {
+            size,
+            align,
+            kind: LayoutKind::Unmodelled { cells },
+        };
+    }
+    expand(resolve, sizes, ty)
+}
+
+/// How many cells the layout of `ty` has written out (saturating).
+fn cell_count(resolve: &Resolve, ty: &Type, memo: &mut HashMap<TypeId, u64>, depth: usize) -> u64 {
+    let Type::Id(id) = ty else {
+        return 1;
+    };
+    if let Some(n) = memo.get(id) {
+        return *n;
+    }
+    if depth > resolve.types.len() {
+        return 1;
+    }
+    let mut count = |t: &Type| cell_count(resolve, t, memo, depth + 1);
+    let n = match &resolve.types[*id].kind {
+        TypeDefKind::Type(t) => count(t),
+        TypeDefKind::Record(r) => r
+            .fields
+            .iter()
+            .fold(0u64, |a, f| a.saturating_add(count(&f.ty))),
+        TypeDefKind::Tuple(t) => t.types.iter().fold(0u64, |a, t| a.saturating_add(count(t))),
+        TypeDefKind::FixedLengthList(t, n) => count(t).saturating_mul(u64::from(*n)),
+        TypeDefKind::List(t) | TypeDefKind::Option(t) => count(t).saturating_add(1),
+        TypeDefKind::Map(k, v) => count(k).saturating_add(count(v)).saturating_add(1),
+        TypeDefKind::Variant(v) => v.cases.iter().fold(1u64, |a, c| {
+            a.saturating_add(c.ty.as_ref().map_or(0, &mut count))
+        }),
+        TypeDefKind::Result(r) => [r.ok, r.err]
+            .iter()
+            .flatten()
+            .fold(1u64, |a, t| a.saturating_add(count(t))),
+        _ => 1,
+    };
+    memo.insert(*id, n);
+    n
+}
+
+/// [`layout_of`] without the bound, for the parts of a bounded layout.
+fn expand(resolve: &Resolve, sizes: &SizeAlign, ty: &Type) -> Layout {
     let (size, align) = size_align(sizes, ty);
     let with = |kind| Layout { size, align, kind };
     if let Some(s) = scalar_of(resolve, ty) {
@@ -1096,7 +1157,7 @@ pub(crate) fn layout_of(resolve: &Resolve, sizes: &SizeAlign, ty: &Type) -> Layo
             (0..*n).map(|_| elem).collect(),
         ),
         TypeDefKind::List(elem) => with(LayoutKind::Sequence {
-            element: Box::new(layout_of(resolve, sizes, elem)),
+            element: Box::new(expand(resolve, sizes, elem)),
             text: false,
         }),
         TypeDefKind::Map(k, v) => with(LayoutKind::Sequence {

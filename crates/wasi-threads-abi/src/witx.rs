@@ -397,9 +397,40 @@ pub fn layout(tref: &TypeRef) -> Layout {
 #[derive(Default)]
 struct Layouts {
     named: std::collections::HashMap<String, Layout>,
+    cells: std::collections::HashMap<String, u64>,
 }
 
 impl Layouts {
+    /// How many cells the layout of `tref` has written out (saturating).
+    fn count(&mut self, tref: &TypeRef, depth: usize) -> u64 {
+        if depth > 256 {
+            return 1;
+        }
+        if let TypeRef::Name(named) = tref {
+            if let Some(n) = self.cells.get(named.name.as_str()) {
+                return *n;
+            }
+        }
+        let n = match &**tref.type_() {
+            Type::Record(r) if r.bitflags_repr().is_none() => {
+                r.members.iter().fold(0u64, |a, m| {
+                    a.saturating_add(self.count(&m.tref, depth + 1))
+                })
+            }
+            Type::Variant(v) => v.cases.iter().fold(1u64, |a, c| {
+                a.saturating_add(c.tref.as_ref().map_or(0, |t| self.count(t, depth + 1)))
+            }),
+            Type::List(t) | Type::Pointer(t) | Type::ConstPointer(t) => {
+                self.count(t, depth + 1).saturating_add(1)
+            }
+            _ => 1,
+        };
+        if let TypeRef::Name(named) = tref {
+            self.cells.insert(named.name.as_str().to_string(), n);
+        }
+        n
+    }
+
     /// A list's element layout; a WITX `string` is a list of `char` whose
     /// length counts UTF-8 bytes.
     fn element(&mut self, elem: &TypeRef) -> Layout {
@@ -424,7 +455,10 @@ impl Layouts {
     }
 
     fn compute(&mut self, tref: &TypeRef) -> Layout {
-        let kind = if let Some(s) = scalar(tref) {
+        let cells = self.count(tref, 0);
+        let kind = if cells > crate::layout::MAX_CELLS {
+            LayoutKind::Unmodelled { cells }
+        } else if let Some(s) = scalar(tref) {
             LayoutKind::Scalar(s)
         } else if let Some(h) = handle(tref) {
             LayoutKind::Handle(h)

@@ -135,3 +135,23 @@ fn witx_core_types_and_meanings() {
         })
     );
 }
+
+#[test]
+fn a_layout_of_too_many_cells_is_not_expanded_and_agrees_with_nothing() {
+    // A million cells written out: fixed-length lists multiply.
+    let m = WitModel::parse(
+        "big.wit",
+        "package t:big; interface i { f: func(x: list<list<list<list<u8, 100>, 100>, 100>>); }",
+        &WitOptions::default(),
+    )
+    .unwrap();
+    let Meaning::Elements { element, .. } = &m.model.imports[0].params[0].meaning else {
+        panic!("{:?}", m.model.imports[0].params[0])
+    };
+    assert_eq!((element.size, element.align), (1_000_000, 1));
+    assert_eq!(
+        element.kind,
+        wasi_threads_abi::LayoutKind::Unmodelled { cells: 1_000_000 }
+    );
+    assert!(!check(&m.model, &m.model).is_equivalent());
+}
