@@ -387,6 +387,7 @@ fn mutate(text: &str, kind: Kind, rng: &mut Rng) -> Option<String> {
 #[derive(Default)]
 struct Tally {
     packages: usize,
+    smith_panics: usize,
     models: usize,
     functions: usize,
     mutations: BTreeMap<Kind, usize>,
@@ -539,8 +540,13 @@ fn mutations_that_change_meaning_are_reported_and_the_others_are_not() {
     assert!(corpus_models > 0);
 
     for seed in 0..cases {
-        let Some((resolve, pkg)) = smith::package(seed) else {
-            continue;
+        let (resolve, pkg) = match smith::make(seed) {
+            smith::Made::Package(resolve, pkg) => (*resolve, pkg),
+            smith::Made::SmithPanicked => {
+                tally.smith_panics += 1;
+                continue;
+            }
+            smith::Made::Nothing | smith::Made::WideFlags => continue,
         };
         tally.packages += 1;
         rng = Rng(seed);
@@ -558,8 +564,9 @@ fn mutations_that_change_meaning_are_reported_and_the_others_are_not() {
     }
     let total: usize = tally.mutations.values().sum();
     println!(
-        "mutations: {} wit-smith packages and the hand corpus, {} models, {} functions, {total} mutations {:?}, {} unparsed, {} findings, {:.1?}",
+        "mutations: {} wit-smith packages (wit-smith itself panicked on {} seeds) and the hand corpus, {} models, {} functions, {total} mutations {:?}, {} unparsed, {} findings, {:.1?}",
         tally.packages,
+        tally.smith_panics,
         tally.models,
         tally.functions,
         tally.mutations,

@@ -23,6 +23,7 @@ struct Tally {
     seeds: u64,
     packages: usize,
     wide_flags: usize,
+    smith_panics: usize,
     models: usize,
     derived: usize,
     rejected: usize,
@@ -166,6 +167,10 @@ fn random_wit_packages_go_through_every_generator() {
                 tally.wide_flags += 1;
                 continue;
             }
+            Made::SmithPanicked => {
+                tally.smith_panics += 1;
+                continue;
+            }
             Made::Nothing => continue,
         };
         tally.packages += 1;
@@ -174,10 +179,11 @@ fn random_wit_packages_go_through_every_generator() {
         }
     }
     println!(
-        "wit-smith: {} seeds, {} packages ({} more had flags of over 32 members, which wit-parser's decoder refuses), {} models, WITX: {} functions derived, {} refused; bindings (output, refused): {:?}; refusals: {:?}; {} findings; {:.1?}",
+        "wit-smith: {} seeds, {} packages ({} more had flags of over 32 members, which wit-parser's decoder refuses; wit-smith itself panicked on {}), {} models, WITX: {} functions derived, {} refused; bindings (output, refused): {:?}; refusals: {:?}; {} findings; {:.1?}",
         tally.seeds,
         tally.packages,
         tally.wide_flags,
+        tally.smith_panics,
         tally.models,
         tally.derived,
         tally.rejected,

@@ -54,6 +54,9 @@ pub enum Made {
     /// wit-smith encoded flags of more than 32 members, which the
     /// component binary format (and so wit-parser's decoder) refuses.
     WideFlags,
+    /// wit-smith itself panicked (it writes WIT its resolver refuses, as
+    /// `no import or export kebab-name`, and panics on it).
+    SmithPanicked,
 }
 
 /// The package of `seed`: odd seeds with every feature, even seeds with
@@ -66,22 +69,19 @@ pub fn make(seed: u64) -> Made {
     } else {
         synchronous()
     };
-    let Ok(wasm) = wit_smith::smith(&config, &mut u) else {
-        return Made::Nothing;
+    let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wit_smith::smith(&config, &mut u)
+    }));
+    let wasm = match made {
+        Ok(Ok(wasm)) => wasm,
+        Ok(Err(_)) => return Made::Nothing,
+        Err(_) => return Made::SmithPanicked,
     };
     match decode(&wasm) {
         Ok(DecodedWasm::WitPackage(resolve, pkg)) => Made::Package(Box::new(resolve), pkg),
         Ok(_) => panic!("seed {seed}: wit-smith gave a component, not a WIT package"),
         Err(e) if format!("{e:#}").contains("cannot have more than 32 flags") => Made::WideFlags,
         Err(e) => panic!("seed {seed}: wit-smith output does not decode: {e:#}"),
-    }
-}
-
-/// The package of `seed`, if there is one.
-pub fn package(seed: u64) -> Option<(Resolve, PackageId)> {
-    match make(seed) {
-        Made::Package(r, p) => Some((*r, p)),
-        Made::Nothing | Made::WideFlags => None,
     }
 }
 
