@@ -8,7 +8,8 @@
 //! renamed, a string written as a list of `u8`, a `u32` as a `usize`) must
 //! be reported equivalent.
 //!
-//! `MUTATION_CASES=N` sets how many wit-smith seeds are tried (default 300).
+//! `MUTATION_CASES=N` sets how many wit-smith seeds are tried (default
+//! 300); `MUTATION_SEED=N` runs one seed alone.
 
 mod support;
 
@@ -412,10 +413,9 @@ fn exercise(wit: &WitModel, what: &str, rng: &mut Rng, tally: &mut Tally) {
             .imports
             .iter()
             .filter(|f| {
-                derivation
-                    .functions
-                    .iter()
-                    .any(|d| d.name == f.source_name && d.interface == f.source_interface)
+                derivation.functions.iter().any(|d| {
+                    f.module.as_deref() == Some(d.module.as_str()) && f.name == d.core_name
+                })
             })
             .cloned()
             .collect(),
@@ -539,7 +539,15 @@ fn mutations_that_change_meaning_are_reported_and_the_others_are_not() {
     let corpus_models = tally.models;
     assert!(corpus_models > 0);
 
-    for seed in 0..cases {
+    // `MUTATION_SEED=N` runs that seed alone (to reproduce a finding).
+    let seeds = match std::env::var("MUTATION_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        Some(seed) => seed..seed + 1,
+        None => 0..cases,
+    };
+    for seed in seeds {
         let (resolve, pkg) = match smith::make(seed) {
             smith::Made::Package(resolve, pkg) => (*resolve, pkg),
             smith::Made::SmithPanicked => {
@@ -574,16 +582,24 @@ fn mutations_that_change_meaning_are_reported_and_the_others_are_not() {
         tally.findings.len(),
         start.elapsed()
     );
+    let heads = |v: &[String]| -> String {
+        v.iter()
+            .map(|f| f.lines().next().unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     assert!(
         tally.findings.is_empty(),
-        "{} findings; the first:\n{}",
+        "{} findings:\n{}\nthe first in full:\n{}",
         tally.findings.len(),
+        heads(&tally.findings),
         tally.findings[0]
     );
     assert!(
         tally.unparsed.is_empty(),
-        "{} mutations did not parse; the first:\n{}",
+        "{} mutations did not parse:\n{}\nthe first in full:\n{}",
         tally.unparsed.len(),
+        heads(&tally.unparsed),
         tally.unparsed[0]
     );
     for kind in Kind::ALL {

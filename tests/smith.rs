@@ -94,7 +94,8 @@ fn exercise(
                             .iter()
                             .filter(|f| {
                                 derivation.functions.iter().any(|d| {
-                                    d.name == f.source_name && d.interface == f.source_interface
+                                    f.module.as_deref() == Some(d.module.as_str())
+                                        && f.name == d.core_name
                                 })
                             })
                             .cloned()

@@ -27,6 +27,9 @@ pub struct DerivedFunction {
     /// The WIT function name.
     pub name: String,
     pub interface: Option<String>,
+    /// The core import it derived: the WITX module and function name.
+    pub module: String,
+    pub core_name: String,
     /// How the function was lowered; empty when the WITX is type-faithful.
     pub lowerings: Vec<String>,
 }
@@ -114,6 +117,8 @@ pub fn derive(wit: &WitModel) -> Result<Derivation, DeriveError> {
                 functions.push(DerivedFunction {
                     name: core.source_name.clone(),
                     interface: core.source_interface.clone(),
+                    module: core.module.clone().unwrap_or_default(),
+                    core_name: core.name.clone(),
                     lowerings: f.used.notes.clone(),
                 });
                 derived.push(f);
