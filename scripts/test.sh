@@ -38,3 +38,11 @@ fi
 export WASI_LIBC_INCLUDE="$PWD/$include"
 
 cargo test --workspace --locked
+
+# The embedding example: its output is checked against the expected one.
+cargo run --locked --quiet --example embed > target/embed.out
+diff -u examples/embed.out target/embed.out
+
+# Every crate packages on its own (a crate that reads wit/ or witx/ at build
+# time carries its own copy; tests/copies.rs checks the copies).
+cargo package --workspace --no-verify --allow-dirty --locked --quiet

@@ -11,7 +11,6 @@ use wasi_threads_host::{Outcome, Runner};
 
 /// wasi-libc's errno values.
 const ENOENT: i32 = 44;
-const EPERM: i32 = 63;
 const ENOTCAPABLE: i32 = 76;
 
 fn rust_fs() -> std::path::PathBuf {
@@ -113,8 +112,8 @@ fn escapes_are_refused_and_read_only_preopens_stay_read_only() {
              symlink out: error {ENOTCAPABLE}\n\
              absolute: error {ENOENT}\n\
              parent dir: error {ENOTCAPABLE}\n\
-             read-only write: error {EPERM}\n\
-             read-only mkdir: error {EPERM}\n\
+             read-only write: error {ENOTCAPABLE}\n\
+             read-only mkdir: error {ENOTCAPABLE}\n\
              read-only read: allowed\n\
              missing: error {ENOENT}\n"
         )

@@ -27,6 +27,40 @@ fn rust_std_threads_share_memory_and_keep_their_own_locals() {
     );
 }
 
+/// wasmtime 46's flags for wasi-threads, as scripts pass them.
+const WASMTIME_FLAGS: [&str; 4] = ["-W", "threads=y,shared-memory=y", "-S", "threads=y"];
+
+#[test]
+fn the_guests_run_with_wasmtime_46s_flags_as_without() {
+    for (guest, exit_code) in [(rust_guest(), 17), (c_guest(), 23)] {
+        let guest = guest.to_str().unwrap();
+        let plain = wasi_threads(&["run", guest]);
+        let mut args = vec!["run"];
+        args.extend(WASMTIME_FLAGS);
+        args.push(guest);
+        let flagged = wasi_threads(&args);
+        assert_eq!(flagged.code, 0, "{}", flagged.stderr);
+        assert_eq!(
+            (flagged.stdout, flagged.stderr),
+            (plain.stdout, plain.stderr)
+        );
+        args.push("exit-from-child");
+        let exit = wasi_threads(&args);
+        assert_eq!(exit.stdout, "child exits\n");
+        assert_eq!(exit.code, exit_code, "{}", exit.stderr);
+    }
+}
+
+#[test]
+fn a_thread_limit_that_stops_a_program_is_named_with_its_flag() {
+    let guest = rust_guest();
+    let run = wasi_threads(&["run", "--max-threads", "2", guest.to_str().unwrap()]);
+    // std::thread::spawn panics when the third thread cannot start.
+    assert_eq!(run.code, 134, "{}", run.stderr);
+    let warning = "warning: thread-spawn failed: the limit of 2 live threads was reached; raise it with --max-threads N\n";
+    assert_eq!(run.stderr.matches(warning).count(), 1, "{}", run.stderr);
+}
+
 #[test]
 fn rust_process_exit_from_a_child_ends_the_program() {
     let guest = rust_guest();

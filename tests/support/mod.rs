@@ -21,11 +21,29 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// The `wasi-threads` binary, with its compilation cache in the build's
+/// scratch directory: tests never write the user's cache.
+pub fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wasi-threads"));
+    command.env(
+        "WASI_THREADS_CACHE",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasi-threads-cache"),
+    );
+    command
+}
+
 /// Runs the `wasi-threads` binary with `args`, from the repository root.
 pub fn wasi_threads(args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_wasi-threads"))
+    wasi_threads_env(args, &[])
+}
+
+/// Like [`wasi_threads`], with these variables added to its environment.
+pub fn wasi_threads_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = binary()
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root())
+        .stdin(std::process::Stdio::null())
         .output()
         .expect("run wasi-threads");
     Run {

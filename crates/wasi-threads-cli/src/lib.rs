@@ -31,6 +31,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use wasi_threads_abi::{check, witx, LoadError, Model, WitModel, WitOptions};
 use wasi_threads_bindgen::{BindgenError, Target};
+use wasi_threads_host::{Outcome, SpawnRefusal};
+
+pub mod flags;
+
+use flags::Flags;
 
 /// Success, or equivalent.
 pub const EXIT_OK: u8 = 0;
@@ -81,19 +86,35 @@ enum Command {
         select: Select,
     },
     /// Run a wasi-threads module (.wasm or .wat) to its end.
+    #[command(after_help = RUN_HELP)]
     Run {
-        /// Set an environment variable of the program (NAME=VAL).
-        #[arg(long = "env", value_name = "NAME=VAL", value_parser = parse_env)]
-        env: Vec<(String, String)>,
-        /// The most threads started with thread-spawn alive at once.
+        /// Set an environment variable of the program: NAME=VAL, or NAME to pass on the host's value (left unset when the host has none).
+        #[arg(long = "env", value_name = "NAME[=VAL]")]
+        env: Vec<String>,
+        /// The most threads started with thread-spawn alive at once [default: 8192].
         #[arg(long, value_name = "N")]
         max_threads: Option<usize>,
         /// Preopen a host directory, as GUEST_DIR (by default the same path) in the program.
         #[arg(long = "dir", value_name = "HOST_DIR[::GUEST_DIR]", value_parser = parse_dir)]
         dirs: Vec<(PathBuf, String)>,
+        /// Preopen a host directory read-only; these get descriptors after the --dir ones.
+        #[arg(long = "dir-readonly", value_name = "HOST_DIR[::GUEST_DIR]", value_parser = parse_dir)]
+        readonly_dirs: Vec<(PathBuf, String)>,
         /// Listen on a TCP address and preopen the listener; listeners get the descriptors after the directories, in the order given.
         #[arg(long = "tcplisten", value_name = "HOST:PORT")]
         listen: Vec<String>,
+        /// wasmtime's wasm options: threads[=y|n], shared-memory[=y|n], fuel=N, timeout=N|Ns|Nms|Nus|Nns, max-memory-size=N (bytes).
+        #[arg(short = 'W', value_name = "KEY[=VAL][,...]")]
+        wasm: Vec<String>,
+        /// wasmtime's WASI options: threads[=y|n], cli, preview2=n, tcplisten=HOST:PORT, inherit-env, inherit-stdin[=y|n], inherit-stdout[=y|n], inherit-stderr[=y|n].
+        #[arg(short = 'S', value_name = "KEY[=VAL][,...]")]
+        wasi: Vec<String>,
+        /// Keep compiled modules in DIR [default: $WASI_THREADS_CACHE, else $XDG_CACHE_HOME/wasi-threads, else ~/.cache/wasi-threads].
+        #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+        cache_dir: Option<PathBuf>,
+        /// Compile the module every time, without the cache.
+        #[arg(long)]
+        no_cache: bool,
         /// The module to run.
         module: PathBuf,
         /// Arguments of the program (after the module's own name).
@@ -204,12 +225,15 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
 /// The exit code of a trap in `run`, as a shell reports SIGABRT.
 pub const EXIT_TRAP: u8 = 134;
 
-fn parse_env(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("`{s}` is not NAME=VAL")),
-    }
-}
+const RUN_HELP: &str = "\
+Exit codes: the program's proc_exit code (0 when _start returns; the operating system keeps the low 8 bits); \
+134 when a thread traps, a host function fails or the time limit passes (the cause on stderr); \
+2 when the module cannot run at all (unreadable, invalid, an import the host does not provide, a memory threads cannot share, a directory or address that cannot be opened, a bad option).
+
+Defaults: no arguments but the module's name, no environment, the process's stdin, stdout and stderr, no preopens, \
+8192 threads, no fuel or time limit, memories as large as they ask, compiled modules cached (see --cache-dir, --no-cache).
+
+Scripts written for wasmtime 46 run unchanged: `wasi-threads run -W threads=y,shared-memory=y -S threads=y prog.wasm ARGS...`.";
 
 /// `HOST_DIR[::GUEST_DIR]`, as wasmtime spells it.
 fn parse_dir(s: &str) -> Result<(PathBuf, String), String> {
@@ -223,58 +247,149 @@ fn parse_dir(s: &str) -> Result<(PathBuf, String), String> {
     Ok((PathBuf::from(host), guest.to_string()))
 }
 
-fn run_module(
-    module: &Path,
-    args: &[String],
-    env: &[(String, String)],
+/// What `run` was asked to do.
+struct RunRequest<'a> {
+    module: &'a Path,
+    args: &'a [String],
+    env: &'a [String],
     max_threads: Option<usize>,
-    dirs: &[(PathBuf, String)],
-    listen: &[String],
-    err: &mut dyn Write,
-) -> u8 {
-    let wasm = match std::fs::read(module) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            let _ = writeln!(err, "error: cannot read {}: {e}", module.display());
-            return EXIT_BAD_INPUT;
-        }
+    dirs: &'a [(PathBuf, String)],
+    readonly_dirs: &'a [(PathBuf, String)],
+    listen: &'a [String],
+    flags: Flags,
+    cache: Option<PathBuf>,
+}
+
+/// The value of `--env NAME[=VAL]`: `None` when NAME is to be inherited
+/// and the host has no such variable.
+fn env_value(spec: &str) -> Result<Option<(String, String)>, String> {
+    match spec.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok(Some((k.to_string(), v.to_string()))),
+        Some(_) => Err(format!("`--env {spec}`: the name is empty")),
+        None if spec.is_empty() => Err("`--env` needs NAME or NAME=VAL".to_string()),
+        None => match std::env::var(spec) {
+            Ok(v) => Ok(Some((spec.to_string(), v))),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(format!("`--env {spec}`: the host's value is not UTF-8"))
+            }
+        },
+    }
+}
+
+fn run_module(req: RunRequest<'_>, err: &mut dyn Write) -> u8 {
+    let fail = |err: &mut dyn Write, message: String| {
+        let _ = writeln!(err, "error: {message}");
+        EXIT_BAD_INPUT
     };
-    let mut runner = wasi_threads_host::Runner::new().arg(module.display().to_string());
-    for a in args {
+    let wasm = match std::fs::read(req.module) {
+        Ok(bytes) => bytes,
+        Err(e) => return fail(err, format!("cannot read {}: {e}", req.module.display())),
+    };
+    let flags = &req.flags;
+    let mut runner = wasi_threads_host::Runner::new().arg(req.module.display().to_string());
+    if let Some(dir) = &req.cache {
+        runner = runner.module_cache(wasi_threads_host::cache::ModuleCache::new(dir));
+    }
+    for a in req.args {
         runner = runner.arg(a.clone());
     }
-    for (k, v) in env {
-        runner = runner.env(k, v);
+    if flags.inherit_env {
+        runner = runner.inherit_env();
     }
-    if let Some(n) = max_threads {
+    for spec in req.env {
+        match env_value(spec) {
+            Ok(Some((k, v))) => runner = runner.env(&k, &v),
+            Ok(None) => {}
+            Err(e) => return fail(err, e),
+        }
+    }
+    if let Some(n) = req.max_threads {
         runner = runner.max_threads(n);
     }
-    for (host, guest) in dirs {
+    let (wasm_threads, shared_memory) = (flags.wasm_threads, flags.shared_memory);
+    if wasm_threads.is_some() || shared_memory.is_some() {
+        runner = runner.configure_engine(move |config| {
+            if let Some(on) = wasm_threads {
+                config.wasm_threads(on);
+            }
+            if let Some(on) = shared_memory {
+                config.shared_memory(on);
+            }
+        });
+    }
+    if let Some(on) = flags.wasi_threads {
+        runner = runner.thread_spawn(on);
+    }
+    if let Some(fuel) = flags.fuel {
+        runner = runner.fuel(fuel);
+    }
+    if let Some(limit) = flags.timeout {
+        runner = runner.time_limit(limit);
+    }
+    if let Some(bytes) = flags.max_memory_size {
+        runner = runner.memory_limit(bytes);
+    }
+    if flags.inherit_stdin == Some(false) {
+        runner = runner.stdin_from(wasi_threads_host::Stdin::null());
+    }
+    if flags.inherit_stdout == Some(false) {
+        runner = runner.stdout_to(wasi_threads_host::Output::null());
+    }
+    if flags.inherit_stderr == Some(false) {
+        runner = runner.stderr_to(wasi_threads_host::Output::null());
+    }
+    for (host, guest) in req.dirs {
         runner = runner.preopen_dir(host, guest);
     }
-    for addr in listen {
+    for (host, guest) in req.readonly_dirs {
+        runner = runner.preopen_dir_readonly(host, guest);
+    }
+    for addr in req.listen.iter().chain(&flags.tcplisten) {
         match std::net::TcpListener::bind(addr.as_str()) {
             Ok(listener) => runner = runner.preopen_socket(listener),
-            Err(e) => {
-                let _ = writeln!(err, "error: cannot listen on {addr}: {e}");
-                return EXIT_BAD_INPUT;
-            }
+            Err(e) => return fail(err, format!("cannot listen on {addr}: {e}")),
         }
     }
-    match runner.run(&wasm) {
-        Ok(report) => match report.outcome {
-            wasi_threads_host::Outcome::Exit(code) => code as u8,
-            wasi_threads_host::Outcome::Trap { tid, message } => {
-                let _ = writeln!(err, "error: thread {tid} trapped: {message}");
-                EXIT_TRAP
-            }
-            wasi_threads_host::Outcome::TimedOut => EXIT_TRAP,
-        },
-        Err(e) => {
-            let _ = writeln!(err, "error: cannot run {}: {e}", module.display());
-            EXIT_BAD_INPUT
-        }
+    let report = match runner.run(&wasm) {
+        Ok(report) => report,
+        Err(e) => return fail(err, format!("cannot run {}: {e}", req.module.display())),
+    };
+    report_outcome(&report, err)
+}
+
+/// What `run` says of a report on stderr, and its exit code.
+fn report_outcome(report: &wasi_threads_host::RunReport, err: &mut dyn Write) -> u8 {
+    if let Some(refusal) = &report.refused_spawn {
+        let hint = match refusal {
+            SpawnRefusal::ThreadLimit { .. } => "; raise it with --max-threads N",
+            _ => "",
+        };
+        let _ = writeln!(err, "warning: thread-spawn failed: {refusal}{hint}");
     }
+    let code = match &report.outcome {
+        Outcome::Exit(code) => *code as u8,
+        Outcome::Trap(trap) => {
+            let _ = writeln!(err, "error: thread {} trapped: {}", trap.tid, trap.message);
+            EXIT_TRAP
+        }
+        Outcome::TimedOut => {
+            let _ = writeln!(err, "error: the time limit was reached");
+            EXIT_TRAP
+        }
+        other => {
+            let _ = writeln!(err, "error: {other}");
+            EXIT_TRAP
+        }
+    };
+    if report.abandoned > 0 {
+        let _ = writeln!(
+            err,
+            "warning: {} threads could not be stopped",
+            report.abandoned
+        );
+    }
+    code
 }
 
 /// A `.witx` file, or a directory of `.witx` files and no `.wit` file.
@@ -302,18 +417,41 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Loa
             env,
             max_threads,
             dirs,
+            readonly_dirs,
             listen,
+            wasm,
+            wasi,
+            cache_dir,
+            no_cache,
             module,
             args,
-        } => Ok(run_module(
-            &module,
-            &args,
-            &env,
-            max_threads,
-            &dirs,
-            &listen,
-            err,
-        )),
+        } => {
+            let flags = match Flags::parse(&wasm, &wasi) {
+                Ok(flags) => flags,
+                Err(e) => {
+                    let _ = writeln!(err, "error: {e}");
+                    return Ok(EXIT_BAD_INPUT);
+                }
+            };
+            Ok(run_module(
+                RunRequest {
+                    module: &module,
+                    args: &args,
+                    env: &env,
+                    max_threads,
+                    dirs: &dirs,
+                    readonly_dirs: &readonly_dirs,
+                    listen: &listen,
+                    flags,
+                    cache: if no_cache {
+                        None
+                    } else {
+                        cache_dir.or_else(wasi_threads_host::cache::ModuleCache::default_dir)
+                    },
+                },
+                err,
+            ))
+        }
         Command::Bindgen {
             target,
             path,
@@ -417,10 +555,38 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Loa
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use clap::CommandFactory;
+    use wasi_threads_host::RunReport;
 
     #[test]
     fn the_command_line_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    fn said(report: RunReport) -> (u8, String) {
+        let mut err = Vec::new();
+        let code = report_outcome(&report, &mut err);
+        (code, String::from_utf8(err).unwrap())
+    }
+
+    #[test]
+    fn threads_that_could_not_be_stopped_are_reported_and_the_code_stays() {
+        let (code, err) = said(RunReport::new(Outcome::Exit(3), 2, None));
+        assert_eq!(code, 3);
+        assert_eq!(err, "warning: 2 threads could not be stopped\n");
+        let (code, err) = said(RunReport::new(Outcome::Exit(0), 0, None));
+        assert_eq!((code, err.as_str()), (0, ""));
+    }
+
+    #[test]
+    fn the_first_refused_spawn_is_named_with_its_flag() {
+        let refusal = SpawnRefusal::ThreadLimit { limit: 4 };
+        let (code, err) = said(RunReport::new(Outcome::Exit(1), 0, Some(refusal)));
+        assert_eq!(code, 1);
+        assert_eq!(
+            err,
+            "warning: thread-spawn failed: the limit of 4 live threads was reached; raise it with --max-threads N\n"
+        );
     }
 }

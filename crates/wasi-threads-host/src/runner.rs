@@ -1,69 +1,81 @@
-//! Running a module: the shared memory, `thread-spawn`, and termination.
+//! The convenience on top of the parts: one builder for a whole run (its
+//! Engine, limits, preview-1 context and threads), as the CLI uses it.
 
-use std::fmt;
 use std::os::fd::OwnedFd;
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
-use wasmtime::{
-    Config, Engine, Extern, ExternType, InstancePre, Linker, Memory, Module, SharedMemory, Store,
-};
+use wasmtime::{Config, Engine, Linker, Module, Store};
 
-use crate::bindings::wasi::threads::thread_spawn;
-use crate::bindings::ThreadsExports;
-use crate::fs::{Preopen, Table};
-use crate::net::Socket;
-use crate::outcome::{Outcome, RunReport};
-use crate::spawn_error;
-use crate::tids::Tids;
-use crate::wasi::{self, Input, Output, Wasi};
+use crate::preview1::{self, Output, Stdin, WasiCtx, WasiCtxBuilder};
+use crate::threads::{self, WasiThreadsCtx};
+use crate::{Error, Run, RunReport};
 
-/// The core import that starts a thread.
-pub const SPAWN_MODULE: &str = "wasi";
-pub const SPAWN_NAME: &str = "thread-spawn";
-
-impl thread_spawn::Host for ThreadCtx {
-    fn thread_spawn(&mut self, start_arg: u32) -> wasmtime::Result<i32> {
-        Ok(self.shared.spawn(start_arg))
-    }
+/// The store data of every thread the [`Runner`] starts.
+#[derive(Clone)]
+pub struct ThreadCtx {
+    wasi: WasiCtx,
+    threads: WasiThreadsCtx<ThreadCtx>,
 }
 
-/// A problem found before anything runs.
-#[derive(Debug)]
-pub struct HostError(pub String);
+impl ThreadCtx {
+    /// This thread's id; 0 for the main thread.
+    pub fn tid(&self) -> u32 {
+        self.threads.tid()
+    }
 
-impl fmt::Display for HostError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+    pub fn wasi(&self) -> &WasiCtx {
+        &self.wasi
+    }
+
+    pub fn threads(&self) -> &WasiThreadsCtx<ThreadCtx> {
+        &self.threads
+    }
+
+    /// The run the thread belongs to.
+    pub fn run(&self) -> &Run {
+        self.threads.run()
     }
 }
-
-impl std::error::Error for HostError {}
 
 type Definer = dyn Fn(&mut Linker<ThreadCtx>) -> wasmtime::Result<()> + Send + Sync;
+type ConfigTweak = dyn Fn(&mut Config) + Send + Sync;
 
-/// Runs wasi-threads modules. Build one, then [`Runner::run`] a module.
-///
-/// Every limit reaches every thread's store.
+/// Runs wasi-threads modules. Build one, then [`Runner::run`] a module, as
+/// many times as wanted; every limit reaches every thread's store.
 pub struct Runner {
+    engine: OnceLock<Engine>,
+    cache: Option<crate::cache::ModuleCache>,
+    tweaks: Vec<Box<ConfigTweak>>,
+    thread_spawn: bool,
+    inherit_env: bool,
     max_threads: usize,
     grace: Duration,
     memory_limit: Option<u64>,
     fuel: Option<u64>,
     time_limit: Option<Duration>,
     args: Vec<String>,
-    env: Vec<String>,
-    stdin: Arc<Mutex<Option<Input>>>,
-    stdout: Arc<Mutex<Output>>,
-    stderr: Arc<Mutex<Output>>,
+    env: Vec<(String, String)>,
+    /// The embedder's stdin, taken by the first run; `None` inherits the
+    /// process's.
+    stdin: Arc<Mutex<Option<Stdin>>>,
+    stdin_given: bool,
+    stdout: Output,
+    stderr: Output,
     definers: Vec<Box<Definer>>,
-    preopens: Vec<Preopen>,
+    preopens: Vec<(PathBuf, String, bool)>,
     sockets: Vec<Arc<OwnedFd>>,
 }
 
 impl Default for Runner {
     fn default() -> Self {
         Runner {
+            engine: OnceLock::new(),
+            cache: None,
+            tweaks: Vec::new(),
+            thread_spawn: true,
+            inherit_env: false,
             max_threads: 8192,
             grace: Duration::from_secs(1),
             memory_limit: None,
@@ -71,9 +83,10 @@ impl Default for Runner {
             time_limit: None,
             args: Vec::new(),
             env: Vec::new(),
-            stdin: Arc::new(Mutex::new(Some(Box::new(std::io::stdin())))),
-            stdout: Arc::new(Mutex::new(Box::new(std::io::stdout()))),
-            stderr: Arc::new(Mutex::new(Box::new(std::io::stderr()))),
+            stdin: Arc::new(Mutex::new(None)),
+            stdin_given: false,
+            stdout: Output::inherit_stdout(),
+            stderr: Output::inherit_stderr(),
             definers: Vec::new(),
             preopens: Vec::new(),
             sockets: Vec::new(),
@@ -81,212 +94,57 @@ impl Default for Runner {
     }
 }
 
-/// The data of every thread's store.
-pub struct ThreadCtx {
-    shared: Arc<Shared>,
-    tid: u32,
-}
-
-impl ThreadCtx {
-    /// This thread's id; 0 for the main thread.
-    pub fn tid(&self) -> u32 {
-        self.tid
-    }
-
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
-    }
-}
-
-struct RunState {
-    outcome: Option<Outcome>,
-    /// Threads whose wasm is running, the main thread included.
-    running: usize,
-    children: usize,
-}
-
-pub(crate) struct Shared {
-    engine: Engine,
-    wasi: Arc<Wasi>,
-    fuel: Option<u64>,
-    /// The memory every thread imports, when it is shared.
-    memory: OnceLock<SharedMemory>,
-    pre: OnceLock<InstancePre<ThreadCtx>>,
-    max_threads: usize,
-    tids: Mutex<Tids>,
-    state: Mutex<RunState>,
-    changed: Condvar,
-}
-
-impl Shared {
-    pub(crate) fn wasi(&self) -> &Arc<Wasi> {
-        &self.wasi
-    }
-
-    /// Records the first outcome; interrupts every running thread, in wasm
-    /// (epoch) and blocked in the host (WASI waits).
-    pub(crate) fn end(&self, outcome: Outcome) {
-        let mut st = self.state.lock().unwrap();
-        if st.outcome.is_none() {
-            st.outcome = Some(outcome);
-            self.engine.increment_epoch();
-            self.wasi.interrupt();
-            self.changed.notify_all();
-        }
-    }
-
-    fn thread_finished(&self, tid: u32, result: wasmtime::Result<()>) {
-        match result {
-            Ok(()) if tid == 0 => self.end(Outcome::Exit(0)),
-            Ok(()) => {}
-            Err(e) => self.end(Outcome::Trap {
-                tid,
-                message: e.root_cause().to_string(),
-            }),
-        }
-        if tid != 0 {
-            self.tids.lock().unwrap().free(tid);
-        }
-        let mut st = self.state.lock().unwrap();
-        st.running -= 1;
-        if tid != 0 {
-            st.children -= 1;
-        }
-        self.changed.notify_all();
-    }
-
-    fn new_store(self: &Arc<Self>, tid: u32) -> Store<ThreadCtx> {
-        let mut store = Store::new(
-            &self.engine,
-            ThreadCtx {
-                shared: self.clone(),
-                tid,
-            },
-        );
-        // Only the end of the run advances the epoch: the next advance
-        // traps every store.
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_trap();
-        if let Some(fuel) = self.fuel {
-            store
-                .set_fuel(fuel)
-                .expect("fuel is enabled with the limit");
-        }
-        store
-    }
-
-    /// `thread-spawn`: instantiates the new thread before returning its id.
-    fn spawn(self: &Arc<Self>, start_arg: u32) -> i32 {
-        {
-            let mut st = self.state.lock().unwrap();
-            if st.outcome.is_some() {
-                return spawn_error::ENDING;
-            }
-            if st.children >= self.max_threads {
-                return spawn_error::LIMIT;
-            }
-            st.children += 1;
-            st.running += 1;
-        }
-        let tid = match self.tids.lock().unwrap().alloc() {
-            Some(tid) => tid,
-            None => return self.undo(None, spawn_error::NO_TID),
-        };
-        let mut store = self.new_store(tid);
-        let pre = self
-            .pre
-            .get()
-            .expect("instance-pre is set before any thread runs");
-        let instance = match pre.instantiate(&mut store) {
-            Ok(i) => i,
-            Err(_) => return self.undo(Some(tid), spawn_error::INSTANTIATE),
-        };
-        let exports = match ThreadsExports::new(&mut store, &instance) {
-            Ok(e) => e,
-            Err(_) => return self.undo(Some(tid), spawn_error::NO_ENTRY),
-        };
-        let shared = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("wasi-thread-{tid}"))
-            .spawn(move || {
-                let result = exports.call_wasi_thread_start(&mut store, tid as i32, start_arg);
-                shared.thread_finished(tid, result);
-            });
-        match spawned {
-            Ok(_) => tid as i32,
-            Err(_) => self.undo(Some(tid), spawn_error::OS),
-        }
-    }
-
-    fn undo(&self, tid: Option<u32>, code: i32) -> i32 {
-        if let Some(tid) = tid {
-            self.tids.lock().unwrap().free(tid);
-        }
-        let mut st = self.state.lock().unwrap();
-        st.children -= 1;
-        st.running -= 1;
-        code
-    }
-}
-
-/// What the module imports that the host provides.
-struct Imports {
-    spawn: bool,
-    memory: Option<(String, String, wasmtime::MemoryType)>,
-}
-
-fn inspect(module: &Module) -> Result<Imports, HostError> {
-    let mut imports = Imports {
-        spawn: false,
-        memory: None,
-    };
-    for import in module.imports() {
-        match import.ty() {
-            ExternType::Memory(ty) => {
-                imports.memory = Some((import.module().to_string(), import.name().to_string(), ty))
-            }
-            ExternType::Func(f)
-                if import.module() == SPAWN_MODULE && import.name() == SPAWN_NAME =>
-            {
-                let expected = [wasmtime::ValType::I32];
-                let ok = f.params().len() == 1
-                    && f.params().all(|p| p.matches(&expected[0]))
-                    && f.results().len() == 1
-                    && f.results().all(|r| r.matches(&expected[0]));
-                if !ok {
-                    return Err(HostError(format!(
-                        "the import \"{SPAWN_MODULE}\" \"{SPAWN_NAME}\" has type {f}, not (func (param i32) (result i32))"
-                    )));
-                }
-                imports.spawn = true;
-            }
-            _ => {}
-        }
-    }
-    if imports.spawn {
-        match &imports.memory {
-            Some((m, n, ty)) if !ty.is_shared() => {
-                return Err(HostError(format!(
-                    "the module imports thread-spawn but its memory import \"{m}\" \"{n}\" is not shared; threads need a shared memory"
-                )))
-            }
-            None if module
-                .exports()
-                .any(|e| matches!(e.ty(), ExternType::Memory(_))) =>
-            {
-                return Err(HostError(
-                    "the module imports thread-spawn but defines its own memory: every thread would get a memory of its own; wasi-threads modules import a shared memory".to_string(),
-                ))
-            }
-            _ => {}
-        }
-    }
-    Ok(imports)
-}
-
 impl Runner {
     pub fn new() -> Runner {
         Runner::default()
+    }
+
+    /// The Engine the runner compiles and runs on: [`crate::configure`]d,
+    /// with fuel consumption when a fuel limit is set. Made at the first
+    /// use; a later [`Runner::fuel`] makes a new one.
+    pub fn engine(&self) -> &Engine {
+        self.engine.get_or_init(|| {
+            let mut config = Config::new();
+            crate::configure(&mut config).consume_fuel(self.fuel.is_some());
+            for tweak in &self.tweaks {
+                tweak(&mut config);
+            }
+            Engine::new(&config).expect("the runner's configuration is valid")
+        })
+    }
+
+    /// Changes the Engine's configuration after [`crate::configure`]
+    /// (e.g. turning the threads proposal off, as `-W threads=n` does).
+    /// The parts refuse an Engine without what they need, naming it.
+    pub fn configure_engine(
+        mut self,
+        tweak: impl Fn(&mut Config) + Send + Sync + 'static,
+    ) -> Runner {
+        self.tweaks.push(Box::new(tweak));
+        self.engine = OnceLock::new();
+        self
+    }
+
+    /// Whether `wasi` `thread-spawn` is defined (default: yes). Without it
+    /// a module that imports it cannot be linked.
+    pub fn thread_spawn(mut self, define: bool) -> Runner {
+        self.thread_spawn = define;
+        self
+    }
+
+    /// Passes the process's environment to the program, before the
+    /// variables [`Runner::env`] adds.
+    pub fn inherit_env(mut self) -> Runner {
+        self.inherit_env = true;
+        self
+    }
+
+    /// Standard input of the program as a [`Stdin`]; the first run reads
+    /// it, later runs read nothing unless it is the process's.
+    pub fn stdin_from(mut self, stdin: Stdin) -> Runner {
+        self.stdin = Arc::new(Mutex::new(Some(stdin)));
+        self.stdin_given = true;
+        self
     }
 
     /// The most threads started with `thread-spawn` alive at once.
@@ -302,9 +160,9 @@ impl Runner {
         self
     }
 
-    /// The most bytes the shared memory may grow to (it may not start
-    /// larger): the memory is created with this maximum when its import
-    /// allows more.
+    /// The most bytes the memory may grow to (it may not start larger):
+    /// the memory is created with this maximum when its import allows
+    /// more.
     pub fn memory_limit(mut self, bytes: u64) -> Runner {
         self.memory_limit = Some(bytes);
         self
@@ -312,12 +170,15 @@ impl Runner {
 
     /// Fuel for each thread's store; a thread out of fuel traps.
     pub fn fuel(mut self, fuel: u64) -> Runner {
+        if self.fuel.is_none() {
+            self.engine = OnceLock::new();
+        }
         self.fuel = Some(fuel);
         self
     }
 
-    /// Wall-clock limit of the run: past it, the run ends with
-    /// [`Outcome::TimedOut`].
+    /// Wall-clock limit of each run: past it, the run ends with
+    /// [`crate::Outcome::TimedOut`].
     pub fn time_limit(mut self, limit: Duration) -> Runner {
         self.time_limit = Some(limit);
         self
@@ -331,25 +192,39 @@ impl Runner {
 
     /// Adds an environment variable.
     pub fn env(mut self, key: &str, value: &str) -> Runner {
-        self.env.push(format!("{key}={value}"));
+        self.env.push((key.to_string(), value.to_string()));
         self
     }
 
-    /// Standard input of the program (default: the process's).
+    /// Standard input of the program (default: the process's); the first
+    /// run reads it, later runs read nothing.
     pub fn stdin(mut self, input: impl std::io::Read + Send + 'static) -> Runner {
-        self.stdin = Arc::new(Mutex::new(Some(Box::new(input))));
+        self.stdin = Arc::new(Mutex::new(Some(Stdin::reader(input))));
+        self.stdin_given = true;
         self
     }
 
     /// Standard output of the program (default: the process's).
     pub fn stdout(mut self, output: impl std::io::Write + Send + 'static) -> Runner {
-        self.stdout = Arc::new(Mutex::new(Box::new(output)));
+        self.stdout = Output::writer(output);
         self
     }
 
     /// Standard error of the program (default: the process's).
     pub fn stderr(mut self, output: impl std::io::Write + Send + 'static) -> Runner {
-        self.stderr = Arc::new(Mutex::new(Box::new(output)));
+        self.stderr = Output::writer(output);
+        self
+    }
+
+    /// Standard output as any [`Output`] (e.g. a [`crate::MemoryOutput`]).
+    pub fn stdout_to(mut self, output: impl Into<Output>) -> Runner {
+        self.stdout = output.into();
+        self
+    }
+
+    /// Standard error as any [`Output`].
+    pub fn stderr_to(mut self, output: impl Into<Output>) -> Runner {
+        self.stderr = output.into();
         self
     }
 
@@ -362,31 +237,18 @@ impl Runner {
         self
     }
 
-    /// Runs a module, given as wasm binary or WAT text, to its outcome.
     /// Preopens the host directory `host` as `guest`: the program may read
     /// and change what is beneath it, and reach nothing else. Preopens get
     /// descriptors 3, 4, ... in the order given.
-    pub fn preopen_dir(mut self, host: impl Into<std::path::PathBuf>, guest: &str) -> Runner {
-        self.preopens.push(Preopen {
-            host: host.into(),
-            guest: guest.to_string(),
-            writable: true,
-        });
+    pub fn preopen_dir(mut self, host: impl Into<PathBuf>, guest: &str) -> Runner {
+        self.preopens.push((host.into(), guest.to_string(), true));
         self
     }
 
     /// Like [`Runner::preopen_dir`], read-only: every call that would change
     /// something beneath it fails with `perm`.
-    pub fn preopen_dir_readonly(
-        mut self,
-        host: impl Into<std::path::PathBuf>,
-        guest: &str,
-    ) -> Runner {
-        self.preopens.push(Preopen {
-            host: host.into(),
-            guest: guest.to_string(),
-            writable: false,
-        });
+    pub fn preopen_dir_readonly(mut self, host: impl Into<PathBuf>, guest: &str) -> Runner {
+        self.preopens.push((host.into(), guest.to_string(), false));
         self
     }
 
@@ -411,192 +273,110 @@ impl Runner {
         self
     }
 
-    pub fn run(&self, wasm: &[u8]) -> Result<RunReport, HostError> {
-        let mut config = Config::new();
-        config
-            .wasm_threads(true)
-            .shared_memory(true)
-            .epoch_interruption(true)
-            .consume_fuel(self.fuel.is_some());
-        let engine = Engine::new(&config).map_err(|e| HostError(format!("{e:#}")))?;
-        let module = Module::new(&engine, wasm).map_err(|e| HostError(format!("{e:#}")))?;
-        let imports = inspect(&module)?;
+    /// Keeps compiled modules in `cache` (none by default): a module is
+    /// then compiled once per Engine configuration.
+    pub fn module_cache(mut self, cache: crate::cache::ModuleCache) -> Runner {
+        self.cache = Some(cache);
+        self
+    }
 
-        let stdin = self.stdin.lock().unwrap().take();
-        let sockets = self
-            .sockets
-            .iter()
-            .map(|fd| {
-                let fd = fd
-                    .try_clone()
-                    .map_err(|e| format!("cannot duplicate a preopened socket: {e}"))?;
-                Socket::preopened(fd)
-            })
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(HostError)?;
-        let fds = Table::new(&self.preopens, sockets).map_err(HostError)?;
-        let wasi = Wasi::new(
-            self.args.clone(),
-            self.env.clone(),
-            stdin,
-            self.stdout.clone(),
-            self.stderr.clone(),
-            fds,
-        )
-        .map_err(|e| HostError(format!("cannot set up the program's stdin: {e}")))?;
-        let shared = Arc::new(Shared {
-            engine: engine.clone(),
-            wasi,
-            fuel: self.fuel,
-            memory: OnceLock::new(),
-            pre: OnceLock::new(),
-            max_threads: self.max_threads,
-            tids: Mutex::new(Tids::default()),
-            state: Mutex::new(RunState {
-                outcome: None,
-                running: 1,
-                children: 0,
-            }),
-            changed: Condvar::new(),
-        });
-        let mut store = shared.new_store(0);
-        let mut linker: Linker<ThreadCtx> = Linker::new(&engine);
-        if let Some((m, n, ty)) = &imports.memory {
-            let ty = self.limit_memory(m, n, ty)?;
-            let memory: Extern = if ty.is_shared() {
-                let memory = SharedMemory::new(&engine, ty.clone()).map_err(|e| {
-                    HostError(format!(
-                        "cannot create the shared memory \"{m}\" \"{n}\": {e:#}"
-                    ))
-                })?;
-                let _ = shared.memory.set(memory.clone());
-                memory.into()
-            } else {
-                Memory::new(&mut store, ty.clone())
-                    .map_err(|e| {
-                        HostError(format!("cannot create the memory \"{m}\" \"{n}\": {e:#}"))
-                    })?
-                    .into()
-            };
-            linker
-                .define(&store, m, n, memory)
-                .map_err(|e| HostError(format!("{e:#}")))?;
+    /// Compiles a module (wasm binary or WAT text) on the runner's Engine,
+    /// or loads it from the module cache.
+    pub fn compile(&self, wasm: &[u8]) -> Result<Module, Error> {
+        match &self.cache {
+            Some(cache) => Ok(cache.compile(self.engine(), wasm)?.0),
+            None => crate::compile(self.engine(), wasm),
         }
-        thread_spawn::add_to_linker(&mut linker, |ctx: &mut ThreadCtx| ctx)
-            .map_err(|e| HostError(format!("{e:#}")))?;
-        wasi::wasi_snapshot_preview1::add_to_linker(&mut linker, |ctx: &mut ThreadCtx| ctx)
-            .map_err(|e| HostError(format!("{e:#}")))?;
+    }
+
+    /// Compiles and runs a module, given as wasm binary or WAT text, to its
+    /// outcome.
+    pub fn run(&self, wasm: &[u8]) -> Result<RunReport, Error> {
+        let module = self.compile(wasm)?;
+        self.run_module(&module)
+    }
+
+    /// Runs a module compiled on the runner's Engine ([`Runner::compile`])
+    /// to its outcome.
+    pub fn run_module(&self, module: &Module) -> Result<RunReport, Error> {
+        let engine = self.engine();
+        let run = Run::new(engine)?;
+        run.set_grace(self.grace);
+        let wasi = self.wasi_builder()?.build(&run)?;
+
+        let mut linker: Linker<ThreadCtx> = Linker::new(engine);
+        preview1::add_to_linker(&mut linker, |cx: &mut ThreadCtx| &mut cx.wasi)
+            .map_err(Error::Link)?;
+        if self.thread_spawn {
+            threads::add_to_linker(&mut linker, |cx: &mut ThreadCtx| &mut cx.threads)
+                .map_err(Error::Link)?;
+        }
         for define in &self.definers {
-            define(&mut linker).map_err(|e| HostError(format!("{e:#}")))?;
+            define(&mut linker).map_err(Error::Link)?;
         }
-        let pre = linker
-            .instantiate_pre(&module)
-            .map_err(|e| HostError(format!("{e:#}")))?;
-        if module.get_export("_start").is_none() {
-            return Err(HostError("the module exports no `_start`".to_string()));
+
+        let fuel = self.fuel;
+        let mut threads = WasiThreadsCtx::builder(module, &run)
+            .max_threads(self.max_threads)
+            .on_new_store(move |store| match fuel {
+                Some(fuel) => store.set_fuel(fuel),
+                None => Ok(()),
+            });
+        if let Some(limit) = self.memory_limit {
+            threads = threads.memory_limit(limit);
         }
-        let _ = shared.pre.set(pre.clone());
+        let threads = threads.build(&linker)?;
+        let mut store = Store::new(
+            engine,
+            ThreadCtx {
+                wasi,
+                threads: threads.clone(),
+            },
+        );
+        if let Some(fuel) = fuel {
+            store.set_fuel(fuel).map_err(Error::Instantiate)?;
+        }
+        threads.start(store)?;
+        if let Some(limit) = self.time_limit {
+            run.set_time_limit(limit);
+        }
+        Ok(run.wait())
+    }
 
-        let main_shared = shared.clone();
-        std::thread::Builder::new()
-            .name("wasi-thread-main".to_string())
-            .spawn(move || {
-                let result = pre.instantiate(&mut store).and_then(|instance| {
-                    let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
-                    start.call(&mut store, ())
-                });
-                main_shared.thread_finished(0, result);
-            })
-            .map_err(|e| HostError(format!("cannot start the main thread: {e}")))?;
-
-        let started = Instant::now();
-        let mut st = shared.state.lock().unwrap();
-        while st.outcome.is_none() {
-            st = match self.time_limit {
-                None => shared.changed.wait(st).unwrap(),
-                Some(limit) => {
-                    let left = limit.saturating_sub(started.elapsed());
-                    if left.is_zero() {
-                        drop(st);
-                        shared.end(Outcome::TimedOut);
-                        shared.state.lock().unwrap()
-                    } else {
-                        shared.changed.wait_timeout(st, left).unwrap().0
-                    }
-                }
+    fn wasi_builder(&self) -> Result<WasiCtxBuilder, Error> {
+        let mut builder = WasiCtx::builder()
+            .args(self.args.iter().cloned())
+            .stdout(self.stdout.clone())
+            .stderr(self.stderr.clone());
+        if self.inherit_env {
+            builder = builder.inherit_env();
+        }
+        for (k, v) in &self.env {
+            builder = builder.env(k, v);
+        }
+        if self.stdin_given {
+            let stdin = self
+                .stdin
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .unwrap_or_else(Stdin::null);
+            builder = builder.stdin(stdin);
+        }
+        for (host, guest, writable) in &self.preopens {
+            builder = if *writable {
+                builder.preopen_dir(host, guest)
+            } else {
+                builder.preopen_dir_readonly(host, guest)
             };
         }
-        // Stop every thread, until all have stopped or the grace period
-        // ends. Advancing the epoch traps running wasm at its next loop
-        // header or call (again and again: a thread instantiated as the
-        // outcome came may have missed the first advance). Threads parked in
-        // `memory.atomic.wait` see no epoch: only a notify of their address
-        // wakes them, so the sweep notifies every aligned address.
-        let deadline = Instant::now() + self.grace;
-        while st.running > 0 && Instant::now() < deadline {
-            engine.increment_epoch();
-            drop(st);
-            if let Some(memory) = shared.memory.get() {
-                wake_all(memory, deadline);
-            }
-            st = shared.state.lock().unwrap();
-            if st.running > 0 {
-                let wait = deadline
-                    .saturating_duration_since(Instant::now())
-                    .min(Duration::from_millis(1));
-                st = shared.changed.wait_timeout(st, wait).unwrap().0;
-            }
+        for socket in &self.sockets {
+            let fd = socket.try_clone().map_err(|source| Error::Io {
+                what: "duplicate a preopened socket",
+                source,
+            })?;
+            builder = builder.preopen_socket(fd);
         }
-        shared.wasi.fds.close_all();
-        Ok(RunReport {
-            outcome: st.outcome.clone().expect("the loop above waits for it"),
-            abandoned: st.running,
-        })
-    }
-}
-
-impl Runner {
-    /// The memory type to create for the import: its own, with the
-    /// maximum lowered to the memory limit.
-    fn limit_memory(
-        &self,
-        module: &str,
-        name: &str,
-        ty: &wasmtime::MemoryType,
-    ) -> Result<wasmtime::MemoryType, HostError> {
-        let Some(limit) = self.memory_limit else {
-            return Ok(ty.clone());
-        };
-        let page = ty.page_size();
-        let limit_pages = limit / page;
-        if ty.minimum() > limit_pages {
-            return Err(HostError(format!(
-                "the memory import \"{module}\" \"{name}\" needs {} bytes, over the memory limit of {limit}",
-                ty.minimum() * page
-            )));
-        }
-        let max = ty.maximum().map_or(limit_pages, |m| m.min(limit_pages));
-        let mut builder = wasmtime::MemoryTypeBuilder::new();
-        builder
-            .min(ty.minimum())
-            .max(Some(max))
-            .shared(ty.is_shared())
-            .memory64(ty.is_64())
-            .page_size_log2(ty.page_size_log2());
-        builder.build().map_err(|e| HostError(format!("{e:#}")))
-    }
-}
-
-/// Notifies every waiter of `memory`, address by address, until done or
-/// past `deadline`.
-fn wake_all(memory: &SharedMemory, deadline: Instant) {
-    let size = memory.data_size() as u64;
-    let mut addr = 0;
-    while addr + 4 <= size {
-        let _ = memory.atomic_notify(addr, u32::MAX);
-        addr += 4;
-        if addr % (1 << 18) == 0 && Instant::now() >= deadline {
-            return;
-        }
+        Ok(builder)
     }
 }

@@ -74,7 +74,7 @@ fn a_trap_in_a_child_ends_the_run_while_main_is_parked() {
     let wat = module(
         MEMORY,
         r#"
-  (func (export "wasi_thread_start") (param i32 i32) unreachable)
+  (func $entry (export "wasi_thread_start") (param i32 i32) unreachable)
   (func (export "_start")
     (drop (call $spawn (i32.const 0)))
     (call $wait_for (i32.const 0) (i32.const 1)))"#,
@@ -82,9 +82,21 @@ fn a_trap_in_a_child_ends_the_run_while_main_is_parked() {
     let (runner, _) = recording(Runner::new());
     let report = runner.run(wat.as_bytes()).unwrap();
     match &report.outcome {
-        Outcome::Trap { tid, message } => {
-            assert_eq!(*tid, 1);
-            assert!(message.contains("unreachable"), "{message}");
+        Outcome::Trap(trap) => {
+            assert_eq!(trap.tid, 1);
+            assert!(trap.message.contains("unreachable"), "{}", trap.message);
+            assert_eq!(
+                trap.trap_code(),
+                Some(wasmtime::Trap::UnreachableCodeReached)
+            );
+            let frames = trap.backtrace().expect("wasmtime captures the frames");
+            assert!(
+                frames
+                    .frames()
+                    .iter()
+                    .any(|f| f.func_name() == Some("entry")),
+                "{frames}"
+            );
         }
         other => panic!("{other:?}"),
     }
@@ -111,7 +123,7 @@ fn a_trap_interrupts_threads_in_a_busy_loop() {
     let (runner, _) = recording(Runner::new());
     let report = runner.run(wat.as_bytes()).unwrap();
     assert!(
-        matches!(report.outcome, Outcome::Trap { tid: 3, .. }),
+        matches!(&report.outcome, Outcome::Trap(t) if t.tid == 3),
         "{:?}",
         report.outcome
     );
@@ -218,7 +230,7 @@ fn modules_that_cannot_share_memory_are_refused_before_running() {
   (func (export "_start")))"#;
     let err = Runner::new().run(unshared.as_bytes()).unwrap_err();
     assert!(
-        err.0
+        err.to_string()
             .contains("memory import \"env\" \"memory\" is not shared"),
         "{err}"
     );
@@ -228,14 +240,15 @@ fn modules_that_cannot_share_memory_are_refused_before_running() {
   (memory (export "memory") 1 1 shared)
   (func (export "_start")))"#;
     let err = Runner::new().run(own.as_bytes()).unwrap_err();
-    assert!(err.0.contains("defines its own memory"), "{err}");
+    assert!(err.to_string().contains("defines its own memory"), "{err}");
 
     let mistyped = r#"(module
   (import "wasi" "thread-spawn" (func (param i64) (result i32)))
   (func (export "_start")))"#;
     let err = Runner::new().run(mistyped.as_bytes()).unwrap_err();
     assert!(
-        err.0.contains("not (func (param i32) (result i32))"),
+        err.to_string()
+            .contains("not (func (param i32) (result i32))"),
         "{err}"
     );
 }
@@ -259,7 +272,10 @@ fn the_memory_limit_caps_growth_and_refuses_larger_minimums() {
         .memory_limit(65535)
         .run(wat.as_bytes())
         .unwrap_err();
-    assert!(err.0.contains("over the memory limit of 65535"), "{err}");
+    assert!(
+        err.to_string().contains("over the memory limit of 65535"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -276,9 +292,9 @@ fn each_thread_has_its_own_fuel() {
     let (runner, _) = recording(Runner::new().fuel(100_000));
     let report = runner.run(wat.as_bytes()).unwrap();
     match &report.outcome {
-        Outcome::Trap { tid, message } => {
-            assert_eq!(*tid, 1, "the spinning child runs out first");
-            assert!(message.contains("fuel"), "{message}");
+        Outcome::Trap(trap) => {
+            assert_eq!(trap.tid, 1, "the spinning child runs out first");
+            assert!(trap.message.contains("fuel"), "{}", trap.message);
         }
         other => panic!("{other:?}"),
     }

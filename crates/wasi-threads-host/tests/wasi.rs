@@ -73,10 +73,10 @@ fn fd_fdstat_set_flags_switches_append_on_and_off() {
     (call $write (i32.const 4) (i32.const 16) (i32.const 1) (i32.const 40)))
   (func $rewind (result i32) (call $seek (i32.const 4) (i64.const 0) (i32.const 0) (i32.const 40)))
   (func (export "_start")
-    ;; creat|trunc, rights fd_write (64)
+    ;; creat|trunc, rights fd_write | fd_seek | fd_fdstat_set_flags (76)
     (call $record (i32.const 1)
       (call $open (i32.const 3) (i32.const 0) (i32.const 0) (i32.const 5) (i32.const 9)
-        (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 32)))
+        (i64.const 76) (i64.const 0) (i32.const 0) (i32.const 32)))
     (call $record (i32.const 2) (call $put (i32.const 0) (i32.const 3)))
     (call $record (i32.const 3) (call $rewind))
     (call $record (i32.const 4) (call $set_flags (i32.const 4) (i32.const 1)))
@@ -115,5 +115,77 @@ fn fd_fdstat_set_flags_switches_append_on_and_off() {
         ]
     );
     assert_eq!(std::fs::read(dir.join("f.txt")).unwrap(), b"Xbcdef");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Rights and fdflags through `path_open`, `fd_fdstat_get` and
+/// `fd_fdstat_set_rights`, call by call; the exit code names the first
+/// step that went wrong (0 when none did).
+const RIGHTS: &str = r#"(module
+  (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $fdstat (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_fdstat_set_rights" (func $set_rights (param i32 i64 i64) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_fdstat_set_flags" (func $set_flags (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_tell" (func $tell (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "f")
+  (func $check (param $step i32) (param $ok i32)
+    (if (i32.eqz (local.get $ok)) (then (call $exit (local.get $step)))))
+  (func (export "_start") (local $fd i32)
+    ;; fd_read | fd_seek | fd_tell | fd_write = 2 | 4 | 32 | 64 = 102;
+    ;; append | dsync | nonblock | rsync | sync = 31
+    (call $check (i32.const 1) (i32.eqz (call $open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 1)
+      (i32.const 1) (i64.const 102) (i64.const 0) (i32.const 31) (i32.const 500))))
+    (local.set $fd (i32.load (i32.const 500)))
+    (call $check (i32.const 2) (i32.eqz (call $fdstat (local.get $fd) (i32.const 200))))
+    (call $check (i32.const 3) (i32.eq (i32.load16_u (i32.const 202)) (i32.const 31)))
+    (call $check (i32.const 4) (i64.eq (i64.load (i32.const 208)) (i64.const 102)))
+    ;; path_open (1 << 13) is not a right of the file: notcapable (76)
+    (call $check (i32.const 5) (i32.eq (call $set_rights (local.get $fd) (i64.const 8294) (i64.const 0)) (i32.const 76)))
+    ;; the same rights again: accepted, never notsup
+    (call $check (i32.const 6) (i32.eqz (call $set_rights (local.get $fd) (i64.const 102) (i64.const 0))))
+    ;; drop fd_read and fd_write
+    (call $check (i32.const 7) (i32.eqz (call $set_rights (local.get $fd) (i64.const 36) (i64.const 0))))
+    (call $check (i32.const 8) (i32.eqz (call $fdstat (local.get $fd) (i32.const 200))))
+    (call $check (i32.const 9) (i64.eq (i64.load (i32.const 208)) (i64.const 36)))
+    (i32.store (i32.const 300) (i32.const 600))
+    (i32.store (i32.const 304) (i32.const 4))
+    (call $check (i32.const 10) (i32.eq (call $read (local.get $fd) (i32.const 300) (i32.const 1) (i32.const 400)) (i32.const 76)))
+    (call $check (i32.const 11) (i32.eq (call $write (local.get $fd) (i32.const 300) (i32.const 1) (i32.const 400)) (i32.const 76)))
+    (call $check (i32.const 12) (i32.eqz (call $tell (local.get $fd) (i32.const 400))))
+    ;; what was dropped cannot be granted again
+    (call $check (i32.const 13) (i32.eq (call $set_rights (local.get $fd) (i64.const 102) (i64.const 0)) (i32.const 76)))
+    ;; setting flags needs fd_fdstat_set_flags, not asked for
+    (call $check (i32.const 14) (i32.eq (call $set_flags (local.get $fd) (i32.const 1)) (i32.const 76)))
+    ;; with zero rights and creat, the file is still created (as wasmtime does)
+    (call $check (i32.const 15) (i32.eqz (call $open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 1)
+      (i32.const 1) (i64.const 0) (i64.const 0) (i32.const 0) (i32.const 500))))
+    (call $check (i32.const 16) (i32.eqz (call $fdstat (i32.load (i32.const 500)) (i32.const 200))))
+    (call $check (i32.const 17) (i64.eqz (i64.load (i32.const 208))))
+    ;; opened with sync and fd_fdstat_set_flags (8): append can be switched
+    ;; on only with sync kept (else notsup, 58)
+    (call $check (i32.const 18) (i32.eqz (call $open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 1)
+      (i32.const 0) (i64.const 8) (i64.const 0) (i32.const 16) (i32.const 500))))
+    (local.set $fd (i32.load (i32.const 500)))
+    (call $check (i32.const 19) (i32.eq (call $set_flags (local.get $fd) (i32.const 1)) (i32.const 58)))
+    (call $check (i32.const 20) (i32.eqz (call $set_flags (local.get $fd) (i32.const 17))))
+    (call $check (i32.const 21) (i32.eqz (call $fdstat (local.get $fd) (i32.const 200))))
+    (call $check (i32.const 22) (i32.eq (i32.load16_u (i32.const 202)) (i32.const 17)))
+    (call $exit (i32.const 0))))"#;
+
+#[test]
+fn rights_are_kept_narrowed_and_only_dropped_and_fdflags_are_reported() {
+    let dir = std::env::temp_dir().join(format!("wasi-threads-host-rights-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = Runner::new()
+        .preopen_dir(&dir, "/d")
+        .run(RIGHTS.as_bytes())
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Exit(0));
+    assert!(dir.join("f").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,6 +12,11 @@ pub struct Tids {
 }
 
 impl Tids {
+    /// How many ids are live.
+    pub fn live(&self) -> usize {
+        self.live.len()
+    }
+
     /// A free id, the lowest after the last one handed out, wrapping.
     pub fn alloc(&mut self) -> Option<u32> {
         if self.live.len() as u32 >= MAX_TID - 1 {

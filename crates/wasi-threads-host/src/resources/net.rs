@@ -4,7 +4,7 @@
 //! Preview 1 cannot create, bind or connect a socket; a guest only uses
 //! what the host hands it. A socket is kept non-blocking at the OS level:
 //! a call the guest made in blocking mode (the default) waits in the run's
-//! [`Ending`] poll, so it never holds a lock, never stalls another thread,
+//! [`EndSignal`] poll, so it never holds a lock, never stalls another thread,
 //! and stops when the run ends. In non-blocking mode (`fdflags::nonblock`,
 //! per descriptor) such a call answers `again` instead.
 
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use rustix::event::PollFlags;
 use rustix::net::{RecvFlags, SendFlags, SocketFlags, SocketType};
 
-use crate::wait::{Ending, WaitError};
+use super::wait::{EndSignal, WaitError};
 
 /// One socket descriptor.
 pub(crate) struct Socket {
@@ -84,7 +84,7 @@ impl Socket {
     /// `events` in between (or answering `again` in non-blocking mode).
     fn blocking<T>(
         &self,
-        ending: &Ending,
+        ending: &EndSignal,
         events: PollFlags,
         mut op: impl FnMut() -> rustix::io::Result<T>,
     ) -> Result<T, NetError> {
@@ -102,7 +102,7 @@ impl Socket {
     }
 
     /// `sock_accept`: the next connection, as a stream socket.
-    pub fn accept(&self, ending: &Ending, nonblocking: bool) -> Result<Socket, NetError> {
+    pub fn accept(&self, ending: &EndSignal, nonblocking: bool) -> Result<Socket, NetError> {
         let fd = self.blocking(ending, PollFlags::IN, || {
             rustix::net::accept_with(&self.fd, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC)
         })?;
@@ -118,7 +118,7 @@ impl Socket {
     /// `peek` leaves the bytes to be read again.
     pub fn recv(
         &self,
-        ending: &Ending,
+        ending: &EndSignal,
         buf: &mut [u8],
         peek: bool,
         waitall: bool,
@@ -165,7 +165,7 @@ impl Socket {
     /// Writes `bytes`: all of them in blocking mode, as many as the socket
     /// takes without waiting in non-blocking mode (`again` if none). Never
     /// raises SIGPIPE: a write to a closed connection answers `pipe`.
-    pub fn send(&self, ending: &Ending, bytes: &[u8]) -> Result<usize, NetError> {
+    pub fn send(&self, ending: &EndSignal, bytes: &[u8]) -> Result<usize, NetError> {
         let mut done = 0;
         while done < bytes.len() {
             match self.blocking(ending, PollFlags::OUT, || {
