@@ -389,6 +389,7 @@ fn mutate(text: &str, kind: Kind, rng: &mut Rng) -> Option<String> {
 struct Tally {
     packages: usize,
     smith_panics: usize,
+    wide_flags: usize,
     models: usize,
     functions: usize,
     mutations: BTreeMap<Kind, usize>,
@@ -549,12 +550,15 @@ fn mutations_that_change_meaning_are_reported_and_the_others_are_not() {
     };
     for seed in seeds {
         let (resolve, pkg) = match smith::make(seed) {
-            smith::Made::Package(resolve, pkg) => (*resolve, pkg),
+            smith::Made::Package(resolve, pkg, wide) => {
+                tally.wide_flags += wide;
+                (*resolve, pkg)
+            }
             smith::Made::SmithPanicked => {
                 tally.smith_panics += 1;
                 continue;
             }
-            smith::Made::Nothing | smith::Made::WideFlags => continue,
+            smith::Made::Nothing => continue,
         };
         tally.packages += 1;
         rng = Rng(seed);
@@ -572,8 +576,9 @@ fn mutations_that_change_meaning_are_reported_and_the_others_are_not() {
     }
     let total: usize = tally.mutations.values().sum();
     println!(
-        "mutations: {} wit-smith packages (wit-smith itself panicked on {} seeds) and the hand corpus, {} models, {} functions, {total} mutations {:?}, {} unparsed, {} findings, {:.1?}",
+        "mutations: {} wit-smith packages ({} flags types of over 32 members; wit-smith itself panicked on {} seeds) and the hand corpus, {} models, {} functions, {total} mutations {:?}, {} unparsed, {} findings, {:.1?}",
         tally.packages,
+        tally.wide_flags,
         tally.smith_panics,
         tally.models,
         tally.functions,

@@ -163,10 +163,9 @@ fn random_wit_packages_go_through_every_generator() {
         }
         tally.seeds += 1;
         let (resolve, pkg) = match smith::make(seed) {
-            Made::Package(resolve, pkg) => (resolve, pkg),
-            Made::WideFlags => {
-                tally.wide_flags += 1;
-                continue;
+            Made::Package(resolve, pkg, wide) => {
+                tally.wide_flags += wide;
+                (resolve, pkg)
             }
             Made::SmithPanicked => {
                 tally.smith_panics += 1;
@@ -180,7 +179,7 @@ fn random_wit_packages_go_through_every_generator() {
         }
     }
     println!(
-        "wit-smith: {} seeds, {} packages ({} more had flags of over 32 members, which wit-parser's decoder refuses; wit-smith itself panicked on {}), {} models, WITX: {} functions derived, {} refused; bindings (output, refused): {:?}; refusals: {:?}; {} findings; {:.1?}",
+        "wit-smith: {} seeds, {} packages ({} flags types of over 32 members; wit-smith itself panicked on {}), {} models, WITX: {} functions derived, {} refused; bindings (output, refused): {:?}; refusals: {:?}; {} findings; {:.1?}",
         tally.seeds,
         tally.packages,
         tally.wide_flags,
@@ -208,10 +207,58 @@ fn random_wit_packages_go_through_every_generator() {
         tally.derived > 0 && tally.rejected > 0,
         "both outcomes of the derivation are exercised"
     );
+    assert!(
+        cases < 200 || tally.wide_flags > 0,
+        "flags of over 32 members reach the generators"
+    );
     for (target, (made, refused)) in &tally.bindings {
         assert!(
             *made > 0 && *refused > 0,
             "both outcomes of bindgen {target} are exercised"
         );
     }
+}
+
+/// Flags of over 32 members, which the component binary format refuses,
+/// come back whole from the binary wit-smith gives.
+#[test]
+fn wide_flags_survive_the_component_binary() {
+    let names = |n: usize| (0..n).map(|i| format!("m{i}")).collect::<Vec<_>>();
+    let wit = format!(
+        "package t:wide;\ninterface i {{\n  flags small {{ {} }}\n  flags wide {{ {} }}\n  flags wider {{ {} }}\n  f: func(a: small, b: wide, c: wider);\n}}\n",
+        names(3).join(", "),
+        names(40).join(", "),
+        names(70).join(", ")
+    );
+    let mut resolve = wit_parser::Resolve::default();
+    let pkg = resolve.push_str("wide.wit", &wit).unwrap();
+    let wasm = wit_component::encode(&resolve, pkg).unwrap();
+    assert!(
+        wit_parser::decoding::decode(&wasm).is_err(),
+        "the decoder refuses flags of over 32 members"
+    );
+    let (narrow, wide) = smith::narrow_flags(&wasm);
+    assert_eq!(wide, [names(40), names(70)]);
+    let wit_parser::decoding::DecodedWasm::WitPackage(mut decoded, _) =
+        wit_parser::decoding::decode(&narrow).unwrap()
+    else {
+        panic!("not a WIT package");
+    };
+    assert_eq!(smith::widen_flags(&mut decoded, &wide), 2);
+    let members = |r: &wit_parser::Resolve| {
+        let mut all: Vec<(String, Vec<String>)> = r
+            .types
+            .iter()
+            .filter_map(|(_, t)| match &t.kind {
+                wit_parser::TypeDefKind::Flags(f) => Some((
+                    t.name.clone().unwrap_or_default(),
+                    f.flags.iter().map(|f| f.name.clone()).collect(),
+                )),
+                _ => None,
+            })
+            .collect();
+        all.sort();
+        all
+    };
+    assert_eq!(members(&decoded), members(&resolve));
 }
