@@ -408,3 +408,81 @@ fn no_cache_and_the_default_directory() {
     let run = wasi_threads(&["run", "--cache-dir", file.join("sub").to_str().unwrap(), &a]);
     assert_eq!(run.code, 5, "{}", run.stderr);
 }
+
+/// Programs that end while other threads spin, park or trap: the default
+/// (the process ends at the outcome, no epoch checks) and
+/// `-W epoch-interruption=y` (threads stopped one by one) give the same
+/// exit code and messages, and both end.
+#[test]
+fn ending_the_process_and_stopping_threads_agree() {
+    let dir = scratch("run-endings");
+    let programs = [
+        (
+            "exit-while-spinning",
+            r#"(module
+  (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (import "env" "memory" (memory 1 1 shared))
+  (export "memory" (memory 0))
+  (func (export "wasi_thread_start") (param i32 i32)
+    (i32.atomic.store (i32.const 0) (i32.const 1))
+    (loop $spin (br $spin)))
+  (func (export "_start")
+    (drop (call $spawn (i32.const 0)))
+    (loop $wait (br_if $wait (i32.eqz (i32.atomic.load (i32.const 0)))))
+    (call $exit (i32.const 3))))"#,
+            3,
+            "",
+        ),
+        (
+            "return-while-parked",
+            r#"(module
+  (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
+  (import "env" "memory" (memory 1 1 shared))
+  (export "memory" (memory 0))
+  (func (export "wasi_thread_start") (param i32 i32)
+    (i32.atomic.store (i32.const 0) (i32.const 1))
+    (drop (memory.atomic.wait32 (i32.const 64) (i32.const 0) (i64.const -1))))
+  (func (export "_start")
+    (drop (call $spawn (i32.const 0)))
+    (loop $wait (br_if $wait (i32.eqz (i32.atomic.load (i32.const 0)))))))"#,
+            0,
+            "",
+        ),
+        (
+            "trap-while-main-spins",
+            r#"(module
+  (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
+  (import "env" "memory" (memory 1 1 shared))
+  (export "memory" (memory 0))
+  (func (export "wasi_thread_start") (param i32 i32) unreachable)
+  (func (export "_start")
+    (drop (call $spawn (i32.const 0)))
+    (loop $spin (br $spin))))"#,
+            134,
+            "error: thread 1 trapped: ",
+        ),
+    ];
+    for (name, wat, code, stderr) in programs {
+        let module = write(&dir, &format!("{name}.wat"), wat);
+        for mode in [&["run"][..], &["run", "-W", "epoch-interruption=y"][..]] {
+            let mut args = mode.to_vec();
+            args.push(&module);
+            let run = wasi_threads(&args);
+            assert_eq!(run.code, code, "{name} {mode:?}: {}", run.stderr);
+            assert!(
+                run.stderr.starts_with(stderr),
+                "{name} {mode:?}: {}",
+                run.stderr
+            );
+            if stderr.is_empty() {
+                assert_eq!(run.stderr, "", "{name} {mode:?}");
+            }
+        }
+    }
+    // Without a timeout in either mode the time limit still ends a spin.
+    let module = write(&dir, "spin.wat", SPIN);
+    let run = wasi_threads(&["run", "-W", "epoch-interruption=y,timeout=50ms", &module]);
+    assert_eq!(run.code, 134, "{}", run.stderr);
+    assert_eq!(run.stderr, "error: the time limit was reached\n");
+}

@@ -17,6 +17,10 @@ pub struct Flags {
     pub timeout: Option<Duration>,
     /// `-W max-memory-size=N`: the most bytes a memory may grow to.
     pub max_memory_size: Option<u64>,
+    /// `-W epoch-interruption=y`: the end of a run stops threads through
+    /// epoch checks in compiled code and reports those it could not stop,
+    /// as an embedding does, instead of ending the process at once.
+    pub epoch_interruption: bool,
     /// `-S threads=`: define `wasi` `thread-spawn` (default on).
     pub wasi_threads: Option<bool>,
     /// `-S tcplisten=ADDR`, repeatable.
@@ -36,6 +40,7 @@ pub const WASM_KEYS: &[&str] = &[
     "fuel",
     "timeout",
     "max-memory-size",
+    "epoch-interruption",
 ];
 /// The `-S` keys this host honours.
 pub const WASI_KEYS: &[&str] = &[
@@ -63,6 +68,7 @@ impl Flags {
                     "fuel" => flags.fuel = Some(number("-W", key, value)?),
                     "timeout" => flags.timeout = Some(duration(key, value)?),
                     "max-memory-size" => flags.max_memory_size = Some(number("-W", key, value)?),
+                    "epoch-interruption" => flags.epoch_interruption = boolean("-W", key, value)?,
                     _ => return Err(unknown("-W", key, WASM_KEYS)),
                 }
             }

@@ -103,7 +103,7 @@ enum Command {
         /// Listen on a TCP address and preopen the listener; listeners get the descriptors after the directories, in the order given.
         #[arg(long = "tcplisten", value_name = "HOST:PORT")]
         listen: Vec<String>,
-        /// wasmtime's wasm options: threads[=y|n], shared-memory[=y|n], fuel=N, timeout=N|Ns|Nms|Nus|Nns, max-memory-size=N (bytes).
+        /// wasmtime's wasm options: threads[=y|n], shared-memory[=y|n], fuel=N, timeout=N|Ns|Nms|Nus|Nns, max-memory-size=N (bytes), epoch-interruption[=y|n] (stop threads one by one at the end instead of ending the process).
         #[arg(short = 'W', value_name = "KEY[=VAL][,...]")]
         wasm: Vec<String>,
         /// wasmtime's WASI options: threads[=y|n], cli, preview2=n, tcplisten=HOST:PORT, inherit-env, inherit-stdin[=y|n], inherit-stdout[=y|n], inherit-stderr[=y|n].
@@ -208,12 +208,28 @@ pub fn main() -> ExitCode {
     // its own threads.
     let mut stdout = std::io::stdout();
     let mut stderr = std::io::stderr();
-    ExitCode::from(run(cli, &mut stdout, &mut stderr))
+    ExitCode::from(dispatch(cli, &mut stdout, &mut stderr, Ending::Process))
 }
 
 /// Runs a parsed command, writing to the given streams; returns the exit code.
+/// A program run by `run` is stopped thread by thread when it ends, and
+/// this function returns.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    match execute(cli, out, err) {
+    dispatch(cli, out, err, Ending::Graceful)
+}
+
+/// How the end of a program run by `run` is carried out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// The first outcome ends the process (as wasmtime 46 did), so
+    /// compiled code needs no epoch checks: the command line's way.
+    Process,
+    /// Threads are stopped and the call returns: the library's way.
+    Graceful,
+}
+
+fn dispatch(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, ending: Ending) -> u8 {
+    match execute(cli, out, err, ending) {
         Ok(code) => code,
         Err(e) => {
             let _ = writeln!(err, "error: {e}");
@@ -231,7 +247,8 @@ Exit codes: the program's proc_exit code (0 when _start returns; the operating s
 2 when the module cannot run at all (unreadable, invalid, an import the host does not provide, a memory threads cannot share, a directory or address that cannot be opened, a bad option).
 
 Defaults: no arguments but the module's name, no environment, the process's stdin, stdout and stderr, no preopens, \
-8192 threads, no fuel or time limit, memories as large as they ask, compiled modules cached (see --cache-dir, --no-cache).
+8192 threads, no fuel or time limit, memories as large as they ask, compiled modules cached (see --cache-dir, --no-cache), \
+the process ended as soon as the program ends (its exit, a trap or the time limit), as wasmtime 46 did, with no epoch checks in compiled code.
 
 Scripts written for wasmtime 46 run unchanged: `wasi-threads run -W threads=y,shared-memory=y -S threads=y prog.wasm ARGS...`.";
 
@@ -258,6 +275,7 @@ struct RunRequest<'a> {
     listen: &'a [String],
     flags: Flags,
     cache: Option<PathBuf>,
+    ending: Ending,
 }
 
 /// The value of `--env NAME[=VAL]`: `None` when NAME is to be inherited
@@ -288,6 +306,10 @@ fn run_module(req: RunRequest<'_>, err: &mut dyn Write) -> u8 {
     };
     let flags = &req.flags;
     let mut runner = wasi_threads_host::Runner::new().arg(req.module.display().to_string());
+    if req.ending == Ending::Process && !flags.epoch_interruption {
+        runner =
+            runner.exit_process(|report| i32::from(report_outcome(report, &mut std::io::stderr())));
+    }
     if let Some(dir) = &req.cache {
         runner = runner.module_cache(wasi_threads_host::cache::ModuleCache::new(dir));
     }
@@ -411,7 +433,12 @@ fn is_witx(path: &Path) -> bool {
     exts.iter().any(|e| e == "witx") && !exts.iter().any(|e| e == "wit")
 }
 
-fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, LoadError> {
+fn execute(
+    cli: Cli,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    ending: Ending,
+) -> Result<u8, LoadError> {
     match cli.command {
         Command::Run {
             env,
@@ -448,6 +475,7 @@ fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, Loa
                     } else {
                         cache_dir.or_else(wasi_threads_host::cache::ModuleCache::default_dir)
                     },
+                    ending,
                 },
                 err,
             ))

@@ -48,6 +48,8 @@ impl std::error::Error for RunEnded {}
 
 type Stopper = Box<dyn Fn(Instant) + Send + Sync>;
 type AfterStop = Box<dyn FnOnce() + Send>;
+/// Reports how a run ended and gives the process's exit code.
+pub(crate) type ExitReport = Arc<dyn Fn(&RunReport) -> i32 + Send + Sync>;
 
 /// One run of a program; clones are handles to the same run.
 ///
@@ -67,6 +69,8 @@ struct Inner {
     changed: Condvar,
     stoppers: Mutex<Vec<Stopper>>,
     after_stop: Mutex<Vec<AfterStop>>,
+    /// Set in process-exit mode: the outcome ends the process.
+    exit_process: Option<ExitReport>,
 }
 
 struct State {
@@ -85,6 +89,18 @@ impl Run {
     /// [`crate::configure`]).
     pub fn new(engine: &Engine) -> Result<Run, Error> {
         crate::engine::check_ending(engine)?;
+        Run::with_ending(engine, None)
+    }
+
+    /// A run that ends the process as soon as it has an outcome (the
+    /// process-exit mode of [`crate::Runner::exit_process`]): `report`
+    /// says how the run ended and gives the exit code. Threads are never
+    /// stopped one by one, so the Engine needs no epoch interruption.
+    pub(crate) fn exiting_process(engine: &Engine, report: ExitReport) -> Result<Run, Error> {
+        Run::with_ending(engine, Some(report))
+    }
+
+    fn with_ending(engine: &Engine, exit_process: Option<ExitReport>) -> Result<Run, Error> {
         let end = EndSignal::new().map_err(|source| Error::Io {
             what: "create the run's end signal",
             source,
@@ -104,6 +120,7 @@ impl Run {
                 changed: Condvar::new(),
                 stoppers: Mutex::new(Vec::new()),
                 after_stop: Mutex::new(Vec::new()),
+                exit_process,
             }),
         })
     }
@@ -158,9 +175,16 @@ impl Run {
         if st.outcome.is_some() {
             return false;
         }
-        st.outcome = Some(outcome);
+        st.outcome = Some(outcome.clone());
+        let refused_spawn = st.refused_spawn.clone();
         drop(st);
         self.inner.end.end();
+        if let Some(report) = &self.inner.exit_process {
+            // Output is never buffered in the host: what the program wrote
+            // is out. Every other thread ends with the process.
+            let code = report(&RunReport::new(outcome, 0, refused_spawn));
+            std::process::exit(code);
+        }
         self.inner.engine.increment_epoch();
         self.inner.changed.notify_all();
         true
@@ -189,6 +213,10 @@ impl Run {
     /// other stores of the Engine are not affected. Replaces the store's
     /// epoch deadline behaviour.
     pub fn configure_store<T: 'static>(&self, store: &mut Store<T>) {
+        if !self.inner.engine.get_epoch_interruption() {
+            // Process-exit mode: nothing to check in compiled code.
+            return;
+        }
         let end = self.inner.end.clone();
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
@@ -353,8 +381,13 @@ impl Run {
     fn thread_done(&self) {
         let mut st = self.state();
         st.running -= 1;
+        // Before the outcome, waiters wait for the outcome only: a thread's
+        // end wakes them only when they wait for the threads to stop.
+        let stopping = st.outcome.is_some();
         drop(st);
-        self.inner.changed.notify_all();
+        if stopping {
+            self.inner.changed.notify_all();
+        }
     }
 }
 

@@ -47,6 +47,7 @@ type ConfigTweak = dyn Fn(&mut Config) + Send + Sync;
 pub struct Runner {
     engine: OnceLock<Engine>,
     cache: Option<crate::cache::ModuleCache>,
+    exit_process: Option<crate::run::ExitReport>,
     tweaks: Vec<Box<ConfigTweak>>,
     thread_spawn: bool,
     inherit_env: bool,
@@ -73,6 +74,7 @@ impl Default for Runner {
         Runner {
             engine: OnceLock::new(),
             cache: None,
+            exit_process: None,
             tweaks: Vec::new(),
             thread_spawn: true,
             inherit_env: false,
@@ -108,6 +110,9 @@ impl Runner {
             crate::configure(&mut config).consume_fuel(self.fuel.is_some());
             for tweak in &self.tweaks {
                 tweak(&mut config);
+            }
+            if self.exit_process.is_some() {
+                config.epoch_interruption(false);
             }
             Engine::new(&config).expect("the runner's configuration is valid")
         })
@@ -273,6 +278,23 @@ impl Runner {
         self
     }
 
+    /// Process-exit mode, for a command-line host: the first outcome (an
+    /// exit, a trap, the time limit, a cancellation, a panic) ends the
+    /// whole process at once, as wasmtime 46's wasi-threads did, with the
+    /// exit code `report` gives after saying what it has to say. Compiled
+    /// code then carries no epoch checks, so computing threads run at the
+    /// Engine's full speed. [`Runner::run`] does not return once the
+    /// program has started. Without this mode (the default) the runner
+    /// never exits the process: it stops the threads and returns a report.
+    pub fn exit_process(
+        mut self,
+        report: impl Fn(&RunReport) -> i32 + Send + Sync + 'static,
+    ) -> Runner {
+        self.exit_process = Some(Arc::new(report));
+        self.engine = OnceLock::new();
+        self
+    }
+
     /// Keeps compiled modules in `cache` (none by default): a module is
     /// then compiled once per Engine configuration.
     pub fn module_cache(mut self, cache: crate::cache::ModuleCache) -> Runner {
@@ -300,7 +322,10 @@ impl Runner {
     /// to its outcome.
     pub fn run_module(&self, module: &Module) -> Result<RunReport, Error> {
         let engine = self.engine();
-        let run = Run::new(engine)?;
+        let run = match &self.exit_process {
+            Some(report) => Run::exiting_process(engine, report.clone())?,
+            None => Run::new(engine)?,
+        };
         run.set_grace(self.grace);
         let wasi = self.wasi_builder()?.build(&run)?;
 

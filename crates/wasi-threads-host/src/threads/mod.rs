@@ -61,6 +61,7 @@
 //! ```
 
 mod module;
+pub mod pool;
 pub mod spawn_error;
 mod tids;
 pub(crate) mod waits;
@@ -346,20 +347,20 @@ impl<T: Send + 'static> WasiThreadsCtx<T> {
         let slot = Arc::new(Mutex::new(Some(guard)));
         let taken = slot.clone();
         let ctx = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("wasi-thread-{tid}"))
-            .spawn(move || {
-                let guard = take(&taken).expect("the guard is the thread's");
-                guard.run(|| exports.call_wasi_thread_start(&mut store, tid as i32, start_arg));
-                ctx.shared
-                    .tids
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .free(tid);
-            });
-        match spawned {
-            Ok(_) => tid as i32,
-            Err(e) => {
+        let work: Box<dyn FnOnce() + Send> = Box::new(move || {
+            let guard = take(&taken).expect("the guard is the thread's");
+            guard.run(|| exports.call_wasi_thread_start(&mut store, tid as i32, start_arg));
+            drop(store);
+            ctx.shared
+                .tids
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .free(tid);
+        });
+        match pool::Pool::get().run(work) {
+            Ok(()) => tid as i32,
+            Err((work, e)) => {
+                drop(work);
                 if let Some(guard) = take(&slot) {
                     guard.discard();
                 }
