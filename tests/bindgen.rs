@@ -96,7 +96,7 @@ fn async_functions_are_refused_with_exit_code_1() {
     .unwrap();
     assert_refused(
         &wit,
-        "error: cannot generate bindings for `t:a/i#wait`: async functions have no core-wasm ABI without the component model\n",
+        "error: cannot generate bindings for `t:a/i#wait`: async func: async functions have no core-wasm ABI without the component model\n",
     );
 }
 
@@ -108,12 +108,17 @@ fn maps_and_fixed_length_lists_are_refused_with_exit_code_1() {
         (
             "map",
             "map<string, u32>",
-            "maps are not supported by the bindings generators",
+            "map in parameter `x` (map<string, u32>): maps are not supported by the bindings generators",
         ),
         (
             "array",
             "list<u8, 4>",
-            "fixed-length lists are not supported by the bindings generators",
+            "fixed-length list in parameter `x` (list<u8, 4>): fixed-length lists are not supported by the bindings generators",
+        ),
+        (
+            "nested-error-context",
+            "option<error-context>",
+            "error-context in parameter `x` (option<error-context>): error-context values have no core-wasm ABI without the component model",
         ),
     ] {
         let wit = dir.join(format!("{name}.wit"));
@@ -129,6 +134,64 @@ fn maps_and_fixed_length_lists_are_refused_with_exit_code_1() {
             &format!("error: cannot generate bindings for `t:u/i#f`: {reason}\n"),
         );
     }
+}
+
+#[test]
+fn empty_tuples_and_records_bind_and_derive() {
+    let dir = root().join("target/bindgen-empty");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wit = dir.join("empty.wit");
+    std::fs::write(
+        &wit,
+        "package t:e;\ninterface i {\n  record nothing {}\n  f: func() -> tuple<>;\n  g: func(x: tuple<>, y: nothing, z: u32) -> nothing;\n  h: func(x: list<tuple<>>) -> option<tuple<>>;\n}\nworld w { import i; export run: func() -> tuple<>; }\n",
+    )
+    .unwrap();
+    let wit = wit.to_str().unwrap();
+    for target in ["host", "rust", "c"] {
+        let run = wasi_threads(&["bindgen", target, wit]);
+        assert_eq!(run.code, 0, "{target}: {}", run.stderr);
+        assert!(!run.stdout.is_empty());
+    }
+    // The Rust parses; the C compiles with every warning an error.
+    for target in [Target::Host, Target::Rust] {
+        let generated = generate_path(wit.as_ref(), &WitOptions::default(), target).unwrap();
+        syn::parse_file(&generated.files[0].1).unwrap();
+    }
+    let c = generate_path(wit.as_ref(), &WitOptions::default(), Target::C).unwrap();
+    for (file, text) in &c.files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    for (file, _) in &c.files {
+        let out = clang()
+            .args([
+                "--target=wasm32",
+                "-std=c11",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-fsyntax-only",
+                "-x",
+                "c",
+            ])
+            .arg(dir.join(file))
+            .output()
+            .expect("run clang-19 (scripts/test.sh installs it)");
+        check(out, &format!("compiling {file}"));
+    }
+    // WITX has them as no value at all, except in memory, where witx
+    // cannot lay out a record without members: `h` is refused, by name.
+    let run = wasi_threads(&["witx", wit]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("(@interface func (export \"f\")\n  )"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("(@interface func (export \"g\")"));
+    assert_eq!(
+        run.stderr,
+        "error: cannot derive `h` of t:e/i: tuple<>: witx cannot lay out a tuple without members\n"
+    );
 }
 
 /// Every generator refuses `wit`: exit code 1, `stderr`, nothing printed.

@@ -126,6 +126,7 @@ fn every_corpus_function_derives_or_is_rejected_with_a_reason() {
         "take-flags16",
         "take-flags32",
         "take-alias",
+        "take-bools",
         "[constructor]file",
         "[method]file.size",
         "[method]file.dup",
@@ -144,7 +145,6 @@ fn every_corpus_function_derives_or_is_rejected_with_a_reason() {
         "give-string",
         "give-words",
         "take-chars",
-        "take-bools",
         "nested",
         "take-option",
         "give-option",
@@ -176,12 +176,12 @@ fn every_corpus_function_derives_or_is_rejected_with_a_reason() {
         rejected,
         [
             "`list-odd` of test:corpus/compound: memory layout: no ABI-identical WITX form: \
-             param 0 points to different layouts: \
-             WIT elements variant{size 8, align 2, tag int8, payload @2: {size 5, align 1: @0 int8, @1 int8, @2 int8, @3 int8, @4 int8}, int16}; \
-             WITX elements variant{size 6, align 2, tag int8, payload @2: {size 5, align 1: @0 int8, @1 int8, @2 int8, @3 int8, @4 int8}, int16}",
-            "`take-future` of test:corpus/async-values: future: it belongs to the component model's async ABI, which WITX has no form for",
-            "`give-stream` of test:corpus/async-values: stream: it belongs to the component model's async ABI, which WITX has no form for",
-            "`waits` of test:corpus/async-values: async func: WITX has no async ABI (status codes, subtasks, waitables)",
+             param 0 (`o`) means something else: \
+             WIT pointer of a list of variant{size 8, align 2, tag u8, payload @2: {size 5, align 1: @0 u8, @1 u8, @2 u8, @3 u8, @4 u8}, u16}; \
+             WITX pointer of a list of variant{size 6, align 2, tag u8, payload @2: {size 5, align 1: @0 u8, @1 u8, @2 u8, @3 u8, @4 u8}, u16}",
+            "`take-future` of test:corpus/async-values: future in parameter `f` (future<u32>): future values have no core-wasm ABI without the component model",
+            "`give-stream` of test:corpus/async-values: stream in the result (stream<u8>): stream values have no core-wasm ABI without the component model",
+            "`waits` of test:corpus/async-values: async func: async functions have no core-wasm ABI without the component model",
         ]
     );
     println!(
@@ -203,21 +203,43 @@ fn flags_and_enums_keep_canonical_widths() {
     assert!(d
         .text
         .contains("(typename $flags32 (flags (@witx repr u32)"));
+    assert!(d.text.contains(
+        "(typename $flags40 (record (field $word0 $flags40_word0) (field $word1 $flags40_word1)))"
+    ));
     assert!(d
         .text
-        .contains("(typename $flags40 (record (field $bits0 u32) (field $bits1 u32)))"));
+        .contains("(typename $flags40_word1 (flags (@witx repr u32)\n    $flag32\n"));
     assert!(d.text.contains("(typename $e2 (enum (@witx tag u8)"));
     assert!(d.text.contains("(typename $e257 (enum (@witx tag u16)"));
 }
 
 #[test]
-fn the_whole_corpus_package_is_one_model_per_interface() {
-    // Several interfaces share the core module `test` and a name
-    // (`errno` types are fine, but two `[resource-drop]`s or functions would
-    // clash); a package without a world models all its interfaces at once.
+fn a_package_without_worlds_is_one_model_with_a_module_per_interface() {
+    // Canonical core modules keep same-named functions of two interfaces
+    // apart.
+    let wit = WitModel::parse(
+        "two.wit",
+        "package a:b; interface x { f: func(); } interface y { f: func(); }",
+        &WitOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        wit.model.wat_lines(),
+        [
+            r#"(import "a:b/x" "f" (func))"#,
+            r#"(import "a:b/y" "f" (func))"#
+        ]
+    );
+    let d = wasi_threads_witx::derive(&wit).unwrap();
+    assert!(d.text.contains("(module $a:b/x\n") && d.text.contains("(module $a:b/y\n"));
+    // Directives that put both in one module clash, and say so.
     let err = WitModel::parse(
         "clash.wit",
-        "package a:b; interface x { f: func(); } interface y { f: func(); }",
+        "package a:b;
+         /// Core module: a
+         interface x { f: func(); }
+         /// Core module: a
+         interface y { f: func(); }",
         &WitOptions::default(),
     )
     .err()
@@ -228,5 +250,25 @@ fn the_whole_corpus_package_is_one_model_per_interface() {
         ),
         "{}",
         err.message
+    );
+}
+
+#[test]
+fn a_value_too_large_to_model_is_refused_by_name() {
+    let wit = WitModel::parse(
+        "big.wit",
+        "package t:big; interface i { f: func(x: list<list<list<list<u8, 100>, 100>, 100>>); g: func(); }",
+        &WitOptions::default(),
+    )
+    .unwrap();
+    let d = wasi_threads_witx::derive(&wit).unwrap();
+    assert_eq!(d.functions.len(), 1, "`g` derives");
+    assert_eq!(d.failures.len(), 1);
+    assert!(
+        d.failures[0]
+            .to_string()
+            .contains("1000000 cells, more than the model writes out"),
+        "{}",
+        d.failures[0]
     );
 }

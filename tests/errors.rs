@@ -159,7 +159,7 @@ fn underivable_functions_exit_1_and_the_rest_is_printed() {
     assert!(!run.stdout.contains("later"), "{}", run.stdout);
     assert_eq!(
         run.stderr,
-        "error: cannot derive `later` of a:b/i: future: it belongs to the component model's async ABI, which WITX has no form for\n"
+        "error: cannot derive `later` of a:b/i: future in parameter `f` (future<u32>): future values have no core-wasm ABI without the component model\n"
     );
 }
 
@@ -177,5 +177,33 @@ fn non_utf8_and_binary_input_do_not_panic() {
         let run = wasi_threads(args);
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
         assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn an_empty_tuple_result_derives_and_binds() {
+    // Inputs that once panicked (an index out of bounds) or printed Rust
+    // that did not parse.
+    let dir = scratch("empty-result");
+    let file = dir.join("t.wit");
+    std::fs::write(
+        &file,
+        "package a:b;\ninterface i { f: func() -> tuple<>; }\nworld w { import i; export g: func() -> tuple<>; }\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let run = wasi_threads(&["witx", file]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("(@interface func (export \"f\")\n  )"),
+        "{}",
+        run.stdout
+    );
+    for target in ["host", "rust", "c"] {
+        let run = wasi_threads(&["bindgen", target, file]);
+        assert_eq!(run.code, 0, "{target}: {}", run.stderr);
+        if target != "c" {
+            syn::parse_file(&run.stdout).unwrap_or_else(|e| panic!("{target}: {e}"));
+        }
     }
 }

@@ -8,6 +8,7 @@ use wasi_threads_abi::{check, witx, WitModel, WitOptions};
 
 const WIT: &str = "package test:files;
 
+/// Core module: test
 interface files {
     enum errno { success, badf, inval }
     record stat { size: u64, mode: u32 }
@@ -37,7 +38,7 @@ const WITX: &str = r#"
 
 const EXPECTED: [&str; 5] = [
     "load: results differ: WIT (i32 i32 i32 i32 i32) -> () (result through a return pointer); WITX (i32 i32 i32 i32 i32) -> (i32)",
-    "read-spans: param 0 points to different layouts: WIT elements {size 16, align 8: @0 int64, @8 int32}; WITX elements {size 16, align 8: @0 int32, @8 int64}",
+    "read-spans: param 0 (`spans`) means something else: WIT pointer of a list of {size 16, align 8: @0 u64, @8 u32}; WITX pointer of a list of {size 16, align 8: @0 u32, @8 u64}",
     "get-output: import name differs: WIT \"get-output\"; WITX \"get_output\"",
     "only-in-wit: missing from WITX: WIT has (import \"test\" \"only-in-wit\" (func))",
     "only-in-witx: only in WITX: WITX has (import \"test\" \"only-in-witx\" (func))",
@@ -118,8 +119,76 @@ fn a_different_core_module_is_reported() {
     assert_eq!(
         lines,
         [
-            "f: import module differs: WIT \"test\"; WITX \"wasi_snapshot_preview1\"",
+            "f: import module differs: WIT \"test:m/i\"; WITX \"wasi_snapshot_preview1\"",
             "f: params differ: WIT (i32) -> (); WITX (i64) -> ()",
         ]
+    );
+}
+
+/// The pairs a check on core types alone calls equivalent: a value against
+/// a pointer to it.
+const VALUE_WIT: &str = "package test:values;
+
+/// Core module: m
+interface values {
+    record r { a: u32 }
+    f: func(x: r);
+    g: func(x: u32);
+    fill: func(buf: list<u8>);
+}
+";
+
+const POINTER_WITX: &str = r#"
+(typename $r (record (field $a u32)))
+(module $m
+  (import "memory" (memory))
+  (@interface func (export "f") (param $x (@witx pointer $r)))
+  (@interface func (export "g") (param $x (@witx pointer u32)))
+  (@interface func (export "fill") (param $buf (@witx pointer u8)) (param $buf_len (@witx usize))))
+"#;
+
+#[test]
+fn a_value_and_a_pointer_to_it_are_not_equivalent_and_a_buffer_is_a_list() {
+    let dir = scratch("values");
+    std::fs::write(dir.join("values.wit"), VALUE_WIT).unwrap();
+    std::fs::write(dir.join("values.witx"), POINTER_WITX).unwrap();
+    let run = wasi_threads(&[
+        "check",
+        dir.join("values.wit").to_str().unwrap(),
+        dir.join("values.witx").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().skip(1).collect();
+    assert_eq!(
+        lines,
+        [
+            "f: param 0 (`x.a`) means something else: WIT u32; WITX pointer to {size 4, align 4: @0 u32}",
+            "g: param 0 (`x`) means something else: WIT u32; WITX pointer to u32",
+        ],
+        "`fill` (a pointer and a length against list<u8>) is equivalent"
+    );
+    // Without `f` and `g`, what is left is equivalent: exit code 0.
+    let witx = POINTER_WITX
+        .lines()
+        .filter(|l| !l.contains("\"f\"") && !l.contains("\"g\""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let wit = VALUE_WIT
+        .lines()
+        .filter(|l| !l.contains("f: func") && !l.contains("g: func"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(dir.join("fill.wit"), wit).unwrap();
+    std::fs::write(dir.join("fill.witx"), witx).unwrap();
+    let run = wasi_threads(&[
+        "check",
+        dir.join("fill.wit").to_str().unwrap(),
+        dir.join("fill.witx").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.starts_with("equivalent: 1 function"),
+        "{}",
+        run.stdout
     );
 }

@@ -1,37 +1,40 @@
-//! Property test over random WIT packages from `wit-smith`: modelling and
-//! deriving never panic, and every derivation that succeeds is equivalent
-//! to its WIT when parsed back with the witx crate.
+//! Property test over random WIT packages from `wit-smith` with every
+//! feature it has: modelling and every generator (the WITX derivation, host,
+//! Rust guest and C bindings) never panic; each either gives output or
+//! refuses with a message naming the function; generated Rust always
+//! parses; every derivation that succeeds is equivalent to its WIT when
+//! parsed back with the witx crate.
 //!
-//! `WIT_SMITH_CASES` sets how many inputs are tried (default 1000); each is
-//! made from a fixed seed, so a failure names the seed that reproduces it.
+//! `WIT_SMITH_CASES` sets how many seeds are tried (default 1000); each
+//! package is made from its seed, so a failure names the seed that
+//! reproduces it (`WIT_SMITH_PROGRESS=1` prints each seed as it starts).
 
-use arbitrary::Unstructured;
+mod support;
+
+use std::collections::BTreeMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use support::smith::{self, Made};
 use wasi_threads_abi::{check, witx, Model, WitModel, WitOptions};
-use wit_parser::decoding::{decode, DecodedWasm};
-
-/// splitmix64: deterministic bytes for a seed.
-fn bytes(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x2545_f491_4f6c_dd1d;
-    (0..len)
-        .map(|_| {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            (z ^ (z >> 31)) as u8
-        })
-        .collect()
-}
+use wasi_threads_bindgen::{generate, BindgenError, Target};
 
 #[derive(Default)]
 struct Tally {
+    seeds: u64,
     packages: usize,
+    wide_flags: usize,
+    smith_panics: usize,
     models: usize,
     derived: usize,
     rejected: usize,
+    /// Per generator: outputs, refusals.
+    bindings: BTreeMap<&'static str, (usize, usize)>,
+    refusals: BTreeMap<String, usize>,
+    findings: Vec<String>,
 }
 
-/// Models one selection of the package, derives it, and checks the result.
+/// Derives one selection of the package, generates every kind of bindings,
+/// and checks what comes out.
 fn exercise(
     resolve: &wit_parser::Resolve,
     pkg: wit_parser::PackageId,
@@ -39,115 +42,161 @@ fn exercise(
     seed: u64,
     tally: &mut Tally,
 ) {
-    let Ok(wit) = WitModel::from_resolve(resolve.clone(), pkg, &opts) else {
-        return;
+    let what = format!("seed {seed}, {opts:?}");
+    let wit = match catch_unwind(AssertUnwindSafe(|| {
+        WitModel::from_resolve(resolve.clone(), pkg, &opts)
+    })) {
+        Ok(Ok(wit)) => wit,
+        Ok(Err(_)) => return,
+        Err(_) => {
+            tally.findings.push(format!("{what}: modelling panicked"));
+            return;
+        }
     };
     tally.models += 1;
-    let derivation = match wasi_threads_witx::derive(&wit) {
-        Ok(d) => d,
+
+    match catch_unwind(AssertUnwindSafe(|| wasi_threads_witx::derive(&wit))) {
+        Err(_) => tally
+            .findings
+            .push(format!("{what}: the WITX derivation panicked")),
         // A module name WITX cannot spell is refused as a whole, by design.
-        Err(e) if e.0.contains("cannot be a WITX module name") => return,
-        Err(e) => panic!("seed {seed}, {opts:?}: derivation failed as a whole: {e}"),
-    };
-    tally.derived += derivation.functions.len();
-    tally.rejected += derivation.failures.len();
-    for f in &derivation.failures {
-        assert!(
-            !f.reason.is_empty() && !f.construct.is_empty(),
-            "seed {seed}: {f}"
-        );
-        if std::env::var_os("WIT_SMITH_SHOW").is_some() {
-            println!("REJECT {}: {}", f.construct, f.reason);
+        Ok(Err(e)) if e.0.contains("cannot be a WITX module name") => {}
+        Ok(Err(e)) => tally
+            .findings
+            .push(format!("{what}: the derivation failed as a whole: {e}")),
+        Ok(Ok(derivation)) => {
+            tally.derived += derivation.functions.len();
+            tally.rejected += derivation.failures.len();
+            for f in &derivation.failures {
+                if f.reason.is_empty() || f.construct.is_empty() {
+                    tally
+                        .findings
+                        .push(format!("{what}: an empty refusal: {f}"));
+                }
+                *tally
+                    .refusals
+                    .entry(format!(
+                        "witx: {}",
+                        f.construct.split(" in ").next().unwrap_or("")
+                    ))
+                    .or_default() += 1;
+            }
+            match witx::parse("derived.witx", &derivation.text) {
+                Err(e) => tally
+                    .findings
+                    .push(format!("{what}: the derived WITX does not parse: {e}")),
+                Ok(parsed) => {
+                    let expected = Model {
+                        origin: wit.model.origin.clone(),
+                        imports: wit
+                            .model
+                            .imports
+                            .iter()
+                            .filter(|f| {
+                                derivation.functions.iter().any(|d| {
+                                    f.module.as_deref() == Some(d.module.as_str())
+                                        && f.name == d.core_name
+                                })
+                            })
+                            .cloned()
+                            .collect(),
+                        exports: Vec::new(),
+                    };
+                    let report = check(&expected, &parsed);
+                    if !report.is_equivalent() {
+                        tally.findings.push(format!("{what}:\n{report}"));
+                    }
+                }
+            }
         }
     }
-    let parsed = witx::parse("derived.witx", &derivation.text).unwrap_or_else(|e| {
-        panic!(
-            "seed {seed}, {opts:?}: derived WITX does not parse: {e}\n{}",
-            derivation.text
-        )
-    });
-    let expected = Model {
-        origin: wit.model.origin.clone(),
-        imports: wit
-            .model
-            .imports
-            .iter()
-            .filter(|f| {
-                derivation
-                    .functions
-                    .iter()
-                    .any(|d| d.name == f.source_name && d.interface == f.source_interface)
-            })
-            .cloned()
-            .collect(),
-        exports: Vec::new(),
-    };
-    let report = check(&expected, &parsed);
-    assert!(
-        report.is_equivalent(),
-        "seed {seed}, {opts:?}:\n{report}\n{}",
-        derivation.text
-    );
+
+    for target in [Target::Host, Target::Rust, Target::C] {
+        let entry = tally.bindings.entry(target.name()).or_default();
+        match catch_unwind(AssertUnwindSafe(|| generate(&wit, target))) {
+            Err(_) => tally
+                .findings
+                .push(format!("{what}: bindgen {} panicked", target.name())),
+            Ok(Ok(generated)) => {
+                entry.0 += 1;
+                if target != Target::C {
+                    for (file, text) in &generated.files {
+                        if let Err(e) = syn::parse_file(text) {
+                            tally.findings.push(format!(
+                                "{what}: bindgen {} gave Rust that does not parse ({file}): {e}",
+                                target.name()
+                            ));
+                        }
+                    }
+                }
+            }
+            Ok(Err(BindgenError::Unsupported { function, reason })) => {
+                entry.1 += 1;
+                if function.is_empty() || reason.is_empty() {
+                    tally.findings.push(format!("{what}: an empty refusal"));
+                }
+                let construct = reason.split([':', ' ']).next().unwrap_or("").to_string();
+                *tally
+                    .refusals
+                    .entry(format!("{}: {construct}", target.name()))
+                    .or_default() += 1;
+            }
+            Ok(Err(e @ BindgenError::Invalid { .. })) => tally
+                .findings
+                .push(format!("{what}: bindgen {}: {e}", target.name())),
+            Ok(Err(BindgenError::Load(e))) => tally
+                .findings
+                .push(format!("{what}: bindgen {}: {e}", target.name())),
+        }
+    }
 }
 
 #[test]
-fn random_wit_packages_derive_to_equivalent_witx() {
-    let cases: u64 = std::env::var("WIT_SMITH_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000);
-    // Odd seeds include the async constructs WITX cannot express; even
-    // seeds leave them out, so more functions reach the derivation.
-    let with_async = wit_smith::Config {
-        async_: true,
-        futures: true,
-        streams: true,
-        error_context: true,
-        fixed_length_lists: true,
-        ..Default::default()
-    };
-    let without_async = wit_smith::Config {
-        fixed_length_lists: true,
-        ..Default::default()
-    };
+fn random_wit_packages_go_through_every_generator() {
+    let start = std::time::Instant::now();
+    let cases = smith::cases("WIT_SMITH_CASES", 1000);
     let mut tally = Tally::default();
+    let progress = std::env::var_os("WIT_SMITH_PROGRESS").is_some();
     for seed in 0..cases {
-        let data = bytes(seed, 8192);
-        let mut u = Unstructured::new(&data);
-        let config = if seed % 2 == 1 {
-            &with_async
-        } else {
-            &without_async
-        };
-        let Ok(wasm) = wit_smith::smith(config, &mut u) else {
-            continue;
-        };
-        let DecodedWasm::WitPackage(resolve, pkg) =
-            decode(&wasm).expect("wit-smith output decodes")
-        else {
-            panic!("seed {seed}: wit-smith gave a component, not a WIT package");
+        if progress {
+            eprintln!("seed {seed}");
+        }
+        tally.seeds += 1;
+        let (resolve, pkg) = match smith::make(seed) {
+            Made::Package(resolve, pkg, wide) => {
+                tally.wide_flags += wide;
+                (resolve, pkg)
+            }
+            Made::SmithPanicked => {
+                tally.smith_panics += 1;
+                continue;
+            }
+            Made::Nothing => continue,
         };
         tally.packages += 1;
-        let package = &resolve.packages[pkg];
-        for name in package.interfaces.keys() {
-            let opts = WitOptions {
-                interface: Some(name.clone()),
-                ..Default::default()
-            };
+        for opts in smith::selections(&resolve, pkg) {
             exercise(&resolve, pkg, opts, seed, &mut tally);
         }
-        for name in package.worlds.keys() {
-            let opts = WitOptions {
-                world: Some(name.clone()),
-                ..Default::default()
-            };
-            exercise(&resolve, pkg, opts, seed, &mut tally);
-        }
-        exercise(&resolve, pkg, WitOptions::default(), seed, &mut tally);
     }
     println!(
-        "wit-smith: {} packages, {} models, {} functions derived, {} rejected",
-        tally.packages, tally.models, tally.derived, tally.rejected
+        "wit-smith: {} seeds, {} packages ({} flags types of over 32 members; wit-smith itself panicked on {}), {} models, WITX: {} functions derived, {} refused; bindings (output, refused): {:?}; refusals: {:?}; {} findings; {:.1?}",
+        tally.seeds,
+        tally.packages,
+        tally.wide_flags,
+        tally.smith_panics,
+        tally.models,
+        tally.derived,
+        tally.rejected,
+        tally.bindings,
+        tally.refusals,
+        tally.findings.len(),
+        start.elapsed()
+    );
+    assert!(
+        tally.findings.is_empty(),
+        "{} findings; the first ten:\n{}",
+        tally.findings.len(),
+        tally.findings[..tally.findings.len().min(10)].join("\n")
     );
     assert!(
         tally.packages > cases as usize / 4,
@@ -156,6 +205,60 @@ fn random_wit_packages_derive_to_equivalent_witx() {
     );
     assert!(
         tally.derived > 0 && tally.rejected > 0,
-        "both outcomes are exercised"
+        "both outcomes of the derivation are exercised"
     );
+    assert!(
+        cases < 200 || tally.wide_flags > 0,
+        "flags of over 32 members reach the generators"
+    );
+    for (target, (made, refused)) in &tally.bindings {
+        assert!(
+            *made > 0 && *refused > 0,
+            "both outcomes of bindgen {target} are exercised"
+        );
+    }
+}
+
+/// Flags of over 32 members, which the component binary format refuses,
+/// come back whole from the binary wit-smith gives.
+#[test]
+fn wide_flags_survive_the_component_binary() {
+    let names = |n: usize| (0..n).map(|i| format!("m{i}")).collect::<Vec<_>>();
+    let wit = format!(
+        "package t:wide;\ninterface i {{\n  flags small {{ {} }}\n  flags wide {{ {} }}\n  flags wider {{ {} }}\n  f: func(a: small, b: wide, c: wider);\n}}\n",
+        names(3).join(", "),
+        names(40).join(", "),
+        names(70).join(", ")
+    );
+    let mut resolve = wit_parser::Resolve::default();
+    let pkg = resolve.push_str("wide.wit", &wit).unwrap();
+    let wasm = wit_component::encode(&resolve, pkg).unwrap();
+    assert!(
+        wit_parser::decoding::decode(&wasm).is_err(),
+        "the decoder refuses flags of over 32 members"
+    );
+    let (narrow, wide) = smith::narrow_flags(&wasm);
+    assert_eq!(wide, [names(40), names(70)]);
+    let wit_parser::decoding::DecodedWasm::WitPackage(mut decoded, _) =
+        wit_parser::decoding::decode(&narrow).unwrap()
+    else {
+        panic!("not a WIT package");
+    };
+    assert_eq!(smith::widen_flags(&mut decoded, &wide), 2);
+    let members = |r: &wit_parser::Resolve| {
+        let mut all: Vec<(String, Vec<String>)> = r
+            .types
+            .iter()
+            .filter_map(|(_, t)| match &t.kind {
+                wit_parser::TypeDefKind::Flags(f) => Some((
+                    t.name.clone().unwrap_or_default(),
+                    f.flags.iter().map(|f| f.name.clone()).collect(),
+                )),
+                _ => None,
+            })
+            .collect();
+        all.sort();
+        all
+    };
+    assert_eq!(members(&decoded), members(&resolve));
 }

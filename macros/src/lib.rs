@@ -47,8 +47,8 @@ fn expand(input: TokenStream, target: Target) -> TokenStream {
     let path = root.join(&input.path);
     let options = WitOptions {
         world: input.world,
-        interface: None,
         module: input.module,
+        ..WitOptions::default()
     };
     let generated = match wasi_threads_bindgen::generate_path(&path, &options, target) {
         Ok(g) => g,

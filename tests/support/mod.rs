@@ -3,6 +3,7 @@
 
 pub mod corpus;
 pub mod golden;
+pub mod smith;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! The model: core imports and exports, with the layouts they point at.
 
 use crate::core::{arrow_signature, wat_func_type, wat_string, ValType};
-use crate::layout::Layout;
+use crate::meaning::Meaning;
 
 /// The core-wasm ABI of an interface or world.
 #[derive(Clone, Debug, Default)]
@@ -28,8 +28,8 @@ pub struct CoreFunc {
     pub module: Option<String>,
     /// The core import or export name.
     pub name: String,
-    pub params: Vec<CoreParam>,
-    pub results: Vec<ValType>,
+    pub params: Vec<CoreValue>,
+    pub results: Vec<CoreValue>,
     /// All parameters are passed through one pointer (more than the
     /// canonical ABI's 16 flat values).
     pub indirect_params: bool,
@@ -38,28 +38,23 @@ pub struct CoreFunc {
     pub retptr: bool,
 }
 
-/// One core parameter, and what it points at when it is a pointer whose
-/// target the source states.
+/// One core parameter or result: its core type and what it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CoreParam {
+pub struct CoreValue {
     pub ty: ValType,
-    pub pointee: Option<Pointee>,
+    pub meaning: Meaning,
+    /// What the source calls it, for messages: `x`, `x.size`, `x (tag)`,
+    /// `result`.
+    pub label: String,
 }
 
-/// What a pointer parameter points at.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Pointee {
-    /// The pointer of a pointer and length pair: a run of elements
-    /// (a string's bytes, a list's elements).
-    Elements(Layout),
-    /// One value: a record passed by pointer, the parameter area of an
-    /// indirect call, or a return area.
-    Value(Layout),
-}
-
-impl CoreParam {
-    pub fn plain(ty: ValType) -> CoreParam {
-        CoreParam { ty, pointee: None }
+impl CoreValue {
+    pub fn new(ty: ValType, meaning: Meaning, label: impl Into<String>) -> CoreValue {
+        CoreValue {
+            ty,
+            meaning,
+            label: label.into(),
+        }
     }
 }
 
@@ -68,10 +63,14 @@ impl CoreFunc {
         self.params.iter().map(|p| p.ty).collect()
     }
 
+    pub fn result_types(&self) -> Vec<ValType> {
+        self.results.iter().map(|r| r.ty).collect()
+    }
+
     /// `(import "wasi" "thread-spawn" (func (param i32) (result i32)))` or
     /// `(export "wasi_thread_start" (func (param i32 i32)))`.
     pub fn wat(&self) -> String {
-        let ty = wat_func_type(&self.param_types(), &self.results);
+        let ty = wat_func_type(&self.param_types(), &self.result_types());
         match &self.module {
             Some(module) => format!(
                 "(import {} {} {ty})",
@@ -85,7 +84,7 @@ impl CoreFunc {
     /// `(i32 i32) -> ()`, followed by how the values are passed when it is
     /// not plain.
     pub fn describe_signature(&self) -> String {
-        let mut out = arrow_signature(&self.param_types(), &self.results);
+        let mut out = arrow_signature(&self.param_types(), &self.result_types());
         if self.indirect_params {
             out.push_str(" (parameters through a pointer)");
         }

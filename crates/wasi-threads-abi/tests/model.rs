@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use wasi_threads_abi::{check, witx, Pointee, ValType, WitModel, WitOptions};
+use wasi_threads_abi::{check, witx, Layout, Meaning, Scalar, ValType, WitModel, WitOptions};
 
 fn canonical() -> WitModel {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit");
@@ -11,7 +11,7 @@ fn canonical() -> WitModel {
 }
 
 #[test]
-fn canonical_wit_has_thread_spawn_import_and_start_export() {
+fn canonical_wit_keeps_the_deployed_names_through_its_directives() {
     let m = canonical();
     assert_eq!(
         m.model.wat_lines(),
@@ -46,24 +46,46 @@ interface files {
 "#;
 
 #[test]
-fn retptr_and_string_pointees() {
+fn canonical_names_by_default() {
+    let m = WitModel::parse("files.wit", LOAD_WIT, &WitOptions::default()).unwrap();
+    assert_eq!(
+        m.model.wat_lines(),
+        [
+            r#"(import "test:files/files" "load" (func (param i32 i32 i32 i32 i32)))"#,
+            r#"(import "test:files/files" "get-output" (func (result i32)))"#,
+        ]
+    );
+}
+
+#[test]
+fn retptr_and_string_meanings() {
     let m = WitModel::parse("files.wit", LOAD_WIT, &WitOptions::default()).unwrap();
     let load = &m.model.imports[0];
-    assert_eq!(
-        load.wat(),
-        r#"(import "test" "load" (func (param i32 i32 i32 i32 i32)))"#
-    );
     assert!(load.retptr);
     assert_eq!(
-        load.params[0].pointee,
-        Some(Pointee::Elements(wasi_threads_abi::Layout::int(1)))
+        load.params[0].meaning,
+        Meaning::Elements {
+            element: Layout::byte(),
+            text: true
+        }
     );
-    let Some(Pointee::Value(area)) = &load.params[4].pointee else {
-        panic!("no return area")
+    assert_eq!(load.params[1].meaning, Meaning::Length);
+    assert_eq!(
+        load.params[2].meaning,
+        Meaning::Scalar(Scalar::Int {
+            bits: 32,
+            signed: false
+        })
+    );
+    let Meaning::ReturnArea(area) = &load.params[4].meaning else {
+        panic!("no return area: {:?}", load.params[4])
     };
     // result<stat, errno>: u8 discriminant, payload aligned to 8, 16-byte stat.
     assert_eq!((area.size, area.align), (24, 8));
-    assert_eq!(area.to_string(), "variant{size 24, align 8, tag int8, payload @8: {size 16, align 8: @0 int64, @8 int32}, variant{size 1, align 1, tag int8, payload @1: _, _, _}}");
+    assert_eq!(
+        area.to_string(),
+        "variant{size 24, align 8, tag u8, payload @8: {size 16, align 8: @0 u64, @8 u32}, enum of 3 (tag u8)}"
+    );
 }
 
 #[test]
@@ -74,7 +96,7 @@ fn errno_returning_witx_is_not_equivalent_to_retptr_wit() {
         r#"
         (typename $errno (enum (@witx tag u8) $success $badf $inval))
         (typename $stat (record (field $size u64) (field $mode u32)))
-        (module $test
+        (module $test:files/files
           (import "memory" (memory))
           (@interface func (export "load")
             (param $path string) (param $offset u32) (param $count u32)
@@ -96,7 +118,7 @@ fn errno_returning_witx_is_not_equivalent_to_retptr_wit() {
 }
 
 #[test]
-fn witx_core_types() {
+fn witx_core_types_and_meanings() {
     let m = witx::parse(
         "t.witx",
         r#"(typename $f (flags (@witx repr u64) $a $b))
@@ -104,5 +126,32 @@ fn witx_core_types() {
     )
     .unwrap();
     assert_eq!(m.imports[0].param_types(), [ValType::I64, ValType::F64]);
-    assert_eq!(m.imports[0].results, [ValType::I64]);
+    assert_eq!(m.imports[0].result_types(), [ValType::I64]);
+    assert_eq!(
+        m.imports[0].params[0].meaning,
+        Meaning::Scalar(Scalar::Flags {
+            members: 2,
+            bits: 64
+        })
+    );
+}
+
+#[test]
+fn a_layout_of_too_many_cells_is_not_expanded_and_agrees_with_nothing() {
+    // A million cells written out: fixed-length lists multiply.
+    let m = WitModel::parse(
+        "big.wit",
+        "package t:big; interface i { f: func(x: list<list<list<list<u8, 100>, 100>, 100>>); }",
+        &WitOptions::default(),
+    )
+    .unwrap();
+    let Meaning::Elements { element, .. } = &m.model.imports[0].params[0].meaning else {
+        panic!("{:?}", m.model.imports[0].params[0])
+    };
+    assert_eq!((element.size, element.align), (1_000_000, 1));
+    assert_eq!(
+        element.kind,
+        wasi_threads_abi::LayoutKind::Unmodelled { cells: 1_000_000 }
+    );
+    assert!(!check(&m.model, &m.model).is_equivalent());
 }

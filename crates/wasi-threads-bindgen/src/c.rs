@@ -23,7 +23,6 @@ use wit_parser::{
 
 use wasi_threads_abi::{WitItem, WitModel};
 
-use crate::rust::func_unsupported;
 use crate::{BindgenError, Generated};
 
 const KEYWORDS: &[&str] = &[
@@ -129,10 +128,15 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
             .enumerate()
             .map(|(i, p)| format!("{} arg{i}", c_core(p.ty.as_str())))
             .collect();
-        let ret = match core.results.as_slice() {
+        let ret = match core.result_types().as_slice() {
             [] => "void".to_string(),
             [one] => c_core(one.as_str()).to_string(),
-            _ => unreachable!("core imports return at most one value"),
+            _ => {
+                return Err(BindgenError::Invalid {
+                    function: qualified,
+                    message: "a core import returns more than one value".into(),
+                })
+            }
         };
         let _ = writeln!(
             raw,
@@ -142,9 +146,6 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
         );
         match item {
             WitItem::Function { func, .. } => {
-                if let Some(why) = func_unsupported(&wm.resolve, func) {
-                    return Err(BindgenError::unsupported(&qualified, why));
-                }
                 let mut sig_params = Vec::new();
                 let mut prologue = String::new();
                 let mut operands = Vec::new();
@@ -172,6 +173,10 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
                         TopLevel::Value => {
                             let ty = gen.param_ty(&param.ty);
                             sig_params.push(join_decl(&ty, &name));
+                            if wm.flat(&param.ty).is_some_and(|f| f.is_empty()) {
+                                // An empty tuple or record: no core value.
+                                let _ = writeln!(prologue, "    (void) {name};");
+                            }
                             operands.push(name);
                         }
                     }
@@ -211,6 +216,12 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
                     &mut fg,
                     false,
                 );
+                if let Some(message) = fg.error.take() {
+                    return Err(BindgenError::Invalid {
+                        function: qualified,
+                        message,
+                    });
+                }
                 let body = fg.src;
                 let _ = writeln!(defs, "{sig} {{\n{prologue}{body}}}\n");
             }
@@ -260,7 +271,7 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
             let ret = core
                 .results
                 .first()
-                .map_or("void".to_string(), |t| c_core(t.as_str()).to_string());
+                .map_or("void".to_string(), |t| c_core(t.ty.as_str()).to_string());
             (params, ret)
         };
         doc(&mut decls, &func.docs, "");
@@ -397,7 +408,7 @@ fn doc(out: &mut String, docs: &Docs, indent: &str) {
     let Some(text) = &docs.contents else { return };
     let lines: Vec<&str> = text
         .lines()
-        .filter(|l| !l.trim_start().starts_with("C type:"))
+        .filter(|l| !wasi_threads_abi::naming::is_directive(l))
         .collect();
     let _ = writeln!(out, "{indent}/**");
     for line in lines
@@ -515,16 +526,18 @@ impl<'a> CGen<'a> {
         let TypeDefKind::Type(target) = &def.kind else {
             return None;
         };
-        let line = def
-            .docs
-            .contents
-            .as_deref()?
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("C type:"))?
-            .trim()
-            .trim_matches('`')
-            .to_string();
         let name = def.name.clone().unwrap_or_default();
+        let line = match wasi_threads_abi::naming::directive(
+            def.docs.contents.as_deref(),
+            wasi_threads_abi::naming::C_TYPE,
+        ) {
+            Ok(Some(line)) => line,
+            Ok(None) => return None,
+            Err(e) => {
+                self.errors.push(format!("type `{name}`: {e}"));
+                return None;
+            }
+        };
         if !line.ends_with('*') {
             self.errors.push(format!(
                 "type `{name}`: its `C type: {line}` is not a pointer type; only pointers (32-bit on wasm32) may stand for an integer"
@@ -630,8 +643,18 @@ impl<'a> CGen<'a> {
         }
     }
 
-    /// Defines a named type (and what it refers to) once.
+    /// Defines a named type (and what it refers to) once; a type C bindings
+    /// cannot express is left out (every function using it was refused).
     fn define(&mut self, id: TypeId) {
+        if wasi_threads_abi::support::unsupported_in_type(
+            self.resolve(),
+            &Type::Id(id),
+            wasi_threads_abi::Generator::C,
+        )
+        .is_some()
+        {
+            return;
+        }
         let name = self.named(id);
         if self.defined.contains(&name) {
             return;
@@ -850,6 +873,8 @@ struct CFunc<'g, 'a> {
     payloads: Vec<String>,
     tmp: usize,
     sizes: &'a SizeAlign,
+    /// An instruction this generator has no code for: the wrapper is refused.
+    error: Option<String>,
 }
 
 impl<'g, 'a> CFunc<'g, 'a> {
@@ -871,6 +896,7 @@ impl<'g, 'a> CFunc<'g, 'a> {
             payloads: Vec::new(),
             tmp: 0,
             sizes,
+            error: None,
         }
     }
 
@@ -927,8 +953,12 @@ impl<'g, 'a> CFunc<'g, 'a> {
         results: &mut Vec<String>,
     ) {
         let count = payload_types.len();
-        let blocks = self.finished.split_off(self.finished.len() - count);
-        let payloads = self.payloads.split_off(self.payloads.len() - count);
+        let blocks = self
+            .finished
+            .split_off(self.finished.len().saturating_sub(count));
+        let payloads = self
+            .payloads
+            .split_off(self.payloads.len().saturating_sub(count));
         let n = self.tmp();
         let names: Vec<String> = (0..types.len()).map(|i| format!("v{n}_{i}")).collect();
         for (name, ty) in names.iter().zip(types) {
@@ -972,7 +1002,9 @@ impl<'g, 'a> CFunc<'g, 'a> {
         sets: Vec<(String, Option<String>)>,
         results: &mut Vec<String>,
     ) {
-        let blocks = self.finished.split_off(self.finished.len() - sets.len());
+        let blocks = self
+            .finished
+            .split_off(self.finished.len().saturating_sub(sets.len()));
         let n = self.tmp();
         self.line(format!(
             "{ty} v{n};\n__builtin_memset(&v{n}, 0, sizeof v{n});\nswitch ({disc}) {{"
@@ -1238,8 +1270,14 @@ impl Bindgen for CFunc<'_, '_> {
             }
             Instruction::Flush { .. } => results.extend(operands.iter().cloned()),
             other => {
+                // Refused before any wrapper is emitted; should another
+                // instruction come, the wrapper is refused, not output.
                 let _ = resolve;
-                unreachable!("instruction not used by C import wrappers: {other:?}")
+                self.error
+                    .get_or_insert_with(|| format!("no C for the instruction {other:?}"));
+                for _ in 0..other.results_len() {
+                    results.push("0".to_string());
+                }
             }
         }
     }
@@ -1260,7 +1298,7 @@ impl Bindgen for CFunc<'_, '_> {
     }
 
     fn finish_block(&mut self, operands: &mut Vec<String>) {
-        let code = std::mem::replace(&mut self.src, self.blocks.pop().unwrap());
+        let code = std::mem::replace(&mut self.src, self.blocks.pop().unwrap_or_default());
         self.finished.push((code, std::mem::take(operands)));
     }
 

@@ -19,6 +19,7 @@
 //! let wit = WitModel::parse(
 //!     "threads.wit",
 //!     "package wasi:threads;
+//!      /// Core module: wasi
 //!      interface thread-spawn { thread-spawn: func(start-arg: u32) -> s32; }
 //!      world threads { import thread-spawn; }",
 //!     &WitOptions::default(),
@@ -35,6 +36,7 @@ mod rust;
 use std::fmt;
 use std::path::Path;
 
+use wasi_threads_abi::support::{self, Generator};
 use wasi_threads_abi::{LoadError, WitModel, WitOptions};
 
 use crate::rust::{RustGen, Side};
@@ -87,6 +89,9 @@ pub enum BindgenError {
     Load(LoadError),
     /// A function uses a construct core-wasm bindings cannot express.
     Unsupported { function: String, reason: String },
+    /// The generator could not produce valid code for a function (for
+    /// Rust: the code does not parse); nothing is output.
+    Invalid { function: String, message: String },
 }
 
 impl BindgenError {
@@ -104,6 +109,9 @@ impl fmt::Display for BindgenError {
             BindgenError::Load(e) => write!(f, "{e}"),
             BindgenError::Unsupported { function, reason } => {
                 write!(f, "cannot generate bindings for `{function}`: {reason}")
+            }
+            BindgenError::Invalid { function, message } => {
+                write!(f, "cannot generate bindings for `{function}`: {message}")
             }
         }
     }
@@ -125,8 +133,56 @@ pub(crate) fn qualified(core: &wasi_threads_abi::CoreFunc) -> String {
     }
 }
 
+impl Target {
+    fn generator(self) -> Generator {
+        match self {
+            Target::Host => Generator::Host,
+            Target::Rust => Generator::Rust,
+            Target::C => Generator::C,
+        }
+    }
+}
+
+/// Refuses the first function of the model the target cannot bind, as the
+/// ABI crate's support table decides.
+fn check_support(model: &WitModel, target: Target) -> Result<(), BindgenError> {
+    let imports = model
+        .model
+        .imports
+        .iter()
+        .zip(&model.import_items)
+        .map(|(c, i)| (c, i, false));
+    let exports = model
+        .model
+        .exports
+        .iter()
+        .zip(&model.export_items)
+        .map(|(c, i)| (c, i, true));
+    for (core, item, export) in imports.chain(exports) {
+        support::check_item(&model.resolve, item, export, target.generator()).map_err(|e| {
+            BindgenError::Unsupported {
+                function: qualified(core),
+                reason: e.to_string(),
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// Checks that a snippet of generated Rust parses as a `T`; the error
+/// names the function it is for.
+pub(crate) fn parses<T: syn::parse::Parse>(code: &str, function: &str) -> Result<(), BindgenError> {
+    syn::parse_str::<T>(code)
+        .map(|_| ())
+        .map_err(|e| BindgenError::Invalid {
+            function: function.to_string(),
+            message: format!("the generated Rust does not parse ({e}):\n{code}"),
+        })
+}
+
 /// Generates bindings for a loaded model.
 pub fn generate(model: &WitModel, target: Target) -> Result<Generated, BindgenError> {
+    check_support(model, target)?;
     let mut generated = match target {
         Target::Host => rust::host::generate(&RustGen {
             wm: model,
@@ -140,14 +196,15 @@ pub fn generate(model: &WitModel, target: Target) -> Result<Generated, BindgenEr
     }?;
     if target != Target::C {
         for (_, text) in &mut generated.files {
-            *text = format_rust(text);
+            *text = format_rust(text, &model.model.origin)?;
         }
     }
     Ok(generated)
 }
 
-/// Lays out generated Rust as rustfmt would (with prettyplease).
-fn format_rust(text: &str) -> String {
+/// Lays out generated Rust as rustfmt would (with prettyplease); Rust that
+/// does not parse is an error, never output.
+fn format_rust(text: &str, origin: &str) -> Result<String, BindgenError> {
     // prettyplease keeps doc comments only: the header comment goes back on.
     let header: String = text
         .lines()
@@ -155,9 +212,11 @@ fn format_rust(text: &str) -> String {
         .map(|l| format!("{l}\n"))
         .collect();
     match syn::parse_file(text) {
-        Ok(file) => header + &prettyplease::unparse(&file),
-        // Left as it is, so the compiler points at the problem.
-        Err(_) => text.to_string(),
+        Ok(file) => Ok(header + &prettyplease::unparse(&file)),
+        Err(e) => Err(BindgenError::Invalid {
+            function: origin.to_string(),
+            message: format!("the generated Rust does not parse: {e}"),
+        }),
     }
 }
 
@@ -170,4 +229,24 @@ pub fn generate_path(
 ) -> Result<Generated, BindgenError> {
     let model = WitModel::load(path, options)?;
     generate(&model, target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_that_does_not_parse_is_an_error_naming_the_function() {
+        let e = parses::<syn::File>("pub fn broken( {", "t:t/i#f").unwrap_err();
+        assert!(
+            matches!(&e, BindgenError::Invalid { function, .. } if function == "t:t/i#f"),
+            "{e}"
+        );
+        assert!(e.to_string().starts_with(
+            "cannot generate bindings for `t:t/i#f`: the generated Rust does not parse"
+        ));
+        let e = format_rust("// header\nfn (", "WIT world t:t/w").unwrap_err();
+        assert!(e.to_string().contains("WIT world t:t/w"), "{e}");
+        assert!(format_rust("fn f() {}", "w").is_ok());
+    }
 }

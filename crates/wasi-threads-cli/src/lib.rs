@@ -12,6 +12,11 @@
 //! functions, futures, streams; nothing is written); 2 on bad input or when
 //! an output file cannot be written.
 //!
+//! Exit codes of `check-module`: 0 when every import the interfaces cover
+//! and every export of the WIT worlds match; 1 on any mismatch, missing
+//! export or memory that threads cannot share; 2 on bad input (a module
+//! that is not wasm or cannot be read, an interface that does not load).
+//!
 //! Exit codes of `run`: the program's `proc_exit` code (0 when `_start`
 //! returns), as the low 8 bits the operating system keeps; 134 when a thread
 //! traps (the message and the thread id go to stderr); 2 when the module
@@ -116,6 +121,17 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Check a compiled module's imports and exports against WIT worlds and WITX documents.
+    CheckModule {
+        /// The module (.wasm, or .wat text).
+        #[arg(value_name = "MODULE")]
+        wasm: PathBuf,
+        /// WIT files or directories, .witx files or directories of them (e.g. `wit/` and `witx/preview1/`).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        select: Select,
+    },
     /// Compare the core ABI of a WIT package with a WITX document.
     Check {
         /// A WIT file or directory.
@@ -149,8 +165,11 @@ impl BindgenTarget {
 
 #[derive(Args)]
 struct Select {
-    /// Core module of every import [default: the namespace of the package
-    /// that defines the interface, e.g. `wasi` for wasi:threads/thread-spawn].
+    /// Model this package of the WIT (one of its dependencies, e.g. `wasi:clocks` or `wasi:clocks@0.2.12`) instead of the main one.
+    #[arg(long, value_name = "NAME")]
+    package: Option<String>,
+    /// Core module of every import [default: the canonical one, e.g.
+    /// `wasi:clocks/wall-clock@0.2.12`, or the interface's `Core module:` line].
     #[arg(long, value_name = "NAME")]
     module: Option<String>,
     /// Model one interface of the package alone.
@@ -164,6 +183,7 @@ struct Select {
 impl Select {
     fn options(&self) -> WitOptions {
         WitOptions {
+            package: self.package.clone(),
             world: self.world.clone(),
             interface: self.interface.clone(),
             module: self.module.clone(),
@@ -394,8 +414,23 @@ fn report_outcome(report: &wasi_threads_host::RunReport, err: &mut dyn Write) ->
     code
 }
 
+/// A `.witx` file, or a directory of `.witx` files and no `.wit` file.
 fn is_witx(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "witx")
+    if path.extension().is_some_and(|e| e == "witx") {
+        return true;
+    }
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return false;
+    };
+    let exts: Vec<String> = entries
+        .flatten()
+        .filter_map(|e| {
+            e.path()
+                .extension()
+                .map(|x| x.to_string_lossy().into_owned())
+        })
+        .collect();
+    exts.iter().any(|e| e == "witx") && !exts.iter().any(|e| e == "wit")
 }
 
 fn execute(
@@ -454,7 +489,7 @@ fn execute(
             let wit = WitModel::load(&path, &select.options())?;
             let generated = match wasi_threads_bindgen::generate(&wit, target.target()) {
                 Ok(g) => g,
-                Err(e @ BindgenError::Unsupported { .. }) => {
+                Err(e @ (BindgenError::Unsupported { .. } | BindgenError::Invalid { .. })) => {
                     let _ = writeln!(err, "error: {e}");
                     return Ok(EXIT_DIFFERENT);
                 }
@@ -505,6 +540,29 @@ fn execute(
                 EXIT_DIFFERENT
             })
         }
+        Command::CheckModule {
+            wasm,
+            paths,
+            select,
+        } => {
+            let compiled = wasi_threads_abi::CompiledModule::load(&wasm)?;
+            let mut models = Vec::new();
+            for path in &paths {
+                models.push(if is_witx(path) {
+                    witx::load(path)?
+                } else {
+                    WitModel::load(path, &select.options())?.model
+                });
+            }
+            let refs: Vec<&Model> = models.iter().collect();
+            let report = wasi_threads_abi::check_module(&compiled, &refs);
+            let _ = write!(out, "{report}");
+            Ok(if report.is_match() {
+                EXIT_OK
+            } else {
+                EXIT_DIFFERENT
+            })
+        }
         Command::Check {
             wit,
             witx: witx_path,
@@ -526,7 +584,13 @@ fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
     use wasi_threads_host::RunReport;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
 
     fn said(report: RunReport) -> (u8, String) {
         let mut err = Vec::new();

@@ -3,12 +3,14 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-use wasi_threads_abi::{check, witx, CoreFunc, Model, WitItem, WitModel};
-use wit_parser::abi::WasmType;
-use wit_parser::{Function, Handle, Type, TypeDefKind};
+use wasi_threads_abi::support::{self, Generator};
+use wasi_threads_abi::{
+    check, witx, CoreFunc, Meaning, Model, Scalar, Source, ValType, WitItem, WitModel,
+};
+use wit_parser::Type;
 
 use crate::names::{self, Scope};
-use crate::types::{int_repr, underlying, unsupported, Reject, Types, Use};
+use crate::types::{Reject, Types, Use};
 
 /// The WITX derived from a WIT model.
 #[derive(Clone, Debug)]
@@ -25,6 +27,9 @@ pub struct DerivedFunction {
     /// The WIT function name.
     pub name: String,
     pub interface: Option<String>,
+    /// The core import it derived: the WITX module and function name.
+    pub module: String,
+    pub core_name: String,
     /// How the function was lowered; empty when the WITX is type-faithful.
     pub lowerings: Vec<String>,
 }
@@ -112,6 +117,8 @@ pub fn derive(wit: &WitModel) -> Result<Derivation, DeriveError> {
                 functions.push(DerivedFunction {
                     name: core.source_name.clone(),
                     interface: core.source_interface.clone(),
+                    module: core.module.clone().unwrap_or_default(),
+                    core_name: core.name.clone(),
                     lowerings: f.used.notes.clone(),
                 });
                 derived.push(f);
@@ -189,17 +196,24 @@ fn function(
     let mut scope = Scope::default();
     let mut result: Option<String> = None;
     let mut docs = None;
-    let mut memory = core.params.iter().any(|p| p.pointee.is_some());
+    let memory = core.params.iter().any(|p| {
+        matches!(
+            p.meaning,
+            Meaning::Pointer { .. } | Meaning::Elements { .. } | Meaning::ReturnArea(_)
+        )
+    });
+    support::check_item(&wit.resolve, item, false, Generator::Witx).map_err(|e| Reject {
+        construct: e.construct_text(),
+        reason: e.reason,
+    })?;
     match item {
         WitItem::ResourceDrop { resource, .. } => {
             let ty = types.mem(&Type::Id(*resource), &mut used)?;
             params.push((scope.unique("self"), ty));
         }
         WitItem::Function { func, .. } => {
-            docs = func.docs.contents.clone();
-            check_supported(wit, func)?;
+            docs = wasi_threads_abi::naming::strip_directives(func.docs.contents.as_deref());
             if core.indirect_params {
-                memory = true;
                 let fields: Vec<(String, Type)> = func
                     .params
                     .iter()
@@ -217,24 +231,15 @@ fn function(
                 ));
             } else {
                 for p in &func.params {
-                    let mut lowered = false;
                     param(
                         wit,
                         types,
-                        &names::snake(&p.name),
+                        &p.name,
                         &p.ty,
                         &mut scope,
                         &mut params,
                         &mut used,
-                        &mut lowered,
                     )?;
-                    if lowered {
-                        memory = true;
-                        used.note(format!(
-                            "parameter `{}` is passed as its flattened core values, as the canonical ABI flattens it",
-                            p.name
-                        ));
-                    }
                 }
             }
             if let Some(ty) = &func.result {
@@ -248,7 +253,7 @@ fn function(
                     used.note(note);
                     params.push((scope.unique("result_ptr"), format!("(@witx pointer {t})")));
                 } else {
-                    result = Some(direct_result(wit, types, ty, &mut used)?);
+                    result = direct_result(wit, types, ty, &mut used)?;
                 }
             }
         }
@@ -278,209 +283,152 @@ fn function(
     })
 }
 
-fn check_supported(wit: &WitModel, func: &Function) -> Result<(), Reject> {
-    if matches!(
-        func.kind,
-        wit_parser::FunctionKind::AsyncFreestanding
-            | wit_parser::FunctionKind::AsyncMethod(_)
-            | wit_parser::FunctionKind::AsyncStatic(_)
-    ) {
-        return Err(Reject {
-            construct: "async func".to_string(),
-            reason: "WITX has no async ABI (status codes, subtasks, waitables)".to_string(),
-        });
-    }
-    for ty in func
-        .params
-        .iter()
-        .map(|p| &p.ty)
-        .chain(func.result.as_ref())
-    {
-        if let Some(r) = unsupported(&wit.resolve, ty) {
-            return Err(r);
-        }
-    }
-    Ok(())
-}
-
 /// Whether a value of `ty` holds a string or list the callee allocates.
 fn contains_allocation(wit: &WitModel, ty: &Type) -> bool {
-    let resolve = &wit.resolve;
-    match ty {
-        Type::String => true,
-        Type::Id(id) => match &resolve.types[*id].kind {
-            TypeDefKind::List(_) | TypeDefKind::Map(..) => true,
-            TypeDefKind::Type(t) | TypeDefKind::Option(t) | TypeDefKind::FixedLengthList(t, _) => {
-                contains_allocation(wit, t)
-            }
-            TypeDefKind::Record(r) => r.fields.iter().any(|f| contains_allocation(wit, &f.ty)),
-            TypeDefKind::Tuple(t) => t.types.iter().any(|t| contains_allocation(wit, t)),
-            TypeDefKind::Variant(v) => v
-                .cases
+    fn has_sequence(layout: &wasi_threads_abi::Layout) -> bool {
+        use wasi_threads_abi::LayoutKind;
+        match &layout.kind {
+            LayoutKind::Sequence { .. } => true,
+            LayoutKind::Record { fields } => fields.iter().any(|f| has_sequence(&f.layout)),
+            LayoutKind::Variant { cases, .. } => cases
                 .iter()
-                .any(|c| c.ty.as_ref().is_some_and(|t| contains_allocation(wit, t))),
-            TypeDefKind::Result(r) => [r.ok, r.err]
-                .iter()
-                .flatten()
-                .any(|t| contains_allocation(wit, t)),
+                .any(|c| c.payload.as_ref().is_some_and(has_sequence)),
             _ => false,
-        },
-        _ => false,
+        }
     }
+    has_sequence(&wit.layout(ty))
 }
 
-/// The WITX type of a core value type, for flattened values.
-fn core_name(ty: WasmType) -> &'static str {
+/// The WITX type of a core value type, for joined variant payloads.
+fn core_name(ty: ValType) -> &'static str {
     match ty {
-        WasmType::I32 | WasmType::Pointer | WasmType::Length => "u32",
-        WasmType::I64 | WasmType::PointerOrI64 => "u64",
-        WasmType::F32 => "f32",
-        WasmType::F64 => "f64",
+        ValType::I32 => "u32",
+        ValType::I64 => "u64",
+        ValType::F32 => "f32",
+        ValType::F64 => "f64",
     }
 }
 
 /// Adds the WITX parameters of one WIT parameter: the same type where
-/// WITX passes it the way the canonical ABI does, else its flattened core
-/// values (`lowered` is set).
-#[allow(clippy::too_many_arguments)]
+/// WITX passes it the way the canonical ABI does (scalars, enums, flags,
+/// handles, strings and lists), else one WITX parameter per flat core
+/// value, each spelled with what that value means.
 fn param(
     wit: &WitModel,
     types: &mut Types,
-    name: &str,
+    wit_name: &str,
     ty: &Type,
     scope: &mut Scope,
     out: &mut Vec<(String, String)>,
     used: &mut Use,
-    lowered: &mut bool,
 ) -> Result<(), Reject> {
-    let resolve = &wit.resolve;
-    let flat_count = |ty: &Type| wit.flat(ty).map_or(0, |f| f.len());
-    let kind = match underlying(resolve, ty) {
-        Type::Bool => {
-            // WITX passes its bool as an i32, like the canonical ABI.
-            let t = if matches!(ty, Type::Id(_)) {
-                types.mem(ty, used)?
-            } else {
-                "bool".to_string()
-            };
-            out.push((scope.unique(name), t));
-            return Ok(());
-        }
-        Type::Id(id) => &resolve.types[id].kind,
-        _ => {
-            out.push((scope.unique(name), types.mem(ty, used)?));
-            return Ok(());
-        }
+    let name = names::snake(wit_name);
+    let values = wit.flat_values(ty, &name).ok_or_else(|| Reject {
+        construct: format!("parameter `{wit_name}`"),
+        reason: "it flattens to more core values than the canonical ABI allows".to_string(),
+    })?;
+    let own = |i: usize| matches!(&values[i].source, Source::Type(t) if t == ty);
+    let whole = match values.as_slice() {
+        [v] => own(0) && !matches!(v.value.meaning, Meaning::Joined | Meaning::Opaque),
+        [v, _] => own(0) && matches!(v.value.meaning, Meaning::Elements { .. }),
+        _ => false,
     };
-    match kind {
-        TypeDefKind::List(_)
-        | TypeDefKind::Map(..)
-        | TypeDefKind::Enum(_)
-        | TypeDefKind::Handle(Handle::Own(_) | Handle::Borrow(_)) => {
-            out.push((scope.unique(name), types.mem(ty, used)?));
-        }
-        TypeDefKind::Flags(_) if flat_count(ty) == 1 => {
-            out.push((scope.unique(name), types.mem(ty, used)?));
-        }
-        TypeDefKind::Flags(_) => {
-            *lowered = true;
-            for i in 0..flat_count(ty) {
-                out.push((scope.unique(&format!("{name}_bits{i}")), "u32".to_string()));
+    if whole {
+        let t = if *ty == Type::Bool {
+            // WITX passes its bool as an i32, like the canonical ABI.
+            "bool".to_string()
+        } else {
+            types.mem(ty, used)?
+        };
+        out.push((scope.unique(&name), t));
+        return Ok(());
+    }
+    if !values.is_empty() {
+        used.note(format!(
+            "parameter `{wit_name}` is passed as its flattened core values, as the canonical ABI flattens it"
+        ));
+    }
+    let mut i = 0;
+    while i < values.len() {
+        let v = &values[i].value;
+        let pname = scope.unique(&names::snake(&v.label));
+        let t = match (&v.meaning, &values[i].source) {
+            (Meaning::Elements { .. }, Source::Type(t)) => {
+                // A string or list parameter stands for its pointer and length.
+                i += 1;
+                types.mem(t, used)?
             }
-        }
-        TypeDefKind::Record(r) => {
-            *lowered = true;
-            for f in &r.fields {
-                let n = format!("{name}_{}", names::snake(&f.name));
-                param(wit, types, &n, &f.ty, scope, out, used, lowered)?;
+            (Meaning::Scalar(Scalar::Bool), Source::Type(Type::Bool)) => "bool".to_string(),
+            (Meaning::Scalar(_) | Meaning::Handle(_), Source::Type(t)) => types.mem(t, used)?,
+            (Meaning::Scalar(_), Source::Discriminant(t)) => types.discriminant(t, used)?,
+            (Meaning::Scalar(_), Source::FlagsWord(t, word)) => types.flags_word(t, *word, used)?,
+            (Meaning::Joined, _) => core_name(v.ty).to_string(),
+            (other, _) => {
+                return Err(Reject {
+                    construct: format!("parameter `{wit_name}`"),
+                    reason: format!("its core value `{}` ({other}) has no WITX form", v.label),
+                })
             }
-        }
-        TypeDefKind::Tuple(t) => {
-            *lowered = true;
-            for (i, t) in t.types.iter().enumerate() {
-                param(
-                    wit,
-                    types,
-                    &format!("{name}_{i}"),
-                    t,
-                    scope,
-                    out,
-                    used,
-                    lowered,
-                )?;
-            }
-        }
-        TypeDefKind::FixedLengthList(elem, n) => {
-            *lowered = true;
-            for i in 0..*n {
-                param(
-                    wit,
-                    types,
-                    &format!("{name}_{i}"),
-                    elem,
-                    scope,
-                    out,
-                    used,
-                    lowered,
-                )?;
-            }
-        }
-        TypeDefKind::Variant(_) | TypeDefKind::Option(_) | TypeDefKind::Result(_) => {
-            *lowered = true;
-            // Check the payloads have a WITX form at all, then pass the
-            // discriminant and the joined payload values.
-            types.mem(ty, used)?;
-            let flat = wit.flat(ty).unwrap_or_default();
-            out.push((scope.unique(&format!("{name}_tag")), "u32".to_string()));
-            for (i, t) in flat.iter().skip(1).enumerate() {
-                out.push((
-                    scope.unique(&format!("{name}_payload{i}")),
-                    core_name(*t).to_string(),
-                ));
-            }
-        }
-        TypeDefKind::Type(_)
-        | TypeDefKind::Resource
-        | TypeDefKind::Future(_)
-        | TypeDefKind::Stream(_)
-        | TypeDefKind::Unknown => {
-            return Err(unsupported(resolve, ty).unwrap_or(Reject {
-                construct: "parameter type".to_string(),
-                reason: "it has no WITX form".to_string(),
-            }))
-        }
+        };
+        out.push((pname, t));
+        i += 1;
     }
     Ok(())
 }
 
-/// The WITX result type of a result that is one flat value.
+/// The WITX result type of a result that is at most one flat value
+/// (`None` when it is none: an empty tuple or record).
 fn direct_result(
     wit: &WitModel,
     types: &mut Types,
     ty: &Type,
     used: &mut Use,
-) -> Result<String, Reject> {
-    let resolve = &wit.resolve;
+) -> Result<Option<String>, Reject> {
+    let values = wit.flat_values(ty, "result").unwrap_or_default();
+    let [v] = values.as_slice() else {
+        if !values.is_empty() {
+            return Err(Reject {
+                construct: "the result".to_string(),
+                reason: "it is more than one flat value but not returned through a pointer"
+                    .to_string(),
+            });
+        }
+        used.note(
+            "the result has no core value (an empty tuple or record), so the function returns nothing".to_string(),
+        );
+        return Ok(None);
+    };
     let lowered = |used: &mut Use, what: &str, t: &str| {
         used.note(format!(
             "the {what} result is returned as {t}: WITX returns a variant only as `expected`"
         ));
-        t.to_string()
+        Some(t.to_string())
     };
-    match underlying(resolve, ty) {
-        Type::Bool => Ok(lowered(used, "bool", "u8")),
-        Type::Id(id) => match &resolve.types[id].kind {
-            TypeDefKind::Enum(e) => Ok(lowered(used, "enum", int_repr(e.tag()))),
-            TypeDefKind::Flags(_) | TypeDefKind::Handle(_) => types.mem(ty, used),
-            _ => {
-                let flat = wit.flat(ty).unwrap_or_default();
-                let t = core_name(flat[0]);
-                used.note(format!("the result is returned as its one flat value, {t}"));
-                Ok(t.to_string())
+    Ok(match (&v.value.meaning, &v.source) {
+        (Meaning::Scalar(Scalar::Bool), _) => lowered(used, "bool", "u8"),
+        (Meaning::Scalar(Scalar::Enum { tag_bits, .. }), source) => {
+            let what = match source {
+                Source::Type(_) => "enum",
+                _ => "variant",
+            };
+            lowered(used, what, &format!("u{tag_bits}"))
+        }
+        (Meaning::Scalar(_) | Meaning::Handle(_), Source::Type(t)) => {
+            if t != ty {
+                used.note(format!(
+                    "the result is returned as its one flat value, {}",
+                    support::wit_type(&wit.resolve, t)
+                ));
             }
-        },
-        _ => types.mem(ty, used),
-    }
+            Some(types.mem(t, used)?)
+        }
+        (other, _) => {
+            return Err(Reject {
+                construct: "the result".to_string(),
+                reason: format!("its core value ({other}) has no WITX form"),
+            })
+        }
+    })
 }
 
 fn module_text(module: &str, funcs: &[&FuncText]) -> String {

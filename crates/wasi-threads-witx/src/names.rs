@@ -36,10 +36,16 @@ impl Scope {
         if self.used.insert(base.to_string()) {
             return base.to_string();
         }
-        (2..)
-            .map(|i| format!("{base}_{i}"))
-            .find(|n| self.used.insert(n.clone()))
-            .expect("an unused name")
+        // Each name is taken once, so some suffix up to one past the number
+        // of names taken is free.
+        let mut i = 2usize;
+        loop {
+            let name = format!("{base}_{i}");
+            if self.used.insert(name.clone()) {
+                return name;
+            }
+            i += 1;
+        }
     }
 }
 

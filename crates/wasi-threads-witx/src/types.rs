@@ -84,39 +84,12 @@ pub fn underlying(resolve: &Resolve, ty: &Type) -> Type {
     ty
 }
 
-/// The first construct of `ty` that no WITX can express, if any.
-pub fn unsupported(resolve: &Resolve, ty: &Type) -> Option<Reject> {
-    let reject = |construct: &str| {
-        Some(Reject {
-            construct: construct.to_string(),
-            reason: "it belongs to the component model's async ABI, which WITX has no form for"
-                .to_string(),
-        })
-    };
-    match ty {
-        Type::ErrorContext => reject("error-context"),
-        Type::Id(id) => match &resolve.types[*id].kind {
-            TypeDefKind::Future(_) => reject("future"),
-            TypeDefKind::Stream(_) => reject("stream"),
-            TypeDefKind::Type(t) | TypeDefKind::List(t) | TypeDefKind::Option(t) => {
-                unsupported(resolve, t)
-            }
-            TypeDefKind::FixedLengthList(t, _) => unsupported(resolve, t),
-            TypeDefKind::Map(k, v) => unsupported(resolve, k).or_else(|| unsupported(resolve, v)),
-            TypeDefKind::Record(r) => r.fields.iter().find_map(|f| unsupported(resolve, &f.ty)),
-            TypeDefKind::Tuple(t) => t.types.iter().find_map(|t| unsupported(resolve, t)),
-            TypeDefKind::Variant(v) => v
-                .cases
-                .iter()
-                .find_map(|c| c.ty.as_ref().and_then(|t| unsupported(resolve, t))),
-            TypeDefKind::Result(r) => {
-                r.ok.as_ref()
-                    .and_then(|t| unsupported(resolve, t))
-                    .or_else(|| r.err.as_ref().and_then(|t| unsupported(resolve, t)))
-            }
-            _ => None,
-        },
-        _ => None,
+/// Why a type has no WITX form: it belongs to the async ABI.
+fn async_value(construct: &str) -> Reject {
+    Reject {
+        construct: construct.to_string(),
+        reason: "it belongs to the component model's async ABI, which WITX has no form for"
+            .to_string(),
     }
 }
 
@@ -147,6 +120,116 @@ impl<'a> Types<'a> {
         let name = self.names.unique(base);
         self.push(Key::Helper(name.clone()), &name, None, &body, inner, used);
         Ok(format!("${name}"))
+    }
+
+    /// A helper definition (not a WIT type) made once per `key`.
+    fn helper(
+        &mut self,
+        key: String,
+        base: &str,
+        body: impl FnOnce(&mut Self, &mut Use) -> Result<String, Reject>,
+        used: &mut Use,
+    ) -> Result<String, Reject> {
+        let key = Key::Helper(key);
+        if let Some(idx) = self.by_key.get(&key) {
+            return Ok(self.reuse(*idx, used));
+        }
+        let mut inner = Use::default();
+        let body = body(self, &mut inner)?;
+        let name = self.names.unique(base);
+        self.push(key, &name, None, &body, inner, used);
+        Ok(format!("${name}"))
+    }
+
+    /// The canonical one-byte `bool` in memory: WITX's own `bool` takes
+    /// four bytes, and witx reads any variant with cases `false` and
+    /// `true` as a bool.
+    fn bool8(&mut self, used: &mut Use) -> Result<String, Reject> {
+        self.helper(
+            "bool8".to_string(),
+            "bool8",
+            |_, _| Ok("(variant (@witx tag u8) (case $false) (case $true))".to_string()),
+            used,
+        )
+    }
+
+    /// The enum of a variant's cases: the discriminant of a variant,
+    /// option or result passed as flattened values.
+    pub fn discriminant(&mut self, ty: &Type, used: &mut Use) -> Result<String, Reject> {
+        let resolve = self.resolve;
+        let Type::Id(id) = underlying(resolve, ty) else {
+            return Err(Reject {
+                construct: "discriminant".to_string(),
+                reason: "it is not of a variant".to_string(),
+            });
+        };
+        let def = &resolve.types[id];
+        let (base, tag, cases): (String, Int, Vec<String>) = match &def.kind {
+            TypeDefKind::Variant(v) => (
+                def.name.clone().unwrap_or_else(|| "variant".to_string()),
+                v.tag(),
+                v.cases.iter().map(|c| c.name.clone()).collect(),
+            ),
+            TypeDefKind::Option(_) => (
+                "option".to_string(),
+                Int::U8,
+                vec!["none".to_string(), "some".to_string()],
+            ),
+            TypeDefKind::Result(_) => (
+                "result".to_string(),
+                Int::U8,
+                vec!["ok".to_string(), "err".to_string()],
+            ),
+            _ => {
+                return Err(Reject {
+                    construct: "discriminant".to_string(),
+                    reason: "it is not of a variant".to_string(),
+                })
+            }
+        };
+        let cases: Vec<String> = cases
+            .iter()
+            .map(|c| format!("${}", names::snake(c)))
+            .collect();
+        let body = format!("(enum (@witx tag {}) {})", int_repr(tag), cases.join(" "));
+        self.helper(
+            body.clone(),
+            &format!("{}_tag", names::snake(&base)),
+            |_, _| Ok(body),
+            used,
+        )
+    }
+
+    /// Word `word` of flags of more than 32 members: flags of up to 32.
+    pub fn flags_word(&mut self, ty: &Type, word: usize, used: &mut Use) -> Result<String, Reject> {
+        let resolve = self.resolve;
+        let Type::Id(id) = underlying(resolve, ty) else {
+            return Err(Reject {
+                construct: "flags word".to_string(),
+                reason: "it is not of flags".to_string(),
+            });
+        };
+        let def = &resolve.types[id];
+        let TypeDefKind::Flags(f) = &def.kind else {
+            return Err(Reject {
+                construct: "flags word".to_string(),
+                reason: "it is not of flags".to_string(),
+            });
+        };
+        let base = def.name.clone().unwrap_or_else(|| "flags".to_string());
+        let members: Vec<String> = f
+            .flags
+            .iter()
+            .skip(32 * word)
+            .take(32)
+            .map(|m| format!("\n    ${}", names::snake(&m.name)))
+            .collect();
+        self.helper(
+            format!("flags word {} {word}", id.index()),
+            &format!("{}_word{word}", names::snake(&base)),
+            |_, _| Ok(format!("(flags (@witx repr u32){})", members.concat())),
+            used,
+        )
     }
 
     /// Adds a definition whose body used `inner`, and records its use.
@@ -185,13 +268,7 @@ impl<'a> Types<'a> {
     /// area): its layout is the canonical one.
     pub fn mem(&mut self, ty: &Type, used: &mut Use) -> Result<String, Reject> {
         Ok(match ty {
-            Type::Bool => {
-                used.note(
-                    "bool in memory is written u8: WITX's bool takes 4 bytes, the canonical one 1"
-                        .to_string(),
-                );
-                "u8".to_string()
-            }
+            Type::Bool => self.bool8(used)?,
             Type::U8 => "u8".to_string(),
             Type::S8 => "s8".to_string(),
             Type::U16 => "u16".to_string(),
@@ -204,7 +281,7 @@ impl<'a> Types<'a> {
             Type::F64 => "f64".to_string(),
             Type::Char => "char".to_string(),
             Type::String => "string".to_string(),
-            Type::ErrorContext => return Err(unsupported(self.resolve, ty).unwrap()),
+            Type::ErrorContext => return Err(async_value("error-context")),
             Type::Id(id) => self.id(*id, used)?,
         })
     }
@@ -216,6 +293,18 @@ impl<'a> Types<'a> {
             return self.resource(r, used);
         }
         let Some(name) = &def.name else {
+            if let TypeDefKind::FixedLengthList(_, n) = def.kind {
+                // Written out as a tuple of `n`, a fixed-length list is named
+                // once, so nested ones do not multiply the text.
+                if let Some(idx) = self.by_key.get(&Key::Wit(id)) {
+                    return Ok(self.reuse(*idx, used));
+                }
+                let mut inner = Use::default();
+                let body = self.body(id, &mut inner)?;
+                let witx_name = self.names.unique(&format!("array{n}"));
+                self.push(Key::Wit(id), &witx_name, None, &body, inner, used);
+                return Ok(format!("${witx_name}"));
+            }
             return self.body(id, used);
         };
         if matches!(def.kind, TypeDefKind::Resource) {
@@ -295,7 +384,7 @@ impl<'a> Types<'a> {
                 if r.fields.is_empty() {
                     return Err(Reject {
                         construct: format!("record{what}"),
-                        reason: "WITX records need at least one field".to_string(),
+                        reason: "witx cannot lay out a record without fields".to_string(),
                     });
                 }
                 let mut out = String::from("(record");
@@ -307,6 +396,12 @@ impl<'a> Types<'a> {
                 out
             }
             TypeDefKind::Tuple(t) => {
+                if t.types.is_empty() {
+                    return Err(Reject {
+                        construct: "tuple<>".to_string(),
+                        reason: "witx cannot lay out a tuple without members".to_string(),
+                    });
+                }
                 let mut out = String::from("(tuple");
                 for ty in &t.types {
                     out.push(' ');
@@ -318,12 +413,13 @@ impl<'a> Types<'a> {
             TypeDefKind::Flags(f) => match f.repr() {
                 wit_parser::FlagsRepr::U32(n) if n > 1 => {
                     used.note(format!(
-                        "flags{what} of {} members are {n} u32 words, as the canonical ABI stores them (WITX flags are at most one integer)",
+                        "flags{what} of {} members are {n} words of up to 32 flags, as the canonical ABI stores them (WITX flags are one integer)",
                         f.flags.len()
                     ));
                     let mut out = String::from("(record");
                     for i in 0..n {
-                        out.push_str(&format!(" (field $bits{i} u32)"));
+                        let word = self.flags_word(&Type::Id(id), i, used)?;
+                        out.push_str(&format!(" (field $word{i} {word})"));
                     }
                     out.push(')');
                     out
@@ -365,10 +461,10 @@ impl<'a> Types<'a> {
             TypeDefKind::List(elem) => {
                 if underlying(resolve, elem) == Type::Char {
                     used.note(
-                        "list<char> is written (list u32): WITX reads (list char) as a string"
+                        "list<char> is written (list (tuple char)): WITX reads (list char) as a string"
                             .to_string(),
                     );
-                    "(list u32)".to_string()
+                    "(list (tuple char))".to_string()
                 } else {
                     format!("(list {})", self.mem(elem, used)?)
                 }
@@ -396,9 +492,8 @@ impl<'a> Types<'a> {
             }
             TypeDefKind::Handle(Handle::Own(r) | Handle::Borrow(r)) => self.resource(*r, used)?,
             TypeDefKind::Resource => self.resource(id, used)?,
-            TypeDefKind::Future(_) | TypeDefKind::Stream(_) => {
-                return Err(unsupported(resolve, &Type::Id(id)).unwrap())
-            }
+            TypeDefKind::Future(_) => return Err(async_value("future")),
+            TypeDefKind::Stream(_) => return Err(async_value("stream")),
             TypeDefKind::Unknown => {
                 return Err(Reject {
                     construct: format!("type{what}"),

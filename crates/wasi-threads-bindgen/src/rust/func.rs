@@ -53,6 +53,8 @@ pub(crate) struct FuncGen<'g, 'a> {
     /// calls it after lifting the results (host exports).
     pub post_return: Option<String>,
     wasm_ret: Option<String>,
+    /// An instruction this generator has no code for: the glue is refused.
+    pub error: Option<String>,
 }
 
 impl<'g, 'a> FuncGen<'g, 'a> {
@@ -77,6 +79,7 @@ impl<'g, 'a> FuncGen<'g, 'a> {
             lifts_lists: false,
             post_return: None,
             wasm_ret: None,
+            error: None,
         }
     }
 
@@ -152,8 +155,12 @@ impl<'g, 'a> FuncGen<'g, 'a> {
         nresults: usize,
         results: &mut Vec<String>,
     ) {
-        let blocks = self.finished.split_off(self.finished.len() - arms.len());
-        let payloads = self.payloads.split_off(self.payloads.len() - arms.len());
+        let blocks = self
+            .finished
+            .split_off(self.finished.len().saturating_sub(arms.len()));
+        let payloads = self
+            .payloads
+            .split_off(self.payloads.len().saturating_sub(arms.len()));
         let names: Vec<String> = (0..nresults).map(|_| format!("v{}", self.tmp())).collect();
         let mut s = String::new();
         if names.is_empty() {
@@ -184,7 +191,9 @@ impl<'g, 'a> FuncGen<'g, 'a> {
         ty: &str,
         results: &mut Vec<String>,
     ) {
-        let blocks = self.finished.split_off(self.finished.len() - arms.len());
+        let blocks = self
+            .finished
+            .split_off(self.finished.len().saturating_sub(arms.len()));
         let n = self.tmp();
         let mut s = format!("let v{n}: {ty} = match {disc} {{\n");
         for (i, ((ctor, has_payload), (code, ops))) in arms.into_iter().zip(blocks).enumerate() {
@@ -409,7 +418,7 @@ impl Bindgen for FuncGen<'_, '_> {
                 results.push(format!("vec{n}.len() as i32"));
             }
             Instruction::ListLower { element, realloc } => {
-                let (code, _) = self.finished.pop().unwrap();
+                let (code, _) = self.finished.pop().unwrap_or_default();
                 let size = self.gen.wm.sizes.size(element).size_wasm32();
                 let align = self.gen.wm.sizes.align(element).align_wasm32();
                 let n = self.tmp();
@@ -453,7 +462,7 @@ impl Bindgen for FuncGen<'_, '_> {
                 results.push(format!("s{n}"));
             }
             Instruction::ListLift { element, .. } => {
-                let (code, ops) = self.finished.pop().unwrap();
+                let (code, ops) = self.finished.pop().unwrap_or_default();
                 let size = self.gen.wm.sizes.size(element).size_wasm32();
                 let align = self.gen.wm.sizes.align(element).align_wasm32();
                 let ty = self.type_name(element);
@@ -523,11 +532,19 @@ let base = base{n} + (i * {size}) as i32;
                 let names: Vec<String> = (0..tuple.types.len())
                     .map(|i| format!("t{n}_{i}"))
                     .collect();
-                self.line(format!("let ({},) = {};", names.join(", "), operands[0]));
+                if names.is_empty() {
+                    self.line(format!("let () = {};", operands[0]));
+                } else {
+                    self.line(format!("let ({},) = {};", names.join(", "), operands[0]));
+                }
                 results.extend(names);
             }
             Instruction::TupleLift { .. } => {
-                results.push(format!("({},)", operands.join(", ")));
+                if operands.is_empty() {
+                    results.push("()".to_string());
+                } else {
+                    results.push(format!("({},)", operands.join(", ")));
+                }
             }
             Instruction::FlagsLower { flags, .. } => {
                 let n = self.tmp();
@@ -759,7 +776,7 @@ let base = base{n} + (i * {size}) as i32;
                 ));
             }
             Instruction::GuestDeallocateList { element } => {
-                let (code, _) = self.finished.pop().unwrap();
+                let (code, _) = self.finished.pop().unwrap_or_default();
                 let size = self.gen.wm.sizes.size(element).size_wasm32();
                 let align = self.gen.wm.sizes.align(element).align_wasm32();
                 let n = self.tmp();
@@ -769,7 +786,9 @@ let base = base{n} + (i * {size}) as i32;
                 ));
             }
             Instruction::GuestDeallocateVariant { blocks } => {
-                let arms = self.finished.split_off(self.finished.len() - blocks);
+                let arms = self
+                    .finished
+                    .split_off(self.finished.len().saturating_sub(*blocks));
                 let mut s = format!("match {} {{\n", operands[0]);
                 for (i, (code, _)) in arms.into_iter().enumerate() {
                     let _ = writeln!(s, "{i} => {{\n{code}}}");
@@ -786,9 +805,14 @@ let base = base{n} + (i * {size}) as i32;
             }
             other => {
                 // Futures, streams, maps, fixed-length lists and async
-                // functions are rejected before any glue is emitted.
+                // functions are refused before any glue is emitted; should
+                // another instruction come, the glue is refused, not output.
                 let _ = resolve;
-                unreachable!("instruction not used by core-wasm bindings: {other:?}")
+                self.error
+                    .get_or_insert_with(|| format!("no glue for the instruction {other:?}"));
+                for _ in 0..other.results_len() {
+                    results.push("()".to_string());
+                }
             }
         }
     }
@@ -824,7 +848,7 @@ let ptr{n} = ret_area{n}.0.as_mut_ptr() as i32;"
     }
 
     fn finish_block(&mut self, operands: &mut Vec<String>) {
-        let code = std::mem::replace(&mut self.src, self.blocks.pop().unwrap());
+        let code = std::mem::replace(&mut self.src, self.blocks.pop().unwrap_or_default());
         self.finished.push((code, std::mem::take(operands)));
     }
 

@@ -122,9 +122,6 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
             continue;
         };
         let qualified = crate::qualified(core);
-        if let Some(why) = super::func_unsupported(gen.resolve(), func) {
-            return Err(BindgenError::unsupported(&qualified, why));
-        }
         let path = interface.map(|i| gen.interface_path(i)).unwrap_or_default();
         let depth = path.len();
         let mut fg = FuncGen::new(gen, Glue::GuestImport, depth, func);
@@ -149,6 +146,12 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
             &mut fg,
             false,
         );
+        if let Some(message) = fg.error.take() {
+            return Err(BindgenError::Invalid {
+                function: qualified,
+                message,
+            });
+        }
         needs_realloc |= fg.lifts_lists;
         if fg.uses_keep {
             fg.src = format!(
@@ -158,10 +161,15 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
             );
         }
         let params: Vec<String> = core.params.iter().map(|p| format!("_: {}", p.ty)).collect();
-        let ret = match core.results.as_slice() {
+        let ret = match core.result_types().as_slice() {
             [] => String::new(),
             [one] => format!(" -> {one}"),
-            _ => unreachable!("core imports return at most one value"),
+            _ => {
+                return Err(BindgenError::Invalid {
+                    function: qualified,
+                    message: "a core import returns more than one value".into(),
+                })
+            }
         };
         let (name, receiver, skip) = match &func.kind {
             FunctionKind::Method(_) => (snake(func.item_name()), "&self".to_string(), 1),
@@ -210,16 +218,15 @@ unsafe extern \"C\" fn wit_import({}){ret} {{ unreachable!() }}
         );
         // Items at the root are not inside a module carrying the allowances.
         let allow = if depth == 0 { ALLOW } else { "" };
-        let node = tree.at(&path);
-        match &func.kind {
+        let item = match &func.kind {
             FunctionKind::Method(r) | FunctionKind::Static(r) | FunctionKind::Constructor(r) => {
                 let ty = gen.type_path(*r, depth);
-                let _ = writeln!(node.body, "{allow}\nimpl {ty} {{\n{code}}}");
+                format!("{allow}\nimpl {ty} {{\n{code}}}\n")
             }
-            _ => {
-                let _ = writeln!(node.body, "{allow}\n{code}");
-            }
-        }
+            _ => format!("{allow}\n{code}\n"),
+        };
+        crate::parses::<syn::File>(&item, &qualified)?;
+        tree.at(&path).body.push_str(&item);
     }
 
     // Exports: a `Guest` trait per interface (and for the world), the glue
@@ -230,15 +237,6 @@ unsafe extern \"C\" fn wit_import({}){ret} {{ unreachable!() }}
         let WitItem::Function { interface, func } = item else {
             continue;
         };
-        if let Some(why) = super::func_unsupported(gen.resolve(), func) {
-            return Err(BindgenError::unsupported(&core.name, why));
-        }
-        if !matches!(func.kind, FunctionKind::Freestanding) {
-            return Err(BindgenError::unsupported(
-                &core.name,
-                "guest bindings export freestanding functions only, not resources".into(),
-            ));
-        }
         let path = interface.map(|i| gen.interface_path(i)).unwrap_or_default();
         let depth = path.len();
         let name = gen.func_name(func);
@@ -255,6 +253,7 @@ unsafe extern \"C\" fn wit_import({}){ret} {{ unreachable!() }}
         let mut method = String::new();
         docs(&mut method, &func.docs);
         let _ = writeln!(method, "fn {name}({}){result};", args.join(", "));
+        crate::parses::<syn::TraitItemFn>(&method, &core.name)?;
         match traits.iter_mut().find(|(i, _)| i == interface) {
             Some((_, body)) => body.push_str(&method),
             None => traits.push((*interface, method)),
@@ -271,6 +270,12 @@ unsafe extern \"C\" fn wit_import({}){ret} {{ unreachable!() }}
             &mut fg,
             false,
         );
+        if let Some(message) = fg.error.take() {
+            return Err(BindgenError::Invalid {
+                function: core.name.clone(),
+                message,
+            });
+        }
         needs_realloc |=
             fg.lifts_lists || abi::guest_export_params_have_allocations(gen.resolve(), func);
         let params: Vec<String> = core
@@ -280,23 +285,29 @@ unsafe extern \"C\" fn wit_import({}){ret} {{ unreachable!() }}
             .map(|(i, p)| format!("arg{i}: {}", p.ty))
             .collect();
         let args: Vec<String> = (0..core.params.len()).map(|i| format!("arg{i}")).collect();
-        let ret = match core.results.as_slice() {
+        let ret = match core.result_types().as_slice() {
             [] => String::new(),
             [one] => format!(" -> {one}"),
-            _ => unreachable!("core exports return at most one value"),
+            _ => {
+                return Err(BindgenError::Invalid {
+                    function: core.name.clone(),
+                    message: "a core export returns more than one value".into(),
+                })
+            }
         };
         let glue_name = format!("_export_{name}_cabi");
-        let _ = writeln!(
-            tree.at(&path).body,
+        let glue_fn = format!(
             "{}\n#[doc(hidden)]
 pub unsafe fn {glue_name}<T: Guest>({}){ret} {{
 unsafe {{
 {}}}
-}}",
+}}\n",
             if path.is_empty() { ALLOW } else { "" },
             params.join(", "),
             fg.src
         );
+        crate::parses::<syn::File>(&glue_fn, &core.name)?;
+        tree.at(&path).body.push_str(&glue_fn);
         let glue_path = if path.is_empty() {
             glue_name
         } else {
@@ -319,6 +330,12 @@ unsafe {{ $($path_to_types)*::{glue_path}::<$ty>({}) }}
             let mut fg = FuncGen::new(gen, Glue::GuestExport, depth, func);
             if abi::guest_export_needs_post_return(gen.resolve(), func) {
                 abi::post_return(gen.resolve(), func, &mut fg);
+            }
+            if let Some(message) = fg.error.take() {
+                return Err(BindgenError::Invalid {
+                    function: core.name.clone(),
+                    message,
+                });
             }
             let area = gen.wm.sizes.params(&func.result);
             let post_name = format!("_post_return_{name}");

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use wit_bindgen_core::abi::{self, AbiVariant, LiftLower};
 use wit_parser::{Function, InterfaceId};
 
-use wasi_threads_abi::{CoreFunc, Pointee, WitItem};
+use wasi_threads_abi::{CoreFunc, Meaning, WitItem};
 
 use super::func::{FuncGen, Glue};
 use super::{camel, docs, snake, ModTree, RustGen};
@@ -172,7 +172,7 @@ fn core_params(core: &CoreFunc) -> (String, String) {
         .enumerate()
         .map(|(i, p)| format!("arg{i}: {}", p.ty))
         .collect();
-    let results = match core.results.as_slice() {
+    let results = match core.result_types().as_slice() {
         [] => "()".to_string(),
         [one] => one.to_string(),
         many => format!(
@@ -199,11 +199,9 @@ fn import_group(
     for (core, item) in &group.funcs {
         let qualified = crate::qualified(core);
         let (params, results) = core_params(core);
+        let (methods_start, defs_start) = (methods.len(), defs.len());
         match item {
             WitItem::Function { func, .. } => {
-                if let Some(why) = super::func_unsupported(gen.resolve(), func) {
-                    return Err(BindgenError::unsupported(&qualified, why));
-                }
                 let name = gen.func_name(func);
                 docs(&mut methods, &func.docs);
                 let args: String = func
@@ -231,13 +229,20 @@ fn import_group(
                     &mut fg,
                     false,
                 );
+                if let Some(message) = fg.error.take() {
+                    return Err(BindgenError::Invalid {
+                        function: qualified,
+                        message,
+                    });
+                }
                 // The return area is checked before the host runs, so a bad
                 // pointer traps before any side effect.
                 let mut src = String::new();
-                if let Some(Some(Pointee::Value(area))) = core
-                    .retptr
-                    .then(|| core.params.last().map(|p| p.pointee.clone()))
-                    .flatten()
+                if let Some(Meaning::ReturnArea(area)) = core
+                    .params
+                    .last()
+                    .filter(|_| core.retptr)
+                    .map(|p| &p.meaning)
                 {
                     fg.uses_memory = true;
                     let _ = writeln!(
@@ -271,9 +276,8 @@ fn import_group(
                         core.name,
                         src.replace("get(cx.store.data_mut())", "get(caller.data_mut())")
                     );
-                    continue;
-                }
-                let _ = writeln!(
+                } else {
+                    let _ = writeln!(
                     defs,
                     "linker.func_wrap({:?}, {:?}, move |mut caller: wasmtime::Caller<'_, T>, {params}| -> wasmtime::Result<{results}> {{
 let memory = {memory};
@@ -284,6 +288,7 @@ let mut cx = {rt}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut caller), 
                     core.name,
                     src
                 );
+                }
             }
             WitItem::ResourceDrop { resource, .. } => {
                 let r = gen.resource_name(*resource);
@@ -303,6 +308,11 @@ U::{name}(get(caller.data_mut()), {rt}::Resource::new(arg0 as u32))
                 );
             }
         }
+        crate::parses::<syn::File>(
+            &format!("trait T {{\n{}}}", &methods[methods_start..]),
+            &qualified,
+        )?;
+        crate::parses::<syn::Block>(&format!("{{\n{}}}", &defs[defs_start..]), &qualified)?;
     }
     let add = if depth == 0 {
         "add_imports_to_linker"
@@ -353,9 +363,6 @@ fn exports(gen: &RustGen<'_>, world_name: &str) -> Result<String, BindgenError> 
         let WitItem::Function { interface, func } = item else {
             continue;
         };
-        if let Some(why) = super::func_unsupported(gen.resolve(), func) {
-            return Err(BindgenError::unsupported(&core.name, why));
-        }
         let base = match interface {
             Some(i) => format!(
                 "{}_{}",
@@ -377,7 +384,7 @@ fn exports(gen: &RustGen<'_>, world_name: &str) -> Result<String, BindgenError> 
             core.name
         );
         names.push(base.clone());
-        if let [result] = core.results.as_slice() {
+        if let [result] = core.result_types().as_slice() {
             let _ = writeln!(
                 fields,
                 "post_{base}: Option<wasmtime::TypedFunc<{result}, ()>>,"
@@ -404,6 +411,12 @@ fn exports(gen: &RustGen<'_>, world_name: &str) -> Result<String, BindgenError> 
             &mut fg,
             false,
         );
+        if let Some(message) = fg.error.take() {
+            return Err(BindgenError::Invalid {
+                function: core.name.clone(),
+                message,
+            });
+        }
         let args: String = func
             .params
             .iter()
@@ -413,6 +426,7 @@ fn exports(gen: &RustGen<'_>, world_name: &str) -> Result<String, BindgenError> 
             .result
             .as_ref()
             .map_or("()".to_string(), |t| gen.ty(t, 0, false));
+        let methods_start = methods.len();
         docs(&mut methods, &func.docs);
         let _ = writeln!(
             methods,
@@ -426,6 +440,10 @@ pub fn {base}(&self) -> &wasmtime::TypedFunc<({params}), {results}> {{
 }}",
             core.name, fg.src, core.name
         );
+        crate::parses::<syn::ItemImpl>(
+            &format!("impl X {{\n{}}}", &methods[methods_start..]),
+            &core.name,
+        )?;
     }
     let mut out = String::new();
     let _ = writeln!(

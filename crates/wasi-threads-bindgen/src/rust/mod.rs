@@ -90,81 +90,13 @@ pub(crate) fn camel(name: &str) -> String {
     }
 }
 
+/// Doc comments from WIT docs, without their directive lines.
 pub(crate) fn docs(out: &mut String, docs: &Docs) {
-    if let Some(text) = &docs.contents {
+    if let Some(text) = wasi_threads_abi::naming::strip_directives(docs.contents.as_deref()) {
         for line in text.lines() {
             let _ = writeln!(out, "/// {line}");
         }
     }
-}
-
-/// A WIT construct the Rust generators do not handle, named for the error.
-pub(crate) fn unsupported(resolve: &Resolve, ty: &Type) -> Option<String> {
-    let Type::Id(id) = ty else {
-        return None;
-    };
-    let def = &resolve.types[*id];
-    match &def.kind {
-        TypeDefKind::Future(_) => Some("future".into()),
-        TypeDefKind::Stream(_) => Some("stream".into()),
-        TypeDefKind::Map(..) => Some("map".into()),
-        TypeDefKind::FixedLengthList(..) => Some("fixed-length list".into()),
-        TypeDefKind::Flags(f) if f.flags.len() > 64 => Some("flags of more than 64 members".into()),
-        TypeDefKind::Record(r) => r.fields.iter().find_map(|f| unsupported(resolve, &f.ty)),
-        TypeDefKind::Tuple(t) => t.types.iter().find_map(|t| unsupported(resolve, t)),
-        TypeDefKind::Variant(v) => v
-            .cases
-            .iter()
-            .find_map(|c| c.ty.as_ref().and_then(|t| unsupported(resolve, t))),
-        TypeDefKind::Option(t) | TypeDefKind::List(t) | TypeDefKind::Type(t) => {
-            unsupported(resolve, t)
-        }
-        TypeDefKind::Result(r) => {
-            r.ok.iter()
-                .chain(r.err.iter())
-                .find_map(|t| unsupported(resolve, t))
-        }
-        TypeDefKind::Resource
-        | TypeDefKind::Handle(_)
-        | TypeDefKind::Flags(_)
-        | TypeDefKind::Enum(_)
-        | TypeDefKind::Unknown => None,
-    }
-    .or(if matches!(ty, Type::ErrorContext) {
-        Some("error-context".into())
-    } else {
-        None
-    })
-}
-
-/// The reason a function cannot be bound, if it cannot.
-pub(crate) fn func_unsupported(resolve: &Resolve, func: &Function) -> Option<String> {
-    if matches!(
-        func.kind,
-        FunctionKind::AsyncFreestanding
-            | FunctionKind::AsyncMethod(_)
-            | FunctionKind::AsyncStatic(_)
-    ) {
-        return Some("async functions have no core-wasm ABI without the component model".into());
-    }
-    func.params
-        .iter()
-        .map(|p| &p.ty)
-        .chain(func.result.iter())
-        .find_map(|t| match t {
-            Type::ErrorContext => Some("error-context".to_string()),
-            t => unsupported(resolve, t),
-        })
-        .map(|what| match what.as_str() {
-            "future" | "stream" | "error-context" => {
-                format!("{what} values have no core-wasm ABI without the component model")
-            }
-            "map" => "maps are not supported by the bindings generators".to_string(),
-            "fixed-length list" => {
-                "fixed-length lists are not supported by the bindings generators".to_string()
-            }
-            _ => format!("{what} are not supported by the bindings generators"),
-        })
 }
 
 impl<'a> RustGen<'a> {
@@ -322,6 +254,17 @@ impl<'a> RustGen<'a> {
         let Some(wit_name) = def.name.as_deref() else {
             return;
         };
+        // A type the bindings cannot express is left out: every function
+        // that uses it was refused.
+        let generator = match self.side {
+            Side::Host => wasi_threads_abi::Generator::Host,
+            Side::Guest => wasi_threads_abi::Generator::Rust,
+        };
+        if wasi_threads_abi::support::unsupported_in_type(self.resolve(), &Type::Id(id), generator)
+            .is_some()
+        {
+            return;
+        }
         let name = camel(wit_name);
         let derive = if self.has_guest_resource(&Type::Id(id)) {
             "#[derive(Debug)]"

@@ -5,7 +5,7 @@
 //! exports take values from the host.
 
 mod bindings {
-    wasi_threads_macros::guest!("../../bindgen/kinds.wit", module = "test:kinds/kinds");
+    wasi_threads_macros::guest!("../../bindgen/kinds.wit");
 }
 
 use bindings::test::kinds::kinds::*;

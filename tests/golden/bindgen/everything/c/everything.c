@@ -4,310 +4,310 @@
 
 #include "everything.h"
 
-__attribute__((__unused__)) static inline int32_t __test_bindgen_f32_to_i32(float value) {
+__attribute__((__unused__)) static inline int32_t __test_kinds_kinds_bindgen_f32_to_i32(float value) {
     int32_t bits;
     __builtin_memcpy(&bits, &value, sizeof bits);
     return bits;
 }
 
-__attribute__((__unused__)) static inline float __test_bindgen_i32_to_f32(int32_t bits) {
+__attribute__((__unused__)) static inline float __test_kinds_kinds_bindgen_i32_to_f32(int32_t bits) {
     float value;
     __builtin_memcpy(&value, &bits, sizeof value);
     return value;
 }
 
-__attribute__((__unused__)) static inline int64_t __test_bindgen_f64_to_i64(double value) {
+__attribute__((__unused__)) static inline int64_t __test_kinds_kinds_bindgen_f64_to_i64(double value) {
     int64_t bits;
     __builtin_memcpy(&bits, &value, sizeof bits);
     return bits;
 }
 
-__attribute__((__unused__)) static inline double __test_bindgen_i64_to_f64(int64_t bits) {
+__attribute__((__unused__)) static inline double __test_kinds_kinds_bindgen_i64_to_f64(int64_t bits) {
     double value;
     __builtin_memcpy(&value, &bits, sizeof value);
     return value;
 }
 
-int32_t __imported_test_counter_new(int32_t arg0) __attribute__((
-    __import_module__("test"),
+int32_t __imported_test_kinds_kinds_counter_new(int32_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("[constructor]counter")
 ));
 
-void __imported_test_counter_add(int32_t arg0, int32_t arg1) __attribute__((
-    __import_module__("test"),
+void __imported_test_kinds_kinds_counter_add(int32_t arg0, int32_t arg1) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("[method]counter.add")
 ));
 
-int32_t __imported_test_counter_get(int32_t arg0) __attribute__((
-    __import_module__("test"),
+int32_t __imported_test_kinds_kinds_counter_get(int32_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("[method]counter.get")
 ));
 
-int32_t __imported_test_counter_merge(int32_t arg0, int32_t arg1) __attribute__((
-    __import_module__("test"),
+int32_t __imported_test_kinds_kinds_counter_merge(int32_t arg0, int32_t arg1) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("[static]counter.merge")
 ));
 
-int32_t __imported_test_echo_bool(int32_t arg0) __attribute__((
-    __import_module__("test"),
+int32_t __imported_test_kinds_kinds_echo_bool(int32_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-bool")
 ));
 
-int32_t __imported_test_echo_u8(int32_t arg0) __attribute__((
-    __import_module__("test"),
+int32_t __imported_test_kinds_kinds_echo_u8(int32_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-u8")
 ));
 
-int32_t __imported_test_echo_s8(int32_t arg0) __attribute__((
-    __import_module__("test"),
+int32_t __imported_test_kinds_kinds_echo_s8(int32_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-s8")
 ));
 
-int32_t __imported_test_echo_u16(int32_t arg0) __attribute__((
-    __import_module__("test"),
+int32_t __imported_test_kinds_kinds_echo_u16(int32_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-u16")
 ));
 
-int32_t __imported_test_echo_s16(int32_t arg0) __attribute__((
-    __import_module__("test"),
+int32_t __imported_test_kinds_kinds_echo_s16(int32_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-s16")
 ));
 
-int32_t __imported_test_echo_u32(int32_t arg0) __attribute__((
-    __import_module__("test"),
+int32_t __imported_test_kinds_kinds_echo_u32(int32_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-u32")
 ));
 
-int32_t __imported_test_echo_s32(int32_t arg0) __attribute__((
-    __import_module__("test"),
+int32_t __imported_test_kinds_kinds_echo_s32(int32_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-s32")
 ));
 
-int64_t __imported_test_echo_u64(int64_t arg0) __attribute__((
-    __import_module__("test"),
+int64_t __imported_test_kinds_kinds_echo_u64(int64_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-u64")
 ));
 
-int64_t __imported_test_echo_s64(int64_t arg0) __attribute__((
-    __import_module__("test"),
+int64_t __imported_test_kinds_kinds_echo_s64(int64_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-s64")
 ));
 
-float __imported_test_echo_f32(float arg0) __attribute__((
-    __import_module__("test"),
+float __imported_test_kinds_kinds_echo_f32(float arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-f32")
 ));
 
-double __imported_test_echo_f64(double arg0) __attribute__((
-    __import_module__("test"),
+double __imported_test_kinds_kinds_echo_f64(double arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-f64")
 ));
 
-int32_t __imported_test_echo_char(int32_t arg0) __attribute__((
-    __import_module__("test"),
+int32_t __imported_test_kinds_kinds_echo_char(int32_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-char")
 ));
 
-void __imported_test_echo_string(int32_t arg0, int32_t arg1, int32_t arg2) __attribute__((
-    __import_module__("test"),
+void __imported_test_kinds_kinds_echo_string(int32_t arg0, int32_t arg1, int32_t arg2) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-string")
 ));
 
-void __imported_test_echo_bytes(int32_t arg0, int32_t arg1, int32_t arg2) __attribute__((
-    __import_module__("test"),
+void __imported_test_kinds_kinds_echo_bytes(int32_t arg0, int32_t arg1, int32_t arg2) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-bytes")
 ));
 
-void __imported_test_echo_strings(int32_t arg0, int32_t arg1, int32_t arg2) __attribute__((
-    __import_module__("test"),
+void __imported_test_kinds_kinds_echo_strings(int32_t arg0, int32_t arg1, int32_t arg2) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-strings")
 ));
 
-void __imported_test_echo_option(int32_t arg0, int32_t arg1, int32_t arg2, int32_t arg3) __attribute__((
-    __import_module__("test"),
+void __imported_test_kinds_kinds_echo_option(int32_t arg0, int32_t arg1, int32_t arg2, int32_t arg3) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-option")
 ));
 
-void __imported_test_echo_result(int32_t arg0, int32_t arg1, int32_t arg2, int32_t arg3) __attribute__((
-    __import_module__("test"),
+void __imported_test_kinds_kinds_echo_result(int32_t arg0, int32_t arg1, int32_t arg2, int32_t arg3) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-result")
 ));
 
-int32_t __imported_test_echo_bare_result(int32_t arg0) __attribute__((
-    __import_module__("test"),
+int32_t __imported_test_kinds_kinds_echo_bare_result(int32_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-bare-result")
 ));
 
-void __imported_test_echo_tuple(int32_t arg0, int32_t arg1, int32_t arg2, double arg3, int32_t arg4) __attribute__((
-    __import_module__("test"),
+void __imported_test_kinds_kinds_echo_tuple(int32_t arg0, int32_t arg1, int32_t arg2, double arg3, int32_t arg4) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-tuple")
 ));
 
-void __imported_test_echo_point(int32_t arg0, int32_t arg1, int32_t arg2) __attribute__((
-    __import_module__("test"),
+void __imported_test_kinds_kinds_echo_point(int32_t arg0, int32_t arg1, int32_t arg2) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-point")
 ));
 
-void __imported_test_echo_mixed(int32_t arg0, int32_t arg1, int64_t arg2, float arg3, int32_t arg4, int32_t arg5, int32_t arg6, int32_t arg7, int32_t arg8) __attribute__((
-    __import_module__("test"),
+void __imported_test_kinds_kinds_echo_mixed(int32_t arg0, int32_t arg1, int64_t arg2, float arg3, int32_t arg4, int32_t arg5, int32_t arg6, int32_t arg7, int32_t arg8) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-mixed")
 ));
 
-void __imported_test_echo_shape(int32_t arg0, int64_t arg1, int32_t arg2, int32_t arg3) __attribute__((
-    __import_module__("test"),
+void __imported_test_kinds_kinds_echo_shape(int32_t arg0, int64_t arg1, int32_t arg2, int32_t arg3) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-shape")
 ));
 
-void __imported_test_echo_shapes(int32_t arg0, int32_t arg1, int32_t arg2) __attribute__((
-    __import_module__("test"),
+void __imported_test_kinds_kinds_echo_shapes(int32_t arg0, int32_t arg1, int32_t arg2) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-shapes")
 ));
 
-int32_t __imported_test_echo_color(int32_t arg0) __attribute__((
-    __import_module__("test"),
+int32_t __imported_test_kinds_kinds_echo_color(int32_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-color")
 ));
 
-int32_t __imported_test_echo_perms(int32_t arg0) __attribute__((
-    __import_module__("test"),
+int32_t __imported_test_kinds_kinds_echo_perms(int32_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-perms")
 ));
 
-void __imported_test_echo_many(int32_t arg0, int32_t arg1, int32_t arg2) __attribute__((
-    __import_module__("test"),
+void __imported_test_kinds_kinds_echo_many(int32_t arg0, int32_t arg1, int32_t arg2) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-many")
 ));
 
-int32_t __imported_test_echo_id(int32_t arg0) __attribute__((
-    __import_module__("test"),
+int32_t __imported_test_kinds_kinds_echo_id(int32_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("echo-id")
 ));
 
-int64_t __imported_test_sum_many(int32_t arg0) __attribute__((
-    __import_module__("test"),
+int64_t __imported_test_kinds_kinds_sum_many(int32_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("sum-many")
 ));
 
-void __imported_test_ping(void) __attribute__((
-    __import_module__("test"),
+void __imported_test_kinds_kinds_ping(void) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("ping")
 ));
 
-void __imported_test_counter_drop(int32_t arg0) __attribute__((
-    __import_module__("test"),
+void __imported_test_kinds_kinds_counter_drop(int32_t arg0) __attribute__((
+    __import_module__("test:kinds/kinds"),
     __import_name__("[resource-drop]counter")
 ));
 
-__test_own_counter_t __test_counter_new(uint32_t start) {
-    int32_t ret1 = __imported_test_counter_new((int32_t) (start));
-    return (__test_own_counter_t) ((__test_own_counter_t) (ret1));
+__test_kinds_kinds_own_counter_t __test_kinds_kinds_counter_new(uint32_t start) {
+    int32_t ret1 = __imported_test_kinds_kinds_counter_new((int32_t) (start));
+    return (__test_kinds_kinds_own_counter_t) ((__test_kinds_kinds_own_counter_t) (ret1));
 }
 
-void __test_counter_add(__test_borrow_counter_t self, uint32_t n) {
-    __imported_test_counter_add((int32_t) (self), (int32_t) (n));
+void __test_kinds_kinds_counter_add(__test_kinds_kinds_borrow_counter_t self, uint32_t n) {
+    __imported_test_kinds_kinds_counter_add((int32_t) (self), (int32_t) (n));
 }
 
-uint32_t __test_counter_get(__test_borrow_counter_t self) {
-    int32_t ret1 = __imported_test_counter_get((int32_t) (self));
+uint32_t __test_kinds_kinds_counter_get(__test_kinds_kinds_borrow_counter_t self) {
+    int32_t ret1 = __imported_test_kinds_kinds_counter_get((int32_t) (self));
     return (uint32_t) ((uint32_t) (ret1));
 }
 
-__test_own_counter_t __test_counter_merge(__test_borrow_counter_t a, __test_borrow_counter_t b) {
-    int32_t ret1 = __imported_test_counter_merge((int32_t) (a), (int32_t) (b));
-    return (__test_own_counter_t) ((__test_own_counter_t) (ret1));
+__test_kinds_kinds_own_counter_t __test_kinds_kinds_counter_merge(__test_kinds_kinds_borrow_counter_t a, __test_kinds_kinds_borrow_counter_t b) {
+    int32_t ret1 = __imported_test_kinds_kinds_counter_merge((int32_t) (a), (int32_t) (b));
+    return (__test_kinds_kinds_own_counter_t) ((__test_kinds_kinds_own_counter_t) (ret1));
 }
 
-bool __test_echo_bool(bool x) {
-    int32_t ret1 = __imported_test_echo_bool((int32_t) (x));
+bool __test_kinds_kinds_echo_bool(bool x) {
+    int32_t ret1 = __imported_test_kinds_kinds_echo_bool((int32_t) (x));
     return (bool) ((ret1 != 0));
 }
 
-uint8_t __test_echo_u8(uint8_t x) {
-    int32_t ret1 = __imported_test_echo_u8((int32_t) (x));
+uint8_t __test_kinds_kinds_echo_u8(uint8_t x) {
+    int32_t ret1 = __imported_test_kinds_kinds_echo_u8((int32_t) (x));
     return (uint8_t) ((uint8_t) (ret1));
 }
 
-int8_t __test_echo_s8(int8_t x) {
-    int32_t ret1 = __imported_test_echo_s8((int32_t) (x));
+int8_t __test_kinds_kinds_echo_s8(int8_t x) {
+    int32_t ret1 = __imported_test_kinds_kinds_echo_s8((int32_t) (x));
     return (int8_t) ((int8_t) (ret1));
 }
 
-uint16_t __test_echo_u16(uint16_t x) {
-    int32_t ret1 = __imported_test_echo_u16((int32_t) (x));
+uint16_t __test_kinds_kinds_echo_u16(uint16_t x) {
+    int32_t ret1 = __imported_test_kinds_kinds_echo_u16((int32_t) (x));
     return (uint16_t) ((uint16_t) (ret1));
 }
 
-int16_t __test_echo_s16(int16_t x) {
-    int32_t ret1 = __imported_test_echo_s16((int32_t) (x));
+int16_t __test_kinds_kinds_echo_s16(int16_t x) {
+    int32_t ret1 = __imported_test_kinds_kinds_echo_s16((int32_t) (x));
     return (int16_t) ((int16_t) (ret1));
 }
 
-uint32_t __test_echo_u32(uint32_t x) {
-    int32_t ret1 = __imported_test_echo_u32((int32_t) (x));
+uint32_t __test_kinds_kinds_echo_u32(uint32_t x) {
+    int32_t ret1 = __imported_test_kinds_kinds_echo_u32((int32_t) (x));
     return (uint32_t) ((uint32_t) (ret1));
 }
 
-int32_t __test_echo_s32(int32_t x) {
-    int32_t ret1 = __imported_test_echo_s32((int32_t) (x));
+int32_t __test_kinds_kinds_echo_s32(int32_t x) {
+    int32_t ret1 = __imported_test_kinds_kinds_echo_s32((int32_t) (x));
     return (int32_t) (ret1);
 }
 
-uint64_t __test_echo_u64(uint64_t x) {
-    int64_t ret1 = __imported_test_echo_u64((int64_t) (x));
+uint64_t __test_kinds_kinds_echo_u64(uint64_t x) {
+    int64_t ret1 = __imported_test_kinds_kinds_echo_u64((int64_t) (x));
     return (uint64_t) ((uint64_t) (ret1));
 }
 
-int64_t __test_echo_s64(int64_t x) {
-    int64_t ret1 = __imported_test_echo_s64((int64_t) (x));
+int64_t __test_kinds_kinds_echo_s64(int64_t x) {
+    int64_t ret1 = __imported_test_kinds_kinds_echo_s64((int64_t) (x));
     return (int64_t) (ret1);
 }
 
-float __test_echo_f32(float x) {
-    float ret1 = __imported_test_echo_f32(x);
+float __test_kinds_kinds_echo_f32(float x) {
+    float ret1 = __imported_test_kinds_kinds_echo_f32(x);
     return (float) (ret1);
 }
 
-double __test_echo_f64(double x) {
-    double ret1 = __imported_test_echo_f64(x);
+double __test_kinds_kinds_echo_f64(double x) {
+    double ret1 = __imported_test_kinds_kinds_echo_f64(x);
     return (double) (ret1);
 }
 
-uint32_t __test_echo_char(uint32_t x) {
-    int32_t ret1 = __imported_test_echo_char((int32_t) (x));
+uint32_t __test_kinds_kinds_echo_char(uint32_t x) {
+    int32_t ret1 = __imported_test_kinds_kinds_echo_char((int32_t) (x));
     return (uint32_t) ((uint32_t) (ret1));
 }
 
-__test_string_t __test_echo_string(const char *x) {
-    __test_string_t x_str = { (uint8_t *) x, __builtin_strlen(x) };
+__test_kinds_kinds_string_t __test_kinds_kinds_echo_string(const char *x) {
+    __test_kinds_kinds_string_t x_str = { (uint8_t *) x, __builtin_strlen(x) };
     _Alignas(4) uint8_t ret_area1[8];
     int32_t ptr1 = (int32_t) (uintptr_t) ret_area1;
-    __imported_test_echo_string((int32_t) (uintptr_t) (x_str).ptr, (int32_t) (x_str).len, ptr1);
+    __imported_test_kinds_kinds_echo_string((int32_t) (uintptr_t) (x_str).ptr, (int32_t) (x_str).len, ptr1);
     int32_t l2 = *(const int32_t *) (uintptr_t) (ptr1 + 0);
     int32_t l3 = *(const int32_t *) (uintptr_t) (ptr1 + 4);
-    return (__test_string_t) ((__test_string_t) { (uint8_t *) (uintptr_t) (l2), (size_t) (l3) });
+    return (__test_kinds_kinds_string_t) ((__test_kinds_kinds_string_t) { (uint8_t *) (uintptr_t) (l2), (size_t) (l3) });
 }
 
-__test_list_u8_t __test_echo_bytes(const uint8_t *x, size_t x_len) {
-    __test_list_u8_t x_list = { (uint8_t *) x, x_len };
+__test_kinds_kinds_list_u8_t __test_kinds_kinds_echo_bytes(const uint8_t *x, size_t x_len) {
+    __test_kinds_kinds_list_u8_t x_list = { (uint8_t *) x, x_len };
     _Alignas(4) uint8_t ret_area1[8];
     int32_t ptr1 = (int32_t) (uintptr_t) ret_area1;
-    __imported_test_echo_bytes((int32_t) (uintptr_t) (x_list).ptr, (int32_t) (x_list).len, ptr1);
+    __imported_test_kinds_kinds_echo_bytes((int32_t) (uintptr_t) (x_list).ptr, (int32_t) (x_list).len, ptr1);
     int32_t l2 = *(const int32_t *) (uintptr_t) (ptr1 + 0);
     int32_t l3 = *(const int32_t *) (uintptr_t) (ptr1 + 4);
-    return (__test_list_u8_t) ((__test_list_u8_t) { (uint8_t *) (uintptr_t) (l2), (size_t) (l3) });
+    return (__test_kinds_kinds_list_u8_t) ((__test_kinds_kinds_list_u8_t) { (uint8_t *) (uintptr_t) (l2), (size_t) (l3) });
 }
 
-__test_list_string_t __test_echo_strings(const __test_string_t *x, size_t x_len) {
-    __test_list_string_t x_list = { (__test_string_t *) x, x_len };
+__test_kinds_kinds_list_string_t __test_kinds_kinds_echo_strings(const __test_kinds_kinds_string_t *x, size_t x_len) {
+    __test_kinds_kinds_list_string_t x_list = { (__test_kinds_kinds_string_t *) x, x_len };
     _Alignas(4) uint8_t ret_area1[8];
     int32_t ptr1 = (int32_t) (uintptr_t) ret_area1;
-    __imported_test_echo_strings((int32_t) (uintptr_t) (x_list).ptr, (int32_t) (x_list).len, ptr1);
+    __imported_test_kinds_kinds_echo_strings((int32_t) (uintptr_t) (x_list).ptr, (int32_t) (x_list).len, ptr1);
     int32_t l2 = *(const int32_t *) (uintptr_t) (ptr1 + 0);
     int32_t l3 = *(const int32_t *) (uintptr_t) (ptr1 + 4);
-    return (__test_list_string_t) ((__test_list_string_t) { (__test_string_t *) (uintptr_t) (l2), (size_t) (l3) });
+    return (__test_kinds_kinds_list_string_t) ((__test_kinds_kinds_list_string_t) { (__test_kinds_kinds_string_t *) (uintptr_t) (l2), (size_t) (l3) });
 }
 
-__test_option_string_t __test_echo_option(__test_option_string_t x) {
+__test_kinds_kinds_option_string_t __test_kinds_kinds_echo_option(__test_kinds_kinds_option_string_t x) {
     int32_t v3_0 = 0;
     int32_t v3_1 = 0;
     int32_t v3_2 = 0;
@@ -319,7 +319,7 @@ __test_option_string_t __test_echo_option(__test_option_string_t x) {
             break;
         }
         case 1: {
-            const __test_string_t payload2 = (x).val;
+            const __test_kinds_kinds_string_t payload2 = (x).val;
             v3_0 = 1;
             v3_1 = (int32_t) (uintptr_t) (payload2).ptr;
             v3_2 = (int32_t) (payload2).len;
@@ -328,9 +328,9 @@ __test_option_string_t __test_echo_option(__test_option_string_t x) {
     }
     _Alignas(4) uint8_t ret_area4[12];
     int32_t ptr4 = (int32_t) (uintptr_t) ret_area4;
-    __imported_test_echo_option(v3_0, v3_1, v3_2, ptr4);
+    __imported_test_kinds_kinds_echo_option(v3_0, v3_1, v3_2, ptr4);
     int32_t l5 = (int32_t) *(const uint8_t *) (uintptr_t) (ptr4 + 0);
-    __test_option_string_t v8;
+    __test_kinds_kinds_option_string_t v8;
     __builtin_memset(&v8, 0, sizeof v8);
     switch (l5) {
         case 0: {
@@ -341,14 +341,14 @@ __test_option_string_t __test_echo_option(__test_option_string_t x) {
             int32_t l6 = *(const int32_t *) (uintptr_t) (ptr4 + 4);
             int32_t l7 = *(const int32_t *) (uintptr_t) (ptr4 + 8);
             v8.is_some = true;
-            v8.val = (__test_string_t) { (uint8_t *) (uintptr_t) (l6), (size_t) (l7) };
+            v8.val = (__test_kinds_kinds_string_t) { (uint8_t *) (uintptr_t) (l6), (size_t) (l7) };
             break;
         }
     }
-    return (__test_option_string_t) (v8);
+    return (__test_kinds_kinds_option_string_t) (v8);
 }
 
-__test_result_u32_string_t __test_echo_result(__test_result_u32_string_t x) {
+__test_kinds_kinds_result_u32_string_t __test_kinds_kinds_echo_result(__test_kinds_kinds_result_u32_string_t x) {
     int32_t v3_0 = 0;
     int32_t v3_1 = 0;
     int32_t v3_2 = 0;
@@ -361,7 +361,7 @@ __test_result_u32_string_t __test_echo_result(__test_result_u32_string_t x) {
             break;
         }
         case 1: {
-            const __test_string_t payload2 = (x).val.err;
+            const __test_kinds_kinds_string_t payload2 = (x).val.err;
             v3_0 = 1;
             v3_1 = (int32_t) (uintptr_t) (payload2).ptr;
             v3_2 = (int32_t) (payload2).len;
@@ -370,9 +370,9 @@ __test_result_u32_string_t __test_echo_result(__test_result_u32_string_t x) {
     }
     _Alignas(4) uint8_t ret_area4[12];
     int32_t ptr4 = (int32_t) (uintptr_t) ret_area4;
-    __imported_test_echo_result(v3_0, v3_1, v3_2, ptr4);
+    __imported_test_kinds_kinds_echo_result(v3_0, v3_1, v3_2, ptr4);
     int32_t l5 = (int32_t) *(const uint8_t *) (uintptr_t) (ptr4 + 0);
-    __test_result_u32_string_t v9;
+    __test_kinds_kinds_result_u32_string_t v9;
     __builtin_memset(&v9, 0, sizeof v9);
     switch (l5) {
         case 0: {
@@ -385,14 +385,14 @@ __test_result_u32_string_t __test_echo_result(__test_result_u32_string_t x) {
             int32_t l7 = *(const int32_t *) (uintptr_t) (ptr4 + 4);
             int32_t l8 = *(const int32_t *) (uintptr_t) (ptr4 + 8);
             v9.is_err = true;
-            v9.val.err = (__test_string_t) { (uint8_t *) (uintptr_t) (l7), (size_t) (l8) };
+            v9.val.err = (__test_kinds_kinds_string_t) { (uint8_t *) (uintptr_t) (l7), (size_t) (l8) };
             break;
         }
     }
-    return (__test_result_u32_string_t) (v9);
+    return (__test_kinds_kinds_result_u32_string_t) (v9);
 }
 
-__test_result_void_void_t __test_echo_bare_result(__test_result_void_void_t x) {
+__test_kinds_kinds_result_void_void_t __test_kinds_kinds_echo_bare_result(__test_kinds_kinds_result_void_void_t x) {
     int32_t v3_0 = 0;
     switch ((int) (x).is_err) {
         case 0: {
@@ -404,8 +404,8 @@ __test_result_void_void_t __test_echo_bare_result(__test_result_void_void_t x) {
             break;
         }
     }
-    int32_t ret4 = __imported_test_echo_bare_result(v3_0);
-    __test_result_void_void_t v5;
+    int32_t ret4 = __imported_test_kinds_kinds_echo_bare_result(v3_0);
+    __test_kinds_kinds_result_void_void_t v5;
     __builtin_memset(&v5, 0, sizeof v5);
     switch (ret4) {
         case 0: {
@@ -417,33 +417,33 @@ __test_result_void_void_t __test_echo_bare_result(__test_result_void_void_t x) {
             break;
         }
     }
-    return (__test_result_void_void_t) (v5);
+    return (__test_kinds_kinds_result_void_void_t) (v5);
 }
 
-__test_tuple3_u8_string_f64_t __test_echo_tuple(__test_tuple3_u8_string_f64_t x) {
+__test_kinds_kinds_tuple3_u8_string_f64_t __test_kinds_kinds_echo_tuple(__test_kinds_kinds_tuple3_u8_string_f64_t x) {
     _Alignas(8) uint8_t ret_area1[24];
     int32_t ptr1 = (int32_t) (uintptr_t) ret_area1;
-    __imported_test_echo_tuple((int32_t) ((x).f0), (int32_t) (uintptr_t) ((x).f1).ptr, (int32_t) ((x).f1).len, (x).f2, ptr1);
+    __imported_test_kinds_kinds_echo_tuple((int32_t) ((x).f0), (int32_t) (uintptr_t) ((x).f1).ptr, (int32_t) ((x).f1).len, (x).f2, ptr1);
     int32_t l2 = (int32_t) *(const uint8_t *) (uintptr_t) (ptr1 + 0);
     int32_t l3 = *(const int32_t *) (uintptr_t) (ptr1 + 4);
     int32_t l4 = *(const int32_t *) (uintptr_t) (ptr1 + 8);
     double l5 = *(const double *) (uintptr_t) (ptr1 + 16);
-    return (__test_tuple3_u8_string_f64_t) ((__test_tuple3_u8_string_f64_t) { (uint8_t) (l2), (__test_string_t) { (uint8_t *) (uintptr_t) (l3), (size_t) (l4) }, l5 });
+    return (__test_kinds_kinds_tuple3_u8_string_f64_t) ((__test_kinds_kinds_tuple3_u8_string_f64_t) { (uint8_t) (l2), (__test_kinds_kinds_string_t) { (uint8_t *) (uintptr_t) (l3), (size_t) (l4) }, l5 });
 }
 
-__test_point_t __test_echo_point(__test_point_t x) {
+__test_kinds_kinds_point_t __test_kinds_kinds_echo_point(__test_kinds_kinds_point_t x) {
     _Alignas(4) uint8_t ret_area1[8];
     int32_t ptr1 = (int32_t) (uintptr_t) ret_area1;
-    __imported_test_echo_point((int32_t) ((x).x), (int32_t) ((x).y), ptr1);
+    __imported_test_kinds_kinds_echo_point((int32_t) ((x).x), (int32_t) ((x).y), ptr1);
     int32_t l2 = *(const int32_t *) (uintptr_t) (ptr1 + 0);
     int32_t l3 = *(const int32_t *) (uintptr_t) (ptr1 + 4);
-    return (__test_point_t) ((__test_point_t) { l2, l3 });
+    return (__test_kinds_kinds_point_t) ((__test_kinds_kinds_point_t) { l2, l3 });
 }
 
-__test_mixed_t __test_echo_mixed(__test_mixed_t x) {
+__test_kinds_kinds_mixed_t __test_kinds_kinds_echo_mixed(__test_kinds_kinds_mixed_t x) {
     _Alignas(8) uint8_t ret_area1[40];
     int32_t ptr1 = (int32_t) (uintptr_t) ret_area1;
-    __imported_test_echo_mixed((int32_t) ((x).flag), (int32_t) ((x).small), (int64_t) ((x).wide), (x).ratio, (int32_t) (uintptr_t) ((x).name).ptr, (int32_t) ((x).name).len, (int32_t) (uintptr_t) ((x).tags).ptr, (int32_t) ((x).tags).len, ptr1);
+    __imported_test_kinds_kinds_echo_mixed((int32_t) ((x).flag), (int32_t) ((x).small), (int64_t) ((x).wide), (x).ratio, (int32_t) (uintptr_t) ((x).name).ptr, (int32_t) ((x).name).len, (int32_t) (uintptr_t) ((x).tags).ptr, (int32_t) ((x).tags).len, ptr1);
     int32_t l2 = (int32_t) *(const uint8_t *) (uintptr_t) (ptr1 + 0);
     int32_t l3 = (int32_t) *(const uint8_t *) (uintptr_t) (ptr1 + 1);
     int64_t l4 = *(const int64_t *) (uintptr_t) (ptr1 + 8);
@@ -452,10 +452,10 @@ __test_mixed_t __test_echo_mixed(__test_mixed_t x) {
     int32_t l7 = *(const int32_t *) (uintptr_t) (ptr1 + 24);
     int32_t l8 = *(const int32_t *) (uintptr_t) (ptr1 + 28);
     int32_t l9 = *(const int32_t *) (uintptr_t) (ptr1 + 32);
-    return (__test_mixed_t) ((__test_mixed_t) { (l2 != 0), (uint8_t) (l3), (uint64_t) (l4), l5, (__test_string_t) { (uint8_t *) (uintptr_t) (l6), (size_t) (l7) }, (__test_list_string_t) { (__test_string_t *) (uintptr_t) (l8), (size_t) (l9) } });
+    return (__test_kinds_kinds_mixed_t) ((__test_kinds_kinds_mixed_t) { (l2 != 0), (uint8_t) (l3), (uint64_t) (l4), l5, (__test_kinds_kinds_string_t) { (uint8_t *) (uintptr_t) (l6), (size_t) (l7) }, (__test_kinds_kinds_list_string_t) { (__test_kinds_kinds_string_t *) (uintptr_t) (l8), (size_t) (l9) } });
 }
 
-__test_shape_t __test_echo_shape(__test_shape_t x) {
+__test_kinds_kinds_shape_t __test_kinds_kinds_echo_shape(__test_kinds_kinds_shape_t x) {
     int32_t v5_0 = 0;
     int64_t v5_1 = 0;
     int32_t v5_2 = 0;
@@ -463,19 +463,19 @@ __test_shape_t __test_echo_shape(__test_shape_t x) {
         case 0: {
             const double payload1 = (x).val.circle;
             v5_0 = 0;
-            v5_1 = __test_bindgen_f64_to_i64(payload1);
+            v5_1 = __test_kinds_kinds_bindgen_f64_to_i64(payload1);
             v5_2 = (int32_t) 0;
             break;
         }
         case 1: {
-            const __test_point_t payload2 = (x).val.rect;
+            const __test_kinds_kinds_point_t payload2 = (x).val.rect;
             v5_0 = 1;
             v5_1 = (int64_t) ((int32_t) ((payload2).x));
             v5_2 = (int32_t) ((payload2).y);
             break;
         }
         case 2: {
-            const __test_string_t payload3 = (x).val.labelled;
+            const __test_kinds_kinds_string_t payload3 = (x).val.labelled;
             v5_0 = 2;
             v5_1 = (int64_t) ((int32_t) (uintptr_t) (payload3).ptr);
             v5_2 = (int32_t) (payload3).len;
@@ -490,9 +490,9 @@ __test_shape_t __test_echo_shape(__test_shape_t x) {
     }
     _Alignas(8) uint8_t ret_area6[16];
     int32_t ptr6 = (int32_t) (uintptr_t) ret_area6;
-    __imported_test_echo_shape(v5_0, v5_1, v5_2, ptr6);
+    __imported_test_kinds_kinds_echo_shape(v5_0, v5_1, v5_2, ptr6);
     int32_t l7 = (int32_t) *(const uint8_t *) (uintptr_t) (ptr6 + 0);
-    __test_shape_t v13;
+    __test_kinds_kinds_shape_t v13;
     __builtin_memset(&v13, 0, sizeof v13);
     switch (l7) {
         case 0: {
@@ -505,14 +505,14 @@ __test_shape_t __test_echo_shape(__test_shape_t x) {
             int32_t l9 = *(const int32_t *) (uintptr_t) (ptr6 + 8);
             int32_t l10 = *(const int32_t *) (uintptr_t) (ptr6 + 12);
             v13.tag = 1;
-            v13.val.rect = (__test_point_t) { l9, l10 };
+            v13.val.rect = (__test_kinds_kinds_point_t) { l9, l10 };
             break;
         }
         case 2: {
             int32_t l11 = *(const int32_t *) (uintptr_t) (ptr6 + 8);
             int32_t l12 = *(const int32_t *) (uintptr_t) (ptr6 + 12);
             v13.tag = 2;
-            v13.val.labelled = (__test_string_t) { (uint8_t *) (uintptr_t) (l11), (size_t) (l12) };
+            v13.val.labelled = (__test_kinds_kinds_string_t) { (uint8_t *) (uintptr_t) (l11), (size_t) (l12) };
             break;
         }
         case 3: {
@@ -520,44 +520,44 @@ __test_shape_t __test_echo_shape(__test_shape_t x) {
             break;
         }
     }
-    return (__test_shape_t) (v13);
+    return (__test_kinds_kinds_shape_t) (v13);
 }
 
-__test_list_shape_t __test_echo_shapes(const __test_shape_t *x, size_t x_len) {
-    __test_list_shape_t x_list = { (__test_shape_t *) x, x_len };
+__test_kinds_kinds_list_shape_t __test_kinds_kinds_echo_shapes(const __test_kinds_kinds_shape_t *x, size_t x_len) {
+    __test_kinds_kinds_list_shape_t x_list = { (__test_kinds_kinds_shape_t *) x, x_len };
     _Alignas(4) uint8_t ret_area1[8];
     int32_t ptr1 = (int32_t) (uintptr_t) ret_area1;
-    __imported_test_echo_shapes((int32_t) (uintptr_t) (x_list).ptr, (int32_t) (x_list).len, ptr1);
+    __imported_test_kinds_kinds_echo_shapes((int32_t) (uintptr_t) (x_list).ptr, (int32_t) (x_list).len, ptr1);
     int32_t l2 = *(const int32_t *) (uintptr_t) (ptr1 + 0);
     int32_t l3 = *(const int32_t *) (uintptr_t) (ptr1 + 4);
-    return (__test_list_shape_t) ((__test_list_shape_t) { (__test_shape_t *) (uintptr_t) (l2), (size_t) (l3) });
+    return (__test_kinds_kinds_list_shape_t) ((__test_kinds_kinds_list_shape_t) { (__test_kinds_kinds_shape_t *) (uintptr_t) (l2), (size_t) (l3) });
 }
 
-__test_color_t __test_echo_color(__test_color_t x) {
-    int32_t ret1 = __imported_test_echo_color((int32_t) (x));
-    return (__test_color_t) ((__test_color_t) (ret1));
+__test_kinds_kinds_color_t __test_kinds_kinds_echo_color(__test_kinds_kinds_color_t x) {
+    int32_t ret1 = __imported_test_kinds_kinds_echo_color((int32_t) (x));
+    return (__test_kinds_kinds_color_t) ((__test_kinds_kinds_color_t) (ret1));
 }
 
-__test_perms_t __test_echo_perms(__test_perms_t x) {
-    int32_t ret1 = __imported_test_echo_perms((int32_t) (x));
-    return (__test_perms_t) ((__test_perms_t) (ret1));
+__test_kinds_kinds_perms_t __test_kinds_kinds_echo_perms(__test_kinds_kinds_perms_t x) {
+    int32_t ret1 = __imported_test_kinds_kinds_echo_perms((int32_t) (x));
+    return (__test_kinds_kinds_perms_t) ((__test_kinds_kinds_perms_t) (ret1));
 }
 
-__test_many_t __test_echo_many(__test_many_t x) {
+__test_kinds_kinds_many_t __test_kinds_kinds_echo_many(__test_kinds_kinds_many_t x) {
     _Alignas(4) uint8_t ret_area1[8];
     int32_t ptr1 = (int32_t) (uintptr_t) ret_area1;
-    __imported_test_echo_many((int32_t) (x).words[0], (int32_t) (x).words[1], ptr1);
+    __imported_test_kinds_kinds_echo_many((int32_t) (x).words[0], (int32_t) (x).words[1], ptr1);
     int32_t l2 = *(const int32_t *) (uintptr_t) (ptr1 + 0);
     int32_t l3 = *(const int32_t *) (uintptr_t) (ptr1 + 4);
-    return (__test_many_t) ((__test_many_t) { { (uint32_t) (l2), (uint32_t) (l3) } });
+    return (__test_kinds_kinds_many_t) ((__test_kinds_kinds_many_t) { { (uint32_t) (l2), (uint32_t) (l3) } });
 }
 
-uint32_t __test_echo_id(uint32_t x) {
-    int32_t ret1 = __imported_test_echo_id((int32_t) (x));
+uint32_t __test_kinds_kinds_echo_id(uint32_t x) {
+    int32_t ret1 = __imported_test_kinds_kinds_echo_id((int32_t) (x));
     return (uint32_t) ((uint32_t) (ret1));
 }
 
-uint64_t __test_sum_many(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t e, uint32_t f, uint32_t g, uint32_t h, uint32_t i, uint32_t j, uint32_t k, uint32_t l, uint32_t m, uint32_t n, uint32_t o, uint32_t p, uint64_t q) {
+uint64_t __test_kinds_kinds_sum_many(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t e, uint32_t f, uint32_t g, uint32_t h, uint32_t i, uint32_t j, uint32_t k, uint32_t l, uint32_t m, uint32_t n, uint32_t o, uint32_t p, uint64_t q) {
     _Alignas(8) uint8_t ret_area1[72];
     int32_t ptr1 = (int32_t) (uintptr_t) ret_area1;
     *(int32_t *) (uintptr_t) (ptr1 + 0) = (int32_t) ((int32_t) (a));
@@ -577,14 +577,14 @@ uint64_t __test_sum_many(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_
     *(int32_t *) (uintptr_t) (ptr1 + 56) = (int32_t) ((int32_t) (o));
     *(int32_t *) (uintptr_t) (ptr1 + 60) = (int32_t) ((int32_t) (p));
     *(int64_t *) (uintptr_t) (ptr1 + 64) = (int64_t) ((int64_t) (q));
-    int64_t ret2 = __imported_test_sum_many(ptr1);
+    int64_t ret2 = __imported_test_kinds_kinds_sum_many(ptr1);
     return (uint64_t) ((uint64_t) (ret2));
 }
 
-void __test_ping(void) {
-    __imported_test_ping();
+void __test_kinds_kinds_ping(void) {
+    __imported_test_kinds_kinds_ping();
 }
 
-void __test_counter_drop(__test_counter_t handle) {
-    __imported_test_counter_drop((int32_t) handle);
+void __test_kinds_kinds_counter_drop(__test_kinds_kinds_counter_t handle) {
+    __imported_test_kinds_kinds_counter_drop((int32_t) handle);
 }

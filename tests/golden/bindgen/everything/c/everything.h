@@ -5,8 +5,8 @@
  * memory.
  */
 
-#ifndef TEST_EVERYTHING_H
-#define TEST_EVERYTHING_H
+#ifndef TEST_KINDS_KINDS_EVERYTHING_H
+#define TEST_KINDS_KINDS_EVERYTHING_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,307 +16,307 @@
 extern "C" {
 #endif
 
-typedef struct __test_point_t {
+typedef struct __test_kinds_kinds_point_t {
     int32_t x;
     int32_t y;
-} __test_point_t;
+} __test_kinds_kinds_point_t;
 
 /**
  * A string: UTF-8 bytes, not NUL-terminated.
  */
-typedef struct __test_string_t {
+typedef struct __test_kinds_kinds_string_t {
     uint8_t *ptr;
     size_t len;
-} __test_string_t;
+} __test_kinds_kinds_string_t;
 
-typedef struct __test_list_string_t {
-    __test_string_t *ptr;
+typedef struct __test_kinds_kinds_list_string_t {
+    __test_kinds_kinds_string_t *ptr;
     size_t len;
-} __test_list_string_t;
+} __test_kinds_kinds_list_string_t;
 
-typedef struct __test_mixed_t {
+typedef struct __test_kinds_kinds_mixed_t {
     bool flag;
     uint8_t small;
     uint64_t wide;
     float ratio;
-    __test_string_t name;
-    __test_list_string_t tags;
-} __test_mixed_t;
+    __test_kinds_kinds_string_t name;
+    __test_kinds_kinds_list_string_t tags;
+} __test_kinds_kinds_mixed_t;
 
-#define TEST_SHAPE_CIRCLE 0
-#define TEST_SHAPE_RECT 1
-#define TEST_SHAPE_LABELLED 2
-#define TEST_SHAPE_EMPTY 3
+#define TEST_KINDS_KINDS_SHAPE_CIRCLE 0
+#define TEST_KINDS_KINDS_SHAPE_RECT 1
+#define TEST_KINDS_KINDS_SHAPE_LABELLED 2
+#define TEST_KINDS_KINDS_SHAPE_EMPTY 3
 
-typedef struct __test_shape_t {
+typedef struct __test_kinds_kinds_shape_t {
     uint8_t tag;
     union {
         double circle;
-        __test_point_t rect;
-        __test_string_t labelled;
+        __test_kinds_kinds_point_t rect;
+        __test_kinds_kinds_string_t labelled;
     } val;
-} __test_shape_t;
+} __test_kinds_kinds_shape_t;
 
-typedef uint8_t __test_color_t;
+typedef uint8_t __test_kinds_kinds_color_t;
 
-#define TEST_COLOR_RED ((__test_color_t)0)
+#define TEST_KINDS_KINDS_COLOR_RED ((__test_kinds_kinds_color_t)0)
 
-#define TEST_COLOR_GREEN ((__test_color_t)1)
+#define TEST_KINDS_KINDS_COLOR_GREEN ((__test_kinds_kinds_color_t)1)
 
-#define TEST_COLOR_BLUE ((__test_color_t)2)
+#define TEST_KINDS_KINDS_COLOR_BLUE ((__test_kinds_kinds_color_t)2)
 
-typedef uint8_t __test_perms_t;
+typedef uint8_t __test_kinds_kinds_perms_t;
 
-#define TEST_PERMS_READ ((__test_perms_t)(1u << 0))
+#define TEST_KINDS_KINDS_PERMS_READ ((__test_kinds_kinds_perms_t)(1u << 0))
 
-#define TEST_PERMS_WRITE ((__test_perms_t)(1u << 1))
+#define TEST_KINDS_KINDS_PERMS_WRITE ((__test_kinds_kinds_perms_t)(1u << 1))
 
-#define TEST_PERMS_EXEC ((__test_perms_t)(1u << 2))
+#define TEST_KINDS_KINDS_PERMS_EXEC ((__test_kinds_kinds_perms_t)(1u << 2))
 
-typedef struct __test_many_t {
+typedef struct __test_kinds_kinds_many_t {
     uint32_t words[2];
-} __test_many_t;
+} __test_kinds_kinds_many_t;
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B0 ((uint32_t)1 << 0)
+#define TEST_KINDS_KINDS_MANY_B0 ((uint32_t)1 << 0)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B1 ((uint32_t)1 << 1)
+#define TEST_KINDS_KINDS_MANY_B1 ((uint32_t)1 << 1)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B2 ((uint32_t)1 << 2)
+#define TEST_KINDS_KINDS_MANY_B2 ((uint32_t)1 << 2)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B3 ((uint32_t)1 << 3)
+#define TEST_KINDS_KINDS_MANY_B3 ((uint32_t)1 << 3)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B4 ((uint32_t)1 << 4)
+#define TEST_KINDS_KINDS_MANY_B4 ((uint32_t)1 << 4)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B5 ((uint32_t)1 << 5)
+#define TEST_KINDS_KINDS_MANY_B5 ((uint32_t)1 << 5)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B6 ((uint32_t)1 << 6)
+#define TEST_KINDS_KINDS_MANY_B6 ((uint32_t)1 << 6)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B7 ((uint32_t)1 << 7)
+#define TEST_KINDS_KINDS_MANY_B7 ((uint32_t)1 << 7)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B8 ((uint32_t)1 << 8)
+#define TEST_KINDS_KINDS_MANY_B8 ((uint32_t)1 << 8)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B9 ((uint32_t)1 << 9)
+#define TEST_KINDS_KINDS_MANY_B9 ((uint32_t)1 << 9)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B10 ((uint32_t)1 << 10)
+#define TEST_KINDS_KINDS_MANY_B10 ((uint32_t)1 << 10)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B11 ((uint32_t)1 << 11)
+#define TEST_KINDS_KINDS_MANY_B11 ((uint32_t)1 << 11)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B12 ((uint32_t)1 << 12)
+#define TEST_KINDS_KINDS_MANY_B12 ((uint32_t)1 << 12)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B13 ((uint32_t)1 << 13)
+#define TEST_KINDS_KINDS_MANY_B13 ((uint32_t)1 << 13)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B14 ((uint32_t)1 << 14)
+#define TEST_KINDS_KINDS_MANY_B14 ((uint32_t)1 << 14)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B15 ((uint32_t)1 << 15)
+#define TEST_KINDS_KINDS_MANY_B15 ((uint32_t)1 << 15)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B16 ((uint32_t)1 << 16)
+#define TEST_KINDS_KINDS_MANY_B16 ((uint32_t)1 << 16)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B17 ((uint32_t)1 << 17)
+#define TEST_KINDS_KINDS_MANY_B17 ((uint32_t)1 << 17)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B18 ((uint32_t)1 << 18)
+#define TEST_KINDS_KINDS_MANY_B18 ((uint32_t)1 << 18)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B19 ((uint32_t)1 << 19)
+#define TEST_KINDS_KINDS_MANY_B19 ((uint32_t)1 << 19)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B20 ((uint32_t)1 << 20)
+#define TEST_KINDS_KINDS_MANY_B20 ((uint32_t)1 << 20)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B21 ((uint32_t)1 << 21)
+#define TEST_KINDS_KINDS_MANY_B21 ((uint32_t)1 << 21)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B22 ((uint32_t)1 << 22)
+#define TEST_KINDS_KINDS_MANY_B22 ((uint32_t)1 << 22)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B23 ((uint32_t)1 << 23)
+#define TEST_KINDS_KINDS_MANY_B23 ((uint32_t)1 << 23)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B24 ((uint32_t)1 << 24)
+#define TEST_KINDS_KINDS_MANY_B24 ((uint32_t)1 << 24)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B25 ((uint32_t)1 << 25)
+#define TEST_KINDS_KINDS_MANY_B25 ((uint32_t)1 << 25)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B26 ((uint32_t)1 << 26)
+#define TEST_KINDS_KINDS_MANY_B26 ((uint32_t)1 << 26)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B27 ((uint32_t)1 << 27)
+#define TEST_KINDS_KINDS_MANY_B27 ((uint32_t)1 << 27)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B28 ((uint32_t)1 << 28)
+#define TEST_KINDS_KINDS_MANY_B28 ((uint32_t)1 << 28)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B29 ((uint32_t)1 << 29)
+#define TEST_KINDS_KINDS_MANY_B29 ((uint32_t)1 << 29)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B30 ((uint32_t)1 << 30)
+#define TEST_KINDS_KINDS_MANY_B30 ((uint32_t)1 << 30)
 
 /* Word 0 of `words`. */
-#define TEST_MANY_B31 ((uint32_t)1 << 31)
+#define TEST_KINDS_KINDS_MANY_B31 ((uint32_t)1 << 31)
 
 /* Word 1 of `words`. */
-#define TEST_MANY_B32 ((uint32_t)1 << 0)
+#define TEST_KINDS_KINDS_MANY_B32 ((uint32_t)1 << 0)
 
 /* Word 1 of `words`. */
-#define TEST_MANY_B33 ((uint32_t)1 << 1)
+#define TEST_KINDS_KINDS_MANY_B33 ((uint32_t)1 << 1)
 
 /* Word 1 of `words`. */
-#define TEST_MANY_B34 ((uint32_t)1 << 2)
+#define TEST_KINDS_KINDS_MANY_B34 ((uint32_t)1 << 2)
 
 /* Word 1 of `words`. */
-#define TEST_MANY_B35 ((uint32_t)1 << 3)
+#define TEST_KINDS_KINDS_MANY_B35 ((uint32_t)1 << 3)
 
 /* Word 1 of `words`. */
-#define TEST_MANY_B36 ((uint32_t)1 << 4)
+#define TEST_KINDS_KINDS_MANY_B36 ((uint32_t)1 << 4)
 
 /* Word 1 of `words`. */
-#define TEST_MANY_B37 ((uint32_t)1 << 5)
+#define TEST_KINDS_KINDS_MANY_B37 ((uint32_t)1 << 5)
 
 /* Word 1 of `words`. */
-#define TEST_MANY_B38 ((uint32_t)1 << 6)
+#define TEST_KINDS_KINDS_MANY_B38 ((uint32_t)1 << 6)
 
 /* Word 1 of `words`. */
-#define TEST_MANY_B39 ((uint32_t)1 << 7)
+#define TEST_KINDS_KINDS_MANY_B39 ((uint32_t)1 << 7)
 
-typedef uint32_t __test_id_t;
+typedef uint32_t __test_kinds_kinds_id_t;
 
 /**
  * A counter kept by the host.
  */
-typedef int32_t __test_counter_t;
+typedef int32_t __test_kinds_kinds_counter_t;
 
-typedef __test_counter_t __test_own_counter_t;
+typedef __test_kinds_kinds_counter_t __test_kinds_kinds_own_counter_t;
 
-typedef __test_counter_t __test_borrow_counter_t;
+typedef __test_kinds_kinds_counter_t __test_kinds_kinds_borrow_counter_t;
 
-typedef struct __test_list_u8_t {
+typedef struct __test_kinds_kinds_list_u8_t {
     uint8_t *ptr;
     size_t len;
-} __test_list_u8_t;
+} __test_kinds_kinds_list_u8_t;
 
-typedef struct __test_option_string_t {
+typedef struct __test_kinds_kinds_option_string_t {
     bool is_some;
-    __test_string_t val;
-} __test_option_string_t;
+    __test_kinds_kinds_string_t val;
+} __test_kinds_kinds_option_string_t;
 
-typedef struct __test_result_u32_string_t {
+typedef struct __test_kinds_kinds_result_u32_string_t {
     bool is_err;
     union {
         uint32_t ok;
-        __test_string_t err;
+        __test_kinds_kinds_string_t err;
     } val;
-} __test_result_u32_string_t;
+} __test_kinds_kinds_result_u32_string_t;
 
-typedef struct __test_result_void_void_t {
+typedef struct __test_kinds_kinds_result_void_void_t {
     bool is_err;
-} __test_result_void_void_t;
+} __test_kinds_kinds_result_void_void_t;
 
-typedef struct __test_tuple3_u8_string_f64_t {
+typedef struct __test_kinds_kinds_tuple3_u8_string_f64_t {
     uint8_t f0;
-    __test_string_t f1;
+    __test_kinds_kinds_string_t f1;
     double f2;
-} __test_tuple3_u8_string_f64_t;
+} __test_kinds_kinds_tuple3_u8_string_f64_t;
 
-typedef struct __test_list_shape_t {
-    __test_shape_t *ptr;
+typedef struct __test_kinds_kinds_list_shape_t {
+    __test_kinds_kinds_shape_t *ptr;
     size_t len;
-} __test_list_shape_t;
+} __test_kinds_kinds_list_shape_t;
 
-__test_own_counter_t __test_counter_new(uint32_t start) __attribute__((__warn_unused_result__));
+__test_kinds_kinds_own_counter_t __test_kinds_kinds_counter_new(uint32_t start) __attribute__((__warn_unused_result__));
 
-void __test_counter_add(__test_borrow_counter_t self, uint32_t n);
+void __test_kinds_kinds_counter_add(__test_kinds_kinds_borrow_counter_t self, uint32_t n);
 
-uint32_t __test_counter_get(__test_borrow_counter_t self) __attribute__((__warn_unused_result__));
+uint32_t __test_kinds_kinds_counter_get(__test_kinds_kinds_borrow_counter_t self) __attribute__((__warn_unused_result__));
 
-__test_own_counter_t __test_counter_merge(__test_borrow_counter_t a, __test_borrow_counter_t b) __attribute__((__warn_unused_result__));
+__test_kinds_kinds_own_counter_t __test_kinds_kinds_counter_merge(__test_kinds_kinds_borrow_counter_t a, __test_kinds_kinds_borrow_counter_t b) __attribute__((__warn_unused_result__));
 
-bool __test_echo_bool(bool x) __attribute__((__warn_unused_result__));
+bool __test_kinds_kinds_echo_bool(bool x) __attribute__((__warn_unused_result__));
 
-uint8_t __test_echo_u8(uint8_t x) __attribute__((__warn_unused_result__));
+uint8_t __test_kinds_kinds_echo_u8(uint8_t x) __attribute__((__warn_unused_result__));
 
-int8_t __test_echo_s8(int8_t x) __attribute__((__warn_unused_result__));
+int8_t __test_kinds_kinds_echo_s8(int8_t x) __attribute__((__warn_unused_result__));
 
-uint16_t __test_echo_u16(uint16_t x) __attribute__((__warn_unused_result__));
+uint16_t __test_kinds_kinds_echo_u16(uint16_t x) __attribute__((__warn_unused_result__));
 
-int16_t __test_echo_s16(int16_t x) __attribute__((__warn_unused_result__));
+int16_t __test_kinds_kinds_echo_s16(int16_t x) __attribute__((__warn_unused_result__));
 
-uint32_t __test_echo_u32(uint32_t x) __attribute__((__warn_unused_result__));
+uint32_t __test_kinds_kinds_echo_u32(uint32_t x) __attribute__((__warn_unused_result__));
 
-int32_t __test_echo_s32(int32_t x) __attribute__((__warn_unused_result__));
+int32_t __test_kinds_kinds_echo_s32(int32_t x) __attribute__((__warn_unused_result__));
 
-uint64_t __test_echo_u64(uint64_t x) __attribute__((__warn_unused_result__));
+uint64_t __test_kinds_kinds_echo_u64(uint64_t x) __attribute__((__warn_unused_result__));
 
-int64_t __test_echo_s64(int64_t x) __attribute__((__warn_unused_result__));
+int64_t __test_kinds_kinds_echo_s64(int64_t x) __attribute__((__warn_unused_result__));
 
-float __test_echo_f32(float x) __attribute__((__warn_unused_result__));
+float __test_kinds_kinds_echo_f32(float x) __attribute__((__warn_unused_result__));
 
-double __test_echo_f64(double x) __attribute__((__warn_unused_result__));
+double __test_kinds_kinds_echo_f64(double x) __attribute__((__warn_unused_result__));
 
-uint32_t __test_echo_char(uint32_t x) __attribute__((__warn_unused_result__));
+uint32_t __test_kinds_kinds_echo_char(uint32_t x) __attribute__((__warn_unused_result__));
 
-__test_string_t __test_echo_string(const char *x) __attribute__((__warn_unused_result__));
+__test_kinds_kinds_string_t __test_kinds_kinds_echo_string(const char *x) __attribute__((__warn_unused_result__));
 
-__test_list_u8_t __test_echo_bytes(const uint8_t *x, size_t x_len) __attribute__((__warn_unused_result__));
+__test_kinds_kinds_list_u8_t __test_kinds_kinds_echo_bytes(const uint8_t *x, size_t x_len) __attribute__((__warn_unused_result__));
 
-__test_list_string_t __test_echo_strings(const __test_string_t *x, size_t x_len) __attribute__((__warn_unused_result__));
+__test_kinds_kinds_list_string_t __test_kinds_kinds_echo_strings(const __test_kinds_kinds_string_t *x, size_t x_len) __attribute__((__warn_unused_result__));
 
-__test_option_string_t __test_echo_option(__test_option_string_t x) __attribute__((__warn_unused_result__));
+__test_kinds_kinds_option_string_t __test_kinds_kinds_echo_option(__test_kinds_kinds_option_string_t x) __attribute__((__warn_unused_result__));
 
-__test_result_u32_string_t __test_echo_result(__test_result_u32_string_t x) __attribute__((__warn_unused_result__));
+__test_kinds_kinds_result_u32_string_t __test_kinds_kinds_echo_result(__test_kinds_kinds_result_u32_string_t x) __attribute__((__warn_unused_result__));
 
-__test_result_void_void_t __test_echo_bare_result(__test_result_void_void_t x) __attribute__((__warn_unused_result__));
+__test_kinds_kinds_result_void_void_t __test_kinds_kinds_echo_bare_result(__test_kinds_kinds_result_void_void_t x) __attribute__((__warn_unused_result__));
 
-__test_tuple3_u8_string_f64_t __test_echo_tuple(__test_tuple3_u8_string_f64_t x) __attribute__((__warn_unused_result__));
+__test_kinds_kinds_tuple3_u8_string_f64_t __test_kinds_kinds_echo_tuple(__test_kinds_kinds_tuple3_u8_string_f64_t x) __attribute__((__warn_unused_result__));
 
-__test_point_t __test_echo_point(__test_point_t x) __attribute__((__warn_unused_result__));
+__test_kinds_kinds_point_t __test_kinds_kinds_echo_point(__test_kinds_kinds_point_t x) __attribute__((__warn_unused_result__));
 
-__test_mixed_t __test_echo_mixed(__test_mixed_t x) __attribute__((__warn_unused_result__));
+__test_kinds_kinds_mixed_t __test_kinds_kinds_echo_mixed(__test_kinds_kinds_mixed_t x) __attribute__((__warn_unused_result__));
 
-__test_shape_t __test_echo_shape(__test_shape_t x) __attribute__((__warn_unused_result__));
+__test_kinds_kinds_shape_t __test_kinds_kinds_echo_shape(__test_kinds_kinds_shape_t x) __attribute__((__warn_unused_result__));
 
-__test_list_shape_t __test_echo_shapes(const __test_shape_t *x, size_t x_len) __attribute__((__warn_unused_result__));
+__test_kinds_kinds_list_shape_t __test_kinds_kinds_echo_shapes(const __test_kinds_kinds_shape_t *x, size_t x_len) __attribute__((__warn_unused_result__));
 
-__test_color_t __test_echo_color(__test_color_t x) __attribute__((__warn_unused_result__));
+__test_kinds_kinds_color_t __test_kinds_kinds_echo_color(__test_kinds_kinds_color_t x) __attribute__((__warn_unused_result__));
 
-__test_perms_t __test_echo_perms(__test_perms_t x) __attribute__((__warn_unused_result__));
+__test_kinds_kinds_perms_t __test_kinds_kinds_echo_perms(__test_kinds_kinds_perms_t x) __attribute__((__warn_unused_result__));
 
-__test_many_t __test_echo_many(__test_many_t x) __attribute__((__warn_unused_result__));
+__test_kinds_kinds_many_t __test_kinds_kinds_echo_many(__test_kinds_kinds_many_t x) __attribute__((__warn_unused_result__));
 
-uint32_t __test_echo_id(uint32_t x) __attribute__((__warn_unused_result__));
+uint32_t __test_kinds_kinds_echo_id(uint32_t x) __attribute__((__warn_unused_result__));
 
 /**
  * Seventeen flat parameters: passed indirectly, through memory.
  */
-uint64_t __test_sum_many(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t e, uint32_t f, uint32_t g, uint32_t h, uint32_t i, uint32_t j, uint32_t k, uint32_t l, uint32_t m, uint32_t n, uint32_t o, uint32_t p, uint64_t q) __attribute__((__warn_unused_result__));
+uint64_t __test_kinds_kinds_sum_many(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t e, uint32_t f, uint32_t g, uint32_t h, uint32_t i, uint32_t j, uint32_t k, uint32_t l, uint32_t m, uint32_t n, uint32_t o, uint32_t p, uint64_t q) __attribute__((__warn_unused_result__));
 
 /**
  * No arguments, no result.
  */
-void __test_ping(void);
+void __test_kinds_kinds_ping(void);
 
 /**
  * Drops the guest's handle to a `counter`.
  */
-void __test_counter_drop(__test_counter_t handle);
+void __test_kinds_kinds_counter_drop(__test_kinds_kinds_counter_t handle);
 
 /**
  * Runs the guest's checks of every import; returns how many passed,

@@ -924,7 +924,7 @@ pub mod test {
             ) -> wasmtime::Result<()> {
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "[constructor]counter",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -939,7 +939,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "[method]counter.add",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -956,7 +956,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "[method]counter.get",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -971,7 +971,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "[static]counter.merge",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -988,7 +988,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-bool",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1003,7 +1003,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-u8",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1015,7 +1015,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-s8",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1027,7 +1027,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-u16",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1042,7 +1042,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-s16",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1057,7 +1057,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-u32",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1072,7 +1072,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-s32",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1084,7 +1084,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-u64",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1099,7 +1099,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-s64",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1111,7 +1111,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-f32",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1123,7 +1123,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-f64",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1135,7 +1135,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-char",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1156,7 +1156,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-string",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1187,7 +1187,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-bytes",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1229,7 +1229,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-strings",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1277,7 +1277,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-option",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1326,7 +1326,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-result",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1376,7 +1376,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-bare-result",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1408,7 +1408,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-tuple",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1447,7 +1447,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-point",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1482,7 +1482,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-mixed",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1568,7 +1568,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-shape",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1649,7 +1649,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-shapes",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1750,7 +1750,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-color",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1776,7 +1776,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-perms",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1794,7 +1794,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-many",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1826,7 +1826,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "echo-id",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1841,7 +1841,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "sum-many",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1914,7 +1914,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "ping",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
@@ -1925,7 +1925,7 @@ pub mod test {
                     )?;
                 linker
                     .func_wrap(
-                        "test",
+                        "test:kinds/kinds",
                         "[resource-drop]counter",
                         move |
                             mut caller: wasmtime::Caller<'_, T>,

@@ -448,7 +448,7 @@ pub mod test {
             impl Drop for Counter {
                 fn drop(&mut self) {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "[resource-drop]counter"]
                         fn drop(_: i32);
@@ -466,7 +466,7 @@ pub mod test {
                 ) -> super::super::super::test::kinds::kinds::Counter {
                     unsafe {
                         #[cfg(target_arch = "wasm32")]
-                        #[link(wasm_import_module = "test")]
+                        #[link(wasm_import_module = "test:kinds/kinds")]
                         unsafe extern "C" {
                             #[link_name = "[constructor]counter"]
                             fn wit_import(_: i32) -> i32;
@@ -486,7 +486,7 @@ pub mod test {
                 pub fn add(&self, n: u32) {
                     unsafe {
                         #[cfg(target_arch = "wasm32")]
-                        #[link(wasm_import_module = "test")]
+                        #[link(wasm_import_module = "test:kinds/kinds")]
                         unsafe extern "C" {
                             #[link_name = "[method]counter.add"]
                             fn wit_import(_: i32, _: i32);
@@ -503,7 +503,7 @@ pub mod test {
                 pub fn get(&self) -> u32 {
                     unsafe {
                         #[cfg(target_arch = "wasm32")]
-                        #[link(wasm_import_module = "test")]
+                        #[link(wasm_import_module = "test:kinds/kinds")]
                         unsafe extern "C" {
                             #[link_name = "[method]counter.get"]
                             fn wit_import(_: i32) -> i32;
@@ -524,7 +524,7 @@ pub mod test {
                 ) -> super::super::super::test::kinds::kinds::Counter {
                     unsafe {
                         #[cfg(target_arch = "wasm32")]
-                        #[link(wasm_import_module = "test")]
+                        #[link(wasm_import_module = "test:kinds/kinds")]
                         unsafe extern "C" {
                             #[link_name = "[static]counter.merge"]
                             fn wit_import(_: i32, _: i32) -> i32;
@@ -543,7 +543,7 @@ pub mod test {
             pub fn echo_bool(x: bool) -> bool {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-bool"]
                         fn wit_import(_: i32) -> i32;
@@ -559,7 +559,7 @@ pub mod test {
             pub fn echo_u8(x: u8) -> u8 {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-u8"]
                         fn wit_import(_: i32) -> i32;
@@ -575,7 +575,7 @@ pub mod test {
             pub fn echo_s8(x: i8) -> i8 {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-s8"]
                         fn wit_import(_: i32) -> i32;
@@ -591,7 +591,7 @@ pub mod test {
             pub fn echo_u16(x: u16) -> u16 {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-u16"]
                         fn wit_import(_: i32) -> i32;
@@ -607,7 +607,7 @@ pub mod test {
             pub fn echo_s16(x: i16) -> i16 {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-s16"]
                         fn wit_import(_: i32) -> i32;
@@ -623,7 +623,7 @@ pub mod test {
             pub fn echo_u32(x: u32) -> u32 {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-u32"]
                         fn wit_import(_: i32) -> i32;
@@ -639,7 +639,7 @@ pub mod test {
             pub fn echo_s32(x: i32) -> i32 {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-s32"]
                         fn wit_import(_: i32) -> i32;
@@ -655,7 +655,7 @@ pub mod test {
             pub fn echo_u64(x: u64) -> u64 {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-u64"]
                         fn wit_import(_: i64) -> i64;
@@ -671,7 +671,7 @@ pub mod test {
             pub fn echo_s64(x: i64) -> i64 {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-s64"]
                         fn wit_import(_: i64) -> i64;
@@ -687,7 +687,7 @@ pub mod test {
             pub fn echo_f32(x: f32) -> f32 {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-f32"]
                         fn wit_import(_: f32) -> f32;
@@ -703,7 +703,7 @@ pub mod test {
             pub fn echo_f64(x: f64) -> f64 {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-f64"]
                         fn wit_import(_: f64) -> f64;
@@ -719,7 +719,7 @@ pub mod test {
             pub fn echo_char(x: char) -> char {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-char"]
                         fn wit_import(_: i32) -> i32;
@@ -739,7 +739,7 @@ pub mod test {
             ) -> super::super::super::_rt::String {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-string"]
                         fn wit_import(_: i32, _: i32, _: i32);
@@ -772,7 +772,7 @@ pub mod test {
             ) -> super::super::super::_rt::Vec<u8> {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-bytes"]
                         fn wit_import(_: i32, _: i32, _: i32);
@@ -814,7 +814,7 @@ pub mod test {
             ) -> super::super::super::_rt::Vec<super::super::super::_rt::String> {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-strings"]
                         fn wit_import(_: i32, _: i32, _: i32);
@@ -882,7 +882,7 @@ pub mod test {
             ) -> Option<super::super::super::_rt::String> {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-option"]
                         fn wit_import(_: i32, _: i32, _: i32, _: i32);
@@ -929,7 +929,7 @@ pub mod test {
             ) -> Result<u32, super::super::super::_rt::String> {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-result"]
                         fn wit_import(_: i32, _: i32, _: i32, _: i32);
@@ -977,7 +977,7 @@ pub mod test {
             pub fn echo_bare_result(x: Result<(), ()>) -> Result<(), ()> {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-bare-result"]
                         fn wit_import(_: i32) -> i32;
@@ -1004,7 +1004,7 @@ pub mod test {
             ) -> (u8, super::super::super::_rt::String, f64) {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-tuple"]
                         fn wit_import(_: i32, _: i32, _: i32, _: f64, _: i32);
@@ -1046,7 +1046,7 @@ pub mod test {
             ) -> super::super::super::test::kinds::kinds::Point {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-point"]
                         fn wit_import(_: i32, _: i32, _: i32);
@@ -1078,7 +1078,7 @@ pub mod test {
             ) -> super::super::super::test::kinds::kinds::Mixed {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-mixed"]
                         fn wit_import(
@@ -1202,7 +1202,7 @@ pub mod test {
             ) -> super::super::super::test::kinds::kinds::Shape {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-shape"]
                         fn wit_import(_: i32, _: i64, _: i32, _: i32);
@@ -1279,7 +1279,7 @@ pub mod test {
             > {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-shapes"]
                         fn wit_import(_: i32, _: i32, _: i32);
@@ -1398,7 +1398,7 @@ pub mod test {
             ) -> super::super::super::test::kinds::kinds::Color {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-color"]
                         fn wit_import(_: i32) -> i32;
@@ -1422,7 +1422,7 @@ pub mod test {
             ) -> super::super::super::test::kinds::kinds::Perms {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-perms"]
                         fn wit_import(_: i32) -> i32;
@@ -1443,7 +1443,7 @@ pub mod test {
             ) -> super::super::super::test::kinds::kinds::Many {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-many"]
                         fn wit_import(_: i32, _: i32, _: i32);
@@ -1471,7 +1471,7 @@ pub mod test {
             ) -> super::super::super::test::kinds::kinds::Id {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "echo-id"]
                         fn wit_import(_: i32) -> i32;
@@ -1506,7 +1506,7 @@ pub mod test {
             ) -> u64 {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "sum-many"]
                         fn wit_import(_: i32) -> i64;
@@ -1544,7 +1544,7 @@ pub mod test {
             pub fn ping() {
                 unsafe {
                     #[cfg(target_arch = "wasm32")]
-                    #[link(wasm_import_module = "test")]
+                    #[link(wasm_import_module = "test:kinds/kinds")]
                     unsafe extern "C" {
                         #[link_name = "ping"]
                         fn wit_import();

@@ -44,6 +44,9 @@ int32_t __wasi_thread_spawn(void *start_arg) __attribute__((__warn_unused_result
  * The entry point of a thread started with `thread-spawn`: `thread-id`
  * is the id `thread-spawn` returned to the parent, `start-arg` the
  * argument the parent passed.
+ *
+ * Deployed modules export it as `wasi_thread_start`, not under its
+ * canonical name `wasi-thread-start`.
  */
 void wasi_thread_start(int32_t thread_id, void *start_arg) __attribute__((__export_name__("wasi_thread_start")));
 

@@ -59,6 +59,9 @@ impl ThreadsExports {
     /// The entry point of a thread started with `thread-spawn`: `thread-id`
     /// is the id `thread-spawn` returned to the parent, `start-arg` the
     /// argument the parent passed.
+    ///
+    /// Deployed modules export it as `wasi_thread_start`, not under its
+    /// canonical name `wasi-thread-start`.
     pub fn call_wasi_thread_start<T: 'static>(
         &self,
         mut store: impl wasmtime::AsContextMut<Data = T>,
@@ -412,8 +415,6 @@ pub mod wasi {
             /// The argument handed to the new thread's entry point. The host does
             /// not interpret it; guests usually pass the address of a block of
             /// shared memory that describes the thread to start.
-            ///
-            /// C type: void *
             pub type StartArg = u32;
             /// What `thread-spawn` returns: the new thread's id, in [1, 2^29) and
             /// unique among live threads, when the thread was started; a negative

@@ -75,6 +75,9 @@ pub trait Guest {
     /// The entry point of a thread started with `thread-spawn`: `thread-id`
     /// is the id `thread-spawn` returned to the parent, `start-arg` the
     /// argument the parent passed.
+    ///
+    /// Deployed modules export it as `wasi_thread_start`, not under its
+    /// canonical name `wasi-thread-start`.
     fn wasi_thread_start(thread_id: i32, start_arg: StartArg);
 }
 #[allow(unused, clippy::all)]
@@ -84,8 +87,6 @@ pub mod wasi {
             /// The argument handed to the new thread's entry point. The host does
             /// not interpret it; guests usually pass the address of a block of
             /// shared memory that describes the thread to start.
-            ///
-            /// C type: void *
             pub type StartArg = u32;
             /// What `thread-spawn` returns: the new thread's id, in [1, 2^29) and
             /// unique among live threads, when the thread was started; a negative
