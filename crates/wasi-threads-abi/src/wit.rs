@@ -81,6 +81,8 @@ pub struct WitModel {
     pub import_items: Vec<WitItem>,
     /// Parallel to `model.exports`.
     pub export_items: Vec<WitItem>,
+    /// The WIT files read ([`WitModel::load`]; none for source text).
+    pub sources: Vec<std::path::PathBuf>,
 }
 
 /// One flat core value of a WIT type, and where in the type it comes from.
@@ -114,11 +116,13 @@ impl WitModel {
             return Err(LoadError::new(LoadErrorKind::Io, path, e.to_string()));
         }
         let mut resolve = Resolve::default();
-        let (package, _) = resolve
+        let (package, sources) = resolve
             .push_path(path)
             .map_err(|e| LoadError::new(LoadErrorKind::Parse, path, resolve.render_error(&e)))?;
-        WitModel::from_resolve(resolve, package, options)
-            .map_err(|message| LoadError::new(LoadErrorKind::Selection, path, message))
+        let mut model = WitModel::from_resolve(resolve, package, options)
+            .map_err(|message| LoadError::new(LoadErrorKind::Selection, path, message))?;
+        model.sources = sources.paths().map(Path::to_path_buf).collect();
+        Ok(model)
     }
 
     /// Loads WIT source text; `name` stands for the file in messages.
@@ -202,6 +206,7 @@ impl WitModel {
             model,
             import_items,
             export_items,
+            sources: Vec::new(),
         })
     }
 

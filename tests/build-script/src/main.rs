@@ -1,0 +1,48 @@
+//! A host whose bindings a build script generated: a guest calls
+//! `thread-spawn` through them and the host's answer comes back.
+
+// The bindings re-export runtime types (`GuestMemory`, `Resource`) this
+// binary does not use.
+#[allow(unused_imports)]
+mod bindings {
+    include!(concat!(env!("OUT_DIR"), "/host.rs"));
+}
+
+use bindings::wasi::threads::thread_spawn;
+use wasmtime::{Config, Engine, Linker, Module, Store};
+
+#[derive(Default)]
+struct Data {
+    calls: Vec<u32>,
+}
+
+impl thread_spawn::Host for Data {
+    fn thread_spawn(&mut self, start_arg: u32) -> wasmtime::Result<i32> {
+        self.calls.push(start_arg);
+        Ok(start_arg as i32 * 2)
+    }
+}
+
+fn main() -> wasmtime::Result<()> {
+    let mut config = Config::new();
+    config.wasm_threads(true).shared_memory(true);
+    let engine = Engine::new(&config)?;
+    let module = Module::new(
+        &engine,
+        r#"(module
+  (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
+  (func (export "go") (result i32)
+    (i32.add (call $spawn (i32.const 20)) (call $spawn (i32.const 1)))))"#,
+    )?;
+    let mut linker = Linker::new(&engine);
+    bindings::add_to_linker(&mut linker, |d: &mut Data| d)?;
+    let mut store = Store::new(&engine, Data::default());
+    let instance = linker.instantiate(&mut store, &module)?;
+    let go = instance.get_typed_func::<(), i32>(&mut store, "go")?;
+    let answer = go.call(&mut store, ())?;
+    println!(
+        "thread-spawn called with {:?}; go() = {answer}",
+        store.data().calls
+    );
+    Ok(())
+}
