@@ -250,6 +250,57 @@ fn generated_c_compiles_with_all_warnings_as_errors() {
     }
 }
 
+/// The header's `_Static_assert`s (size, alignment, every field offset of
+/// every typedef, from the model's layouts) hold under clang for wasm32,
+/// cover every typedef, and fail when a layout disagrees.
+#[test]
+fn generated_c_asserts_every_layout_and_a_wrong_one_fails() {
+    let dir = c_files("everything-asserts", "tests/bindgen/kinds.wit");
+    let header = std::fs::read_to_string(dir.join("everything.h")).unwrap();
+    let typedefs: Vec<&str> = header
+        .lines()
+        .filter_map(|l| l.strip_prefix("} "))
+        .filter_map(|l| l.strip_suffix(';'))
+        .collect();
+    assert!(typedefs.len() > 10, "{typedefs:?}");
+    for name in &typedefs {
+        assert!(
+            header.contains(&format!("_Static_assert(sizeof({name}) == ")),
+            "no size assert for {name}"
+        );
+    }
+    let compile = |path: &std::path::Path| {
+        clang()
+            .args(["--target=wasm32", "-std=c11", "-fsyntax-only", "-x", "c"])
+            .arg(path)
+            .output()
+            .expect("run clang-19 (scripts/test.sh installs it)")
+    };
+    check(compile(&dir.join("everything.h")), "compiling everything.h");
+    // One offset off by one: clang refuses it.
+    let digit_end = header.find(", \"canonical ABI offset\");").unwrap();
+    let digit_start = header[..digit_end]
+        .rfind(|c: char| !c.is_ascii_digit())
+        .unwrap()
+        + 1;
+    let n: u32 = header[digit_start..digit_end].parse().unwrap();
+    let wrong = format!(
+        "{}{}{}",
+        &header[..digit_start],
+        n + 1,
+        &header[digit_end..]
+    );
+    let wrong_path = dir.join("wrong.h");
+    std::fs::write(&wrong_path, wrong).unwrap();
+    let out = compile(&wrong_path);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("static assertion failed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn generated_c_starts_threads_on_the_reference_host() {
     let dir = c_files("threads", "wit");

@@ -21,6 +21,7 @@ use wit_parser::{
     Type, TypeDefKind, TypeId,
 };
 
+use wasi_threads_abi::layout::LayoutKind;
 use wasi_threads_abi::{WitItem, WitModel};
 
 use crate::{BindgenError, Generated};
@@ -475,6 +476,17 @@ impl<'a> CGen<'a> {
                 self.typedefs,
                 "/**\n * A string: UTF-8 bytes, not NUL-terminated.\n */\ntypedef struct {name} {{\n    uint8_t *ptr;\n    size_t len;\n}} {name};\n"
             );
+            let layout = self.wm.layout(&Type::String);
+            let _ = writeln!(
+                self.typedefs,
+                "_Static_assert(sizeof({name}) == {}, \"canonical ABI size\");\n\
+                 _Static_assert(_Alignof({name}) == {}, \"canonical ABI alignment\");\n\
+                 _Static_assert(offsetof({name}, ptr) == 0, \"canonical ABI offset\");\n\
+                 _Static_assert(offsetof({name}, len) == {}, \"canonical ABI offset\");\n",
+                layout.size,
+                layout.align,
+                layout.size / 2
+            );
         }
         name
     }
@@ -583,8 +595,10 @@ impl<'a> CGen<'a> {
                 let name = format!("__{}_{}_t", self.prefix, self.anon_name(ty));
                 if !self.defined.contains(&name) {
                     let body = self.body(*id, &name);
+                    let asserts = self.layout_asserts(*id, &name);
                     if self.defined.insert(name.clone()) {
                         self.typedefs.push_str(&body);
+                        self.typedefs.push_str(&asserts);
                     }
                 }
                 name
@@ -660,11 +674,76 @@ impl<'a> CGen<'a> {
             return;
         }
         let body = self.body(id, &name);
+        let asserts = self.layout_asserts(id, &name);
         if self.defined.insert(name) {
             let docs = self.resolve().types[id].docs.clone();
             doc(&mut self.typedefs, &docs, "");
             self.typedefs.push_str(&body);
+            self.typedefs.push_str(&asserts);
         }
+    }
+
+    /// `_Static_assert`s, as wasi-libc's `wasi/api.h` has for every type,
+    /// that the C compiler lays the typedef out as the model does (the
+    /// canonical ABI's layout in wasm32 memory): size, alignment, and the
+    /// offset of every field (and of a variant's payload).
+    fn layout_asserts(&self, id: TypeId, name: &str) -> String {
+        let kind = &self.resolve().types[id].kind;
+        if matches!(kind, TypeDefKind::Resource) {
+            return String::new();
+        }
+        let layout = self.wm.layout(&Type::Id(id));
+        if layout.size == 0 || matches!(layout.kind, LayoutKind::Unmodelled { .. }) {
+            return String::new();
+        }
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "_Static_assert(sizeof({name}) == {}, \"canonical ABI size\");",
+            layout.size
+        );
+        let _ = writeln!(
+            out,
+            "_Static_assert(_Alignof({name}) == {}, \"canonical ABI alignment\");",
+            layout.align
+        );
+        match (kind, &layout.kind) {
+            (TypeDefKind::Record(r), LayoutKind::Record { fields }) => {
+                for (field, at) in r.fields.iter().zip(fields) {
+                    let _ = writeln!(
+                        out,
+                        "_Static_assert(offsetof({name}, {}) == {}, \"canonical ABI offset\");",
+                        ident(&field.name),
+                        at.offset
+                    );
+                }
+            }
+            (TypeDefKind::Tuple(_), LayoutKind::Record { fields }) => {
+                for (i, at) in fields.iter().enumerate() {
+                    let _ = writeln!(
+                        out,
+                        "_Static_assert(offsetof({name}, f{i}) == {}, \"canonical ABI offset\");",
+                        at.offset
+                    );
+                }
+            }
+            (
+                TypeDefKind::Variant(_) | TypeDefKind::Option(_) | TypeDefKind::Result(_),
+                LayoutKind::Variant {
+                    payload_offset,
+                    cases,
+                    ..
+                },
+            ) if cases.iter().any(|c| c.payload.is_some()) => {
+                let _ = writeln!(
+                    out,
+                    "_Static_assert(offsetof({name}, val) == {payload_offset}, \"canonical ABI offset\");"
+                );
+            }
+            _ => {}
+        }
+        out.push('\n');
+        out
     }
 
     /// The typedef (and constants) of type `id` named `name`.

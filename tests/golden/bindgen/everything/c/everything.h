@@ -21,6 +21,11 @@ typedef struct __test_kinds_kinds_point_t {
     int32_t y;
 } __test_kinds_kinds_point_t;
 
+_Static_assert(sizeof(__test_kinds_kinds_point_t) == 8, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_point_t) == 4, "canonical ABI alignment");
+_Static_assert(offsetof(__test_kinds_kinds_point_t, x) == 0, "canonical ABI offset");
+_Static_assert(offsetof(__test_kinds_kinds_point_t, y) == 4, "canonical ABI offset");
+
 /**
  * A string: UTF-8 bytes, not NUL-terminated.
  */
@@ -29,10 +34,18 @@ typedef struct __test_kinds_kinds_string_t {
     size_t len;
 } __test_kinds_kinds_string_t;
 
+_Static_assert(sizeof(__test_kinds_kinds_string_t) == 8, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_string_t) == 4, "canonical ABI alignment");
+_Static_assert(offsetof(__test_kinds_kinds_string_t, ptr) == 0, "canonical ABI offset");
+_Static_assert(offsetof(__test_kinds_kinds_string_t, len) == 4, "canonical ABI offset");
+
 typedef struct __test_kinds_kinds_list_string_t {
     __test_kinds_kinds_string_t *ptr;
     size_t len;
 } __test_kinds_kinds_list_string_t;
+
+_Static_assert(sizeof(__test_kinds_kinds_list_string_t) == 8, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_list_string_t) == 4, "canonical ABI alignment");
 
 typedef struct __test_kinds_kinds_mixed_t {
     bool flag;
@@ -42,6 +55,15 @@ typedef struct __test_kinds_kinds_mixed_t {
     __test_kinds_kinds_string_t name;
     __test_kinds_kinds_list_string_t tags;
 } __test_kinds_kinds_mixed_t;
+
+_Static_assert(sizeof(__test_kinds_kinds_mixed_t) == 40, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_mixed_t) == 8, "canonical ABI alignment");
+_Static_assert(offsetof(__test_kinds_kinds_mixed_t, flag) == 0, "canonical ABI offset");
+_Static_assert(offsetof(__test_kinds_kinds_mixed_t, small) == 1, "canonical ABI offset");
+_Static_assert(offsetof(__test_kinds_kinds_mixed_t, wide) == 8, "canonical ABI offset");
+_Static_assert(offsetof(__test_kinds_kinds_mixed_t, ratio) == 16, "canonical ABI offset");
+_Static_assert(offsetof(__test_kinds_kinds_mixed_t, name) == 20, "canonical ABI offset");
+_Static_assert(offsetof(__test_kinds_kinds_mixed_t, tags) == 28, "canonical ABI offset");
 
 #define TEST_KINDS_KINDS_SHAPE_CIRCLE 0
 #define TEST_KINDS_KINDS_SHAPE_RECT 1
@@ -57,6 +79,10 @@ typedef struct __test_kinds_kinds_shape_t {
     } val;
 } __test_kinds_kinds_shape_t;
 
+_Static_assert(sizeof(__test_kinds_kinds_shape_t) == 16, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_shape_t) == 8, "canonical ABI alignment");
+_Static_assert(offsetof(__test_kinds_kinds_shape_t, val) == 8, "canonical ABI offset");
+
 typedef uint8_t __test_kinds_kinds_color_t;
 
 #define TEST_KINDS_KINDS_COLOR_RED ((__test_kinds_kinds_color_t)0)
@@ -65,6 +91,9 @@ typedef uint8_t __test_kinds_kinds_color_t;
 
 #define TEST_KINDS_KINDS_COLOR_BLUE ((__test_kinds_kinds_color_t)2)
 
+_Static_assert(sizeof(__test_kinds_kinds_color_t) == 1, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_color_t) == 1, "canonical ABI alignment");
+
 typedef uint8_t __test_kinds_kinds_perms_t;
 
 #define TEST_KINDS_KINDS_PERMS_READ ((__test_kinds_kinds_perms_t)(1u << 0))
@@ -72,6 +101,9 @@ typedef uint8_t __test_kinds_kinds_perms_t;
 #define TEST_KINDS_KINDS_PERMS_WRITE ((__test_kinds_kinds_perms_t)(1u << 1))
 
 #define TEST_KINDS_KINDS_PERMS_EXEC ((__test_kinds_kinds_perms_t)(1u << 2))
+
+_Static_assert(sizeof(__test_kinds_kinds_perms_t) == 1, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_perms_t) == 1, "canonical ABI alignment");
 
 typedef struct __test_kinds_kinds_many_t {
     uint32_t words[2];
@@ -197,7 +229,13 @@ typedef struct __test_kinds_kinds_many_t {
 /* Word 1 of `words`. */
 #define TEST_KINDS_KINDS_MANY_B39 ((uint32_t)1 << 7)
 
+_Static_assert(sizeof(__test_kinds_kinds_many_t) == 8, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_many_t) == 4, "canonical ABI alignment");
+
 typedef uint32_t __test_kinds_kinds_id_t;
+
+_Static_assert(sizeof(__test_kinds_kinds_id_t) == 4, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_id_t) == 4, "canonical ABI alignment");
 
 /**
  * A counter kept by the host.
@@ -206,17 +244,30 @@ typedef int32_t __test_kinds_kinds_counter_t;
 
 typedef __test_kinds_kinds_counter_t __test_kinds_kinds_own_counter_t;
 
+_Static_assert(sizeof(__test_kinds_kinds_own_counter_t) == 4, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_own_counter_t) == 4, "canonical ABI alignment");
+
 typedef __test_kinds_kinds_counter_t __test_kinds_kinds_borrow_counter_t;
+
+_Static_assert(sizeof(__test_kinds_kinds_borrow_counter_t) == 4, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_borrow_counter_t) == 4, "canonical ABI alignment");
 
 typedef struct __test_kinds_kinds_list_u8_t {
     uint8_t *ptr;
     size_t len;
 } __test_kinds_kinds_list_u8_t;
 
+_Static_assert(sizeof(__test_kinds_kinds_list_u8_t) == 8, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_list_u8_t) == 4, "canonical ABI alignment");
+
 typedef struct __test_kinds_kinds_option_string_t {
     bool is_some;
     __test_kinds_kinds_string_t val;
 } __test_kinds_kinds_option_string_t;
+
+_Static_assert(sizeof(__test_kinds_kinds_option_string_t) == 12, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_option_string_t) == 4, "canonical ABI alignment");
+_Static_assert(offsetof(__test_kinds_kinds_option_string_t, val) == 4, "canonical ABI offset");
 
 typedef struct __test_kinds_kinds_result_u32_string_t {
     bool is_err;
@@ -226,9 +277,16 @@ typedef struct __test_kinds_kinds_result_u32_string_t {
     } val;
 } __test_kinds_kinds_result_u32_string_t;
 
+_Static_assert(sizeof(__test_kinds_kinds_result_u32_string_t) == 12, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_result_u32_string_t) == 4, "canonical ABI alignment");
+_Static_assert(offsetof(__test_kinds_kinds_result_u32_string_t, val) == 4, "canonical ABI offset");
+
 typedef struct __test_kinds_kinds_result_void_void_t {
     bool is_err;
 } __test_kinds_kinds_result_void_void_t;
+
+_Static_assert(sizeof(__test_kinds_kinds_result_void_void_t) == 1, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_result_void_void_t) == 1, "canonical ABI alignment");
 
 typedef struct __test_kinds_kinds_tuple3_u8_string_f64_t {
     uint8_t f0;
@@ -236,10 +294,19 @@ typedef struct __test_kinds_kinds_tuple3_u8_string_f64_t {
     double f2;
 } __test_kinds_kinds_tuple3_u8_string_f64_t;
 
+_Static_assert(sizeof(__test_kinds_kinds_tuple3_u8_string_f64_t) == 24, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_tuple3_u8_string_f64_t) == 8, "canonical ABI alignment");
+_Static_assert(offsetof(__test_kinds_kinds_tuple3_u8_string_f64_t, f0) == 0, "canonical ABI offset");
+_Static_assert(offsetof(__test_kinds_kinds_tuple3_u8_string_f64_t, f1) == 4, "canonical ABI offset");
+_Static_assert(offsetof(__test_kinds_kinds_tuple3_u8_string_f64_t, f2) == 16, "canonical ABI offset");
+
 typedef struct __test_kinds_kinds_list_shape_t {
     __test_kinds_kinds_shape_t *ptr;
     size_t len;
 } __test_kinds_kinds_list_shape_t;
+
+_Static_assert(sizeof(__test_kinds_kinds_list_shape_t) == 8, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_list_shape_t) == 4, "canonical ABI alignment");
 
 __test_kinds_kinds_own_counter_t __test_kinds_kinds_counter_new(uint32_t start) __attribute__((__warn_unused_result__));
 

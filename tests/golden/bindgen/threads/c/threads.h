@@ -23,12 +23,18 @@ extern "C" {
  */
 typedef void *__wasi_start_arg_t;
 
+_Static_assert(sizeof(__wasi_start_arg_t) == 4, "canonical ABI size");
+_Static_assert(_Alignof(__wasi_start_arg_t) == 4, "canonical ABI alignment");
+
 /**
  * What `thread-spawn` returns: the new thread's id, in [1, 2^29) and
  * unique among live threads, when the thread was started; a negative
  * value when it could not be.
  */
 typedef int32_t __wasi_thread_spawn_result_t;
+
+_Static_assert(sizeof(__wasi_thread_spawn_result_t) == 4, "canonical ABI size");
+_Static_assert(_Alignof(__wasi_thread_spawn_result_t) == 4, "canonical ABI alignment");
 
 /**
  * Asks the host to start a thread that calls `wasi-thread-start` with
