@@ -10,6 +10,8 @@
 # wasmtime 48 Engine without epoch checks (benches/compare/floor.rs).
 # "this host" is the CLI as users run it (the process ends at the outcome);
 # "graceful" is `-W epoch-interruption=y`, the stop an embedding gets.
+# With BEFORE=PATH, a column for another build of this host's CLI (run as
+# it was: no cache flags, its default ending), to show a change's effect.
 # Prints the machine and a Markdown table of medians and ratios.
 #
 # Needs what scripts/test.sh installs (clang-19, lld-19, the Rust target,
@@ -52,16 +54,19 @@ cc -O2 -pthread benches/compare/compute.c -o "$out/compute-native"
 cp "$out/rayon-sum/wasm32-wasip1-threads/release/rayon-sum.wasm" "$out/rayon-sum.wasm"
 cp "$out/rayon-sum/release/rayon-sum" "$out/rayon-sum-native"
 
-python3 - "$host" "$wasmtime46" "$floor" "$out" <<'PY'
+python3 - "$host" "$wasmtime46" "$floor" "$out" "${BEFORE:-}" <<'PY'
 import os, platform, statistics, subprocess, sys, time
 
-host, wasmtime46, floor, out = sys.argv[1:5]
+host, wasmtime46, floor, out, before = sys.argv[1:6]
 cache = os.path.join(out, "cache")
 WASM = {"this host": [host, "run", "--max-threads", "4096", "--cache-dir", cache],
         "graceful": [host, "run", "--max-threads", "4096", "--cache-dir", cache, "-W", "epoch-interruption=y"],
         "wasmtime 46": [wasmtime46, "run", "-W", "threads=y,shared-memory=y", "-S", "threads=y"],
         "floor": [floor]}
 COLUMNS = ["this host", "graceful", "wasmtime 46", "native", "floor"]
+if before:
+    WASM["before"] = [before, "run", "--max-threads", "4096"]
+    COLUMNS.insert(0, "before")
 RUNS = 7
 
 def command(runner, program, args):

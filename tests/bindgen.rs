@@ -338,3 +338,52 @@ fn generated_rust_starts_threads_on_the_reference_host() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "threads: 8\ndistinct ids: 8\n");
 }
+
+/// Constants are typed, and flags of more than 32 members say which word
+/// each flag is in: checked by clang on a C file using the header.
+#[test]
+fn c_constants_are_typed_and_wide_flags_name_their_word() {
+    let dir = root().join("target/bindgen-c/wide");
+    std::fs::create_dir_all(&dir).unwrap();
+    let flags: Vec<String> = (0..40).map(|i| format!("b{i}")).collect();
+    let wit = format!(
+        "package t:w;\ninterface i {{\n  flags wide {{ {} }}\n  variant v {{ a(u32), b }}\n  enum e {{ x, y }}\n  f: func(w: wide, v: v, e: e);\n}}\nworld w {{ import i; }}\n",
+        flags.join(", ")
+    );
+    std::fs::write(dir.join("w.wit"), wit).unwrap();
+    let c = generate_path(&dir.join("w.wit"), &WitOptions::default(), Target::C).unwrap();
+    for (file, text) in &c.files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    let header = &c.files[0].0;
+    std::fs::write(
+        dir.join("use.c"),
+        format!(
+            r#"#include "{header}"
+_Static_assert(T_W_I_WIDE_B0_WORD == 0 && T_W_I_WIDE_B0 == 1, "b0");
+_Static_assert(T_W_I_WIDE_B31_WORD == 0 && T_W_I_WIDE_B31 == 0x80000000u, "b31");
+_Static_assert(T_W_I_WIDE_B32_WORD == 1 && T_W_I_WIDE_B32 == 1, "b32");
+_Static_assert(T_W_I_WIDE_B39_WORD == 1 && T_W_I_WIDE_B39 == 0x80, "b39");
+_Static_assert(sizeof(__t_w_i_wide_t) == 8, "two words");
+_Static_assert(__builtin_types_compatible_p(__typeof__(T_W_I_V_A), uint8_t), "typed case");
+_Static_assert(T_W_I_V_B == 1, "case b");
+_Static_assert(__builtin_types_compatible_p(__typeof__(T_W_I_E_Y), __t_w_i_e_t), "typed enum");
+int has(__t_w_i_wide_t w) {{ return (w.words[T_W_I_WIDE_B32_WORD] & T_W_I_WIDE_B32) != 0; }}
+"#
+        ),
+    )
+    .unwrap();
+    let out = clang()
+        .args([
+            "--target=wasm32",
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fsyntax-only",
+        ])
+        .arg(dir.join("use.c"))
+        .output()
+        .expect("run clang-19 (scripts/test.sh installs it)");
+    check(out, "compiling use.c");
+}

@@ -791,7 +791,11 @@ impl<'a> CGen<'a> {
                     .collect();
                 for (i, (case, _, docs)) in cases.iter().enumerate() {
                     doc(&mut out, docs, "");
-                    let _ = writeln!(out, "#define {shout}_{} {i}", case.to_shouty_snake_case());
+                    let _ = writeln!(
+                        out,
+                        "#define {shout}_{} (({tag}){i})",
+                        case.to_shouty_snake_case()
+                    );
                 }
                 let _ = writeln!(out, "\ntypedef struct {name} {{\n    {tag} tag;");
                 if cases.iter().any(|(_, t, _)| t.is_some()) {
@@ -823,13 +827,15 @@ impl<'a> CGen<'a> {
                         out,
                         "typedef struct {name} {{\n    uint32_t words[{words}];\n}} {name};\n"
                     );
+                    // A flag is a bit of one word: `_WORD` says which, so
+                    // flags 0 and 32 differ (`words[X_WORD] & X`).
                     for (i, flag) in f.flags.iter().enumerate() {
                         doc(&mut out, &flag.docs, "");
+                        let flag = ident(&flag.name).to_shouty_snake_case();
                         let _ = writeln!(
                             out,
-                            "/* Word {} of `words`. */\n#define {shout}_{} ((uint32_t)1 << {})\n",
+                            "#define {shout}_{flag}_WORD {}\n#define {shout}_{flag} ((uint32_t)1 << {})\n",
                             i / 32,
-                            ident(&flag.name).to_shouty_snake_case(),
                             i % 32
                         );
                     }

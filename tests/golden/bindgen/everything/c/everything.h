@@ -65,10 +65,10 @@ _Static_assert(offsetof(__test_kinds_kinds_mixed_t, ratio) == 16, "canonical ABI
 _Static_assert(offsetof(__test_kinds_kinds_mixed_t, name) == 20, "canonical ABI offset");
 _Static_assert(offsetof(__test_kinds_kinds_mixed_t, tags) == 28, "canonical ABI offset");
 
-#define TEST_KINDS_KINDS_SHAPE_CIRCLE 0
-#define TEST_KINDS_KINDS_SHAPE_RECT 1
-#define TEST_KINDS_KINDS_SHAPE_LABELLED 2
-#define TEST_KINDS_KINDS_SHAPE_EMPTY 3
+#define TEST_KINDS_KINDS_SHAPE_CIRCLE ((uint8_t)0)
+#define TEST_KINDS_KINDS_SHAPE_RECT ((uint8_t)1)
+#define TEST_KINDS_KINDS_SHAPE_LABELLED ((uint8_t)2)
+#define TEST_KINDS_KINDS_SHAPE_EMPTY ((uint8_t)3)
 
 typedef struct __test_kinds_kinds_shape_t {
     uint8_t tag;
@@ -109,124 +109,124 @@ typedef struct __test_kinds_kinds_many_t {
     uint32_t words[2];
 } __test_kinds_kinds_many_t;
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B0_WORD 0
 #define TEST_KINDS_KINDS_MANY_B0 ((uint32_t)1 << 0)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B1_WORD 0
 #define TEST_KINDS_KINDS_MANY_B1 ((uint32_t)1 << 1)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B2_WORD 0
 #define TEST_KINDS_KINDS_MANY_B2 ((uint32_t)1 << 2)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B3_WORD 0
 #define TEST_KINDS_KINDS_MANY_B3 ((uint32_t)1 << 3)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B4_WORD 0
 #define TEST_KINDS_KINDS_MANY_B4 ((uint32_t)1 << 4)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B5_WORD 0
 #define TEST_KINDS_KINDS_MANY_B5 ((uint32_t)1 << 5)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B6_WORD 0
 #define TEST_KINDS_KINDS_MANY_B6 ((uint32_t)1 << 6)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B7_WORD 0
 #define TEST_KINDS_KINDS_MANY_B7 ((uint32_t)1 << 7)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B8_WORD 0
 #define TEST_KINDS_KINDS_MANY_B8 ((uint32_t)1 << 8)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B9_WORD 0
 #define TEST_KINDS_KINDS_MANY_B9 ((uint32_t)1 << 9)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B10_WORD 0
 #define TEST_KINDS_KINDS_MANY_B10 ((uint32_t)1 << 10)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B11_WORD 0
 #define TEST_KINDS_KINDS_MANY_B11 ((uint32_t)1 << 11)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B12_WORD 0
 #define TEST_KINDS_KINDS_MANY_B12 ((uint32_t)1 << 12)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B13_WORD 0
 #define TEST_KINDS_KINDS_MANY_B13 ((uint32_t)1 << 13)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B14_WORD 0
 #define TEST_KINDS_KINDS_MANY_B14 ((uint32_t)1 << 14)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B15_WORD 0
 #define TEST_KINDS_KINDS_MANY_B15 ((uint32_t)1 << 15)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B16_WORD 0
 #define TEST_KINDS_KINDS_MANY_B16 ((uint32_t)1 << 16)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B17_WORD 0
 #define TEST_KINDS_KINDS_MANY_B17 ((uint32_t)1 << 17)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B18_WORD 0
 #define TEST_KINDS_KINDS_MANY_B18 ((uint32_t)1 << 18)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B19_WORD 0
 #define TEST_KINDS_KINDS_MANY_B19 ((uint32_t)1 << 19)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B20_WORD 0
 #define TEST_KINDS_KINDS_MANY_B20 ((uint32_t)1 << 20)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B21_WORD 0
 #define TEST_KINDS_KINDS_MANY_B21 ((uint32_t)1 << 21)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B22_WORD 0
 #define TEST_KINDS_KINDS_MANY_B22 ((uint32_t)1 << 22)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B23_WORD 0
 #define TEST_KINDS_KINDS_MANY_B23 ((uint32_t)1 << 23)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B24_WORD 0
 #define TEST_KINDS_KINDS_MANY_B24 ((uint32_t)1 << 24)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B25_WORD 0
 #define TEST_KINDS_KINDS_MANY_B25 ((uint32_t)1 << 25)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B26_WORD 0
 #define TEST_KINDS_KINDS_MANY_B26 ((uint32_t)1 << 26)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B27_WORD 0
 #define TEST_KINDS_KINDS_MANY_B27 ((uint32_t)1 << 27)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B28_WORD 0
 #define TEST_KINDS_KINDS_MANY_B28 ((uint32_t)1 << 28)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B29_WORD 0
 #define TEST_KINDS_KINDS_MANY_B29 ((uint32_t)1 << 29)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B30_WORD 0
 #define TEST_KINDS_KINDS_MANY_B30 ((uint32_t)1 << 30)
 
-/* Word 0 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B31_WORD 0
 #define TEST_KINDS_KINDS_MANY_B31 ((uint32_t)1 << 31)
 
-/* Word 1 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B32_WORD 1
 #define TEST_KINDS_KINDS_MANY_B32 ((uint32_t)1 << 0)
 
-/* Word 1 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B33_WORD 1
 #define TEST_KINDS_KINDS_MANY_B33 ((uint32_t)1 << 1)
 
-/* Word 1 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B34_WORD 1
 #define TEST_KINDS_KINDS_MANY_B34 ((uint32_t)1 << 2)
 
-/* Word 1 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B35_WORD 1
 #define TEST_KINDS_KINDS_MANY_B35 ((uint32_t)1 << 3)
 
-/* Word 1 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B36_WORD 1
 #define TEST_KINDS_KINDS_MANY_B36 ((uint32_t)1 << 4)
 
-/* Word 1 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B37_WORD 1
 #define TEST_KINDS_KINDS_MANY_B37 ((uint32_t)1 << 5)
 
-/* Word 1 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B38_WORD 1
 #define TEST_KINDS_KINDS_MANY_B38 ((uint32_t)1 << 6)
 
-/* Word 1 of `words`. */
+#define TEST_KINDS_KINDS_MANY_B39_WORD 1
 #define TEST_KINDS_KINDS_MANY_B39 ((uint32_t)1 << 7)
 
 _Static_assert(sizeof(__test_kinds_kinds_many_t) == 8, "canonical ABI size");
