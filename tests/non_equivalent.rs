@@ -192,3 +192,54 @@ fn a_value_and_a_pointer_to_it_are_not_equivalent_and_a_buffer_is_a_list() {
         run.stdout
     );
 }
+
+/// Two interfaces a world declares inline have no names, and each may have
+/// a resource of the same name: they are two resources all the same.
+const TWIN_RESOURCES_WIT: &str = "package test:twins;
+
+world twins {
+    import left: interface {
+        resource r;
+        take: func(x: r);
+    }
+    import right: interface {
+        resource r;
+        take: func(x: r);
+    }
+}
+";
+
+#[test]
+fn resources_of_the_same_name_in_inline_interfaces_are_two_resources() {
+    let dir = scratch("twins");
+    let wit = dir.join("twins.wit");
+    std::fs::write(&wit, TWIN_RESOURCES_WIT).unwrap();
+    let run = wasi_threads(&["witx", wit.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let derived = run.stdout;
+    std::fs::write(dir.join("twins.witx"), &derived).unwrap();
+    let run = wasi_threads(&[
+        "check",
+        wit.to_str().unwrap(),
+        dir.join("twins.witx").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}{}{derived}", run.stdout, run.stderr);
+
+    // One function taking the other interface's resource is reported.
+    let (left, right) = derived.split_at(derived.find("(module $right").unwrap());
+    let crossed = format!("{left}{}", right.replacen("$r_2", "$r", 1));
+    assert_ne!(crossed, derived, "{derived}");
+    std::fs::write(dir.join("crossed.witx"), &crossed).unwrap();
+    let run = wasi_threads(&[
+        "check",
+        wit.to_str().unwrap(),
+        dir.join("crossed.witx").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}{}{crossed}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("take: param 0 (`x`) means something else"),
+        "{}",
+        run.stdout
+    );
+}

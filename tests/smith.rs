@@ -5,9 +5,12 @@
 //! parses; every derivation that succeeds is equivalent to its WIT when
 //! parsed back with the witx crate.
 //!
-//! `WIT_SMITH_CASES` sets how many seeds are tried (default 1000); each
-//! package is made from its seed, so a failure names the seed that
-//! reproduces it (`WIT_SMITH_PROGRESS=1` prints each seed as it starts).
+//! `WIT_SMITH_CASES` sets how many seeds are tried (default 1000, from
+//! `WIT_SMITH_FIRST`, default 0); `WIT_SMITH_SECONDS` stops a long run
+//! after that many seconds, with its summary. Each package is made from
+//! its seed, so a failure names the seed that reproduces it
+//! (`WIT_SMITH_PROGRESS=1` prints each seed as it starts, and each finding
+//! as it is made).
 
 mod support;
 
@@ -155,10 +158,23 @@ fn exercise(
 fn random_wit_packages_go_through_every_generator() {
     let start = std::time::Instant::now();
     let cases = smith::cases("WIT_SMITH_CASES", 1000);
+    let first = smith::cases("WIT_SMITH_FIRST", 0);
+    let budget = std::env::var("WIT_SMITH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(std::time::Duration::from_secs);
     let mut tally = Tally::default();
     let progress = std::env::var_os("WIT_SMITH_PROGRESS").is_some();
-    for seed in 0..cases {
+    let mut reported = 0;
+    for seed in first..first + cases {
+        if budget.is_some_and(|b| start.elapsed() > b) {
+            break;
+        }
         if progress {
+            for finding in &tally.findings[reported..] {
+                eprintln!("finding: {finding}");
+            }
+            reported = tally.findings.len();
             eprintln!("seed {seed}");
         }
         tally.seeds += 1;
@@ -179,7 +195,7 @@ fn random_wit_packages_go_through_every_generator() {
         }
     }
     println!(
-        "wit-smith: {} seeds, {} packages ({} flags types of over 32 members; wit-smith itself panicked on {}), {} models, WITX: {} functions derived, {} refused; bindings (output, refused): {:?}; refusals: {:?}; {} findings; {:.1?}",
+        "wit-smith: {} seeds from {first}, {} packages ({} flags types of over 32 members; wit-smith itself panicked on {}), {} models, WITX: {} functions derived, {} refused; bindings (output, refused): {:?}; refusals: {:?}; {} findings; {:.1?}",
         tally.seeds,
         tally.packages,
         tally.wide_flags,
@@ -199,7 +215,7 @@ fn random_wit_packages_go_through_every_generator() {
         tally.findings[..tally.findings.len().min(10)].join("\n")
     );
     assert!(
-        tally.packages > cases as usize / 4,
+        tally.packages as u64 > tally.seeds / 4,
         "too few packages generated: {}",
         tally.packages
     );
@@ -208,7 +224,7 @@ fn random_wit_packages_go_through_every_generator() {
         "both outcomes of the derivation are exercised"
     );
     assert!(
-        cases < 200 || tally.wide_flags > 0,
+        tally.seeds < 200 || tally.wide_flags > 0,
         "flags of over 32 members reach the generators"
     );
     for (target, (made, refused)) in &tally.bindings {

@@ -671,7 +671,10 @@ fn underlying(resolve: &Resolve, ty: &Type) -> Type {
 }
 
 /// How a resource is named on the WIT side of a comparison:
-/// `wasi:io/poll@0.2.12#pollable`, or `world-name#res` for a world's own.
+/// `wasi:io/poll@0.2.12#pollable`, `world-name#res` for a world's own, and
+/// `world-name/import-name#res` for one of an interface a world declares
+/// inline (such interfaces have no name, and two of them may each have a
+/// resource of the same name).
 pub fn resource_name(resolve: &Resolve, resource: TypeId) -> String {
     let id = match underlying(resolve, &Type::Id(resource)) {
         Type::Id(id) => id,
@@ -684,12 +687,29 @@ pub fn resource_name(resolve: &Resolve, resource: TypeId) -> String {
             let iface = resolve
                 .id_of(i)
                 .or_else(|| resolve.interfaces[i].name.clone())
-                .unwrap_or_default();
+                .or_else(|| inline_interface_name(resolve, i))
+                .unwrap_or_else(|| format!("interface {}", i.index()));
             format!("{iface}#{name}")
         }
         TypeOwner::World(w) => format!("{}#{name}", resolve.worlds[w].name),
         TypeOwner::None => name,
     }
+}
+
+/// `world-name/import-name` for an interface a world declares inline.
+fn inline_interface_name(resolve: &Resolve, iface: InterfaceId) -> Option<String> {
+    resolve.worlds.iter().find_map(|(_, world)| {
+        world
+            .imports
+            .iter()
+            .chain(&world.exports)
+            .find_map(|(key, item)| match (key, item) {
+                (WorldKey::Name(n), WorldItem::Interface { id, .. }) if *id == iface => {
+                    Some(format!("{}/{n}", world.name))
+                }
+                _ => None,
+            })
+    })
 }
 
 fn int_bits(int: Int) -> u8 {
