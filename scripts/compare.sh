@@ -36,16 +36,16 @@ include=${WASI_LIBC_INCLUDE:-target/guests/wasi-libc-include}
 sysroot=$(rustc --print sysroot)
 libc="$sysroot/lib/rustlib/wasm32-wasip1-threads/lib/self-contained"
 resource=$(clang-19 -print-resource-dir)
-clang-19 --target=wasm32-wasip1-threads -O2 -matomics -mbulk-memory -pthread \
-  -nostdinc -isystem "$resource/include" -isystem "$include/wasm-wasi-musl" -isystem "$include/generic-musl" \
-  -nostdlib -fuse-ld=/usr/bin/wasm-ld-19 "$libc/crt1-command.o" benches/compare/spawn.c "$libc/libc.a" \
-  "$resource/lib/wasi/libclang_rt.builtins-wasm32.a" \
-  -Wl,--shared-memory,--import-memory,--export-memory,--max-memory=1073741824 -o "$out/spawn.wasm"
-clang-19 --target=wasm32-wasip1-threads -O2 -matomics -mbulk-memory -pthread \
-  -nostdinc -isystem "$resource/include" -isystem "$include/wasm-wasi-musl" -isystem "$include/generic-musl" \
-  -nostdlib -fuse-ld=/usr/bin/wasm-ld-19 "$libc/crt1-command.o" benches/compare/compute.c "$libc/libc.a" \
-  "$resource/lib/wasi/libclang_rt.builtins-wasm32.a" \
-  -Wl,--shared-memory,--import-memory,--export-memory,--max-memory=268435456 -o "$out/compute.wasm"
+# A C program for wasm32-wasip1-threads: source, output, maximum memory.
+wasm_c() {
+  clang-19 --target=wasm32-wasip1-threads -O2 -matomics -mbulk-memory -pthread \
+    -nostdinc -isystem "$resource/include" -isystem "$include/wasm-wasi-musl" -isystem "$include/generic-musl" \
+    -nostdlib -fuse-ld=/usr/bin/wasm-ld-19 "$libc/crt1-command.o" "$1" "$libc/libc.a" \
+    "$resource/lib/wasi/libclang_rt.builtins-wasm32.a" \
+    -Wl,--shared-memory,--import-memory,--export-memory,--max-memory="$3" -o "$2"
+}
+wasm_c benches/compare/spawn.c "$out/spawn.wasm" 1073741824
+wasm_c benches/compare/compute.c "$out/compute.wasm" 268435456
 cc -O2 -pthread benches/compare/spawn.c -o "$out/spawn-native"
 cc -O2 -pthread benches/compare/compute.c -o "$out/compute-native"
 (cd benches/compare/rayon-sum &&

@@ -162,21 +162,7 @@ fn empty_tuples_and_records_bind_and_derive() {
         std::fs::write(dir.join(file), text).unwrap();
     }
     for (file, _) in &c.files {
-        let out = clang()
-            .args([
-                "--target=wasm32",
-                "-std=c11",
-                "-Wall",
-                "-Wextra",
-                "-Werror",
-                "-fsyntax-only",
-                "-x",
-                "c",
-            ])
-            .arg(dir.join(file))
-            .output()
-            .expect("run clang-19 (scripts/test.sh installs it)");
-        check(out, &format!("compiling {file}"));
+        check(clang_check(&dir.join(file)), &format!("compiling {file}"));
     }
     // WITX has them as no value at all, except in memory, where witx
     // cannot lay out a record without members: `h` is refused, by name.
@@ -208,6 +194,25 @@ fn clang() -> Command {
     Command::new("clang-19")
 }
 
+/// Compiles a C file for wasm32 with every warning an error, checking
+/// syntax and types only.
+fn clang_check(path: &std::path::Path) -> std::process::Output {
+    clang()
+        .args([
+            "--target=wasm32",
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fsyntax-only",
+            "-x",
+            "c",
+        ])
+        .arg(path)
+        .output()
+        .expect("run clang-19 (scripts/test.sh installs it)")
+}
+
 fn check(out: std::process::Output, what: &str) {
     assert!(
         out.status.success(),
@@ -231,21 +236,7 @@ fn generated_c_compiles_with_all_warnings_as_errors() {
     for (name, path) in WORLDS {
         let dir = c_files(name, path);
         for file in [format!("{name}.h"), format!("{name}.c")] {
-            let out = clang()
-                .args([
-                    "--target=wasm32",
-                    "-std=c11",
-                    "-Wall",
-                    "-Wextra",
-                    "-Werror",
-                    "-fsyntax-only",
-                    "-x",
-                    "c",
-                ])
-                .arg(dir.join(&file))
-                .output()
-                .expect("run clang-19 (scripts/test.sh installs it)");
-            check(out, &format!("compiling {file}"));
+            check(clang_check(&dir.join(&file)), &format!("compiling {file}"));
         }
     }
 }
@@ -269,14 +260,10 @@ fn generated_c_asserts_every_layout_and_a_wrong_one_fails() {
             "no size assert for {name}"
         );
     }
-    let compile = |path: &std::path::Path| {
-        clang()
-            .args(["--target=wasm32", "-std=c11", "-fsyntax-only", "-x", "c"])
-            .arg(path)
-            .output()
-            .expect("run clang-19 (scripts/test.sh installs it)")
-    };
-    check(compile(&dir.join("everything.h")), "compiling everything.h");
+    check(
+        clang_check(&dir.join("everything.h")),
+        "compiling everything.h",
+    );
     // One offset off by one: clang refuses it.
     let digit_end = header.find(", \"canonical ABI offset\");").unwrap();
     let digit_start = header[..digit_end]
@@ -292,7 +279,7 @@ fn generated_c_asserts_every_layout_and_a_wrong_one_fails() {
     );
     let wrong_path = dir.join("wrong.h");
     std::fs::write(&wrong_path, wrong).unwrap();
-    let out = compile(&wrong_path);
+    let out = clang_check(&wrong_path);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("static assertion failed"),
@@ -373,17 +360,5 @@ int has(__t_w_i_wide_t w) {{ return (w.words[T_W_I_WIDE_B32_WORD] & T_W_I_WIDE_B
         ),
     )
     .unwrap();
-    let out = clang()
-        .args([
-            "--target=wasm32",
-            "-std=c11",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-fsyntax-only",
-        ])
-        .arg(dir.join("use.c"))
-        .output()
-        .expect("run clang-19 (scripts/test.sh installs it)");
-    check(out, "compiling use.c");
+    check(clang_check(&dir.join("use.c")), "compiling use.c");
 }

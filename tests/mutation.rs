@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use support::smith;
-use wasi_threads_abi::{check, witx, Model, WitModel, WitOptions};
+use wasi_threads_abi::{check, witx, WitModel, WitOptions};
 
 /// What a mutation does, and whether it must be detected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -410,21 +410,7 @@ fn exercise(wit: &WitModel, what: &str, rng: &mut Rng, tally: &mut Tally) {
     }
     tally.models += 1;
     tally.functions += derivation.functions.len();
-    let expected = Model {
-        origin: wit.model.origin.clone(),
-        imports: wit
-            .model
-            .imports
-            .iter()
-            .filter(|f| {
-                derivation.functions.iter().any(|d| {
-                    f.module.as_deref() == Some(d.module.as_str()) && f.name == d.core_name
-                })
-            })
-            .cloned()
-            .collect(),
-        exports: Vec::new(),
-    };
+    let expected = smith::derived_part(wit, &derivation);
     for kind in Kind::ALL {
         // The kind is fixed here, before the mutation and the check.
         let Some(text) = mutate(&derivation.text, kind, rng) else {

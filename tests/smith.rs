@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use support::smith::{self, Made};
-use wasi_threads_abi::{check, witx, Model, WitModel, WitOptions};
+use wasi_threads_abi::{check, witx, WitModel, WitOptions};
 use wasi_threads_bindgen::{generate, BindgenError, Target};
 
 #[derive(Default)]
@@ -89,22 +89,7 @@ fn exercise(
                     .findings
                     .push(format!("{what}: the derived WITX does not parse: {e}")),
                 Ok(parsed) => {
-                    let expected = Model {
-                        origin: wit.model.origin.clone(),
-                        imports: wit
-                            .model
-                            .imports
-                            .iter()
-                            .filter(|f| {
-                                derivation.functions.iter().any(|d| {
-                                    f.module.as_deref() == Some(d.module.as_str())
-                                        && f.name == d.core_name
-                                })
-                            })
-                            .cloned()
-                            .collect(),
-                        exports: Vec::new(),
-                    };
+                    let expected = smith::derived_part(&wit, &derivation);
                     let report = check(&expected, &parsed);
                     if !report.is_equivalent() {
                         tally.findings.push(format!("{what}:\n{report}"));

@@ -9,6 +9,30 @@ use wasm_encoder::reencode::{Error, Reencode, ReencodeComponent};
 use wit_parser::decoding::{decode, DecodedWasm};
 use wit_parser::{Flag, PackageId, Resolve, TypeDefKind};
 
+/// What the WITX derived from `wit` must be equivalent to: the model's
+/// imports the derivation covers (matched by core module and name), no
+/// exports.
+pub fn derived_part(
+    wit: &wasi_threads_abi::WitModel,
+    derivation: &wasi_threads_witx::Derivation,
+) -> wasi_threads_abi::Model {
+    wasi_threads_abi::Model {
+        origin: wit.model.origin.clone(),
+        imports: wit
+            .model
+            .imports
+            .iter()
+            .filter(|f| {
+                derivation.functions.iter().any(|d| {
+                    f.module.as_deref() == Some(d.module.as_str()) && f.name == d.core_name
+                })
+            })
+            .cloned()
+            .collect(),
+        exports: Vec::new(),
+    }
+}
+
 /// splitmix64: deterministic bytes for a seed.
 pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
     let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0x2545_f491_4f6c_dd1d;
