@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::meaning::{HandleType, Scalar};
+use crate::meaning::{HandleType, Ownership, Scalar};
 
 /// The memory layout of one value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -149,6 +149,9 @@ impl Pairing {
     pub fn handles(&mut self, a: &HandleType, b: &HandleType) -> bool {
         let ownership = match (a.ownership, b.ownership) {
             (Some(x), Some(y)) => x == y,
+            // A rep is no handle, whatever a side that does not state
+            // ownership means.
+            (Some(Ownership::Rep), None) | (None, Some(Ownership::Rep)) => false,
             _ => true,
         };
         ownership && self.pair(&a.resource, &b.resource)
@@ -156,6 +159,28 @@ impl Pairing {
 }
 
 impl Layout {
+    /// Calls `f` on every handle of the layout, at any depth.
+    pub fn handles_mut(&mut self, f: &mut impl FnMut(&mut HandleType)) {
+        match &mut self.kind {
+            LayoutKind::Handle(h) => f(h),
+            LayoutKind::Pointer(target) => target.handles_mut(f),
+            LayoutKind::Sequence { element, .. } => element.handles_mut(f),
+            LayoutKind::Record { fields } => {
+                for field in fields {
+                    field.layout.handles_mut(f);
+                }
+            }
+            LayoutKind::Variant { cases, .. } => {
+                for case in cases {
+                    if let Some(p) = &mut case.payload {
+                        p.handles_mut(f);
+                    }
+                }
+            }
+            LayoutKind::Scalar(_) | LayoutKind::Unmodelled { .. } => {}
+        }
+    }
+
     /// The layout of a scalar in memory.
     pub fn scalar(scalar: Scalar) -> Layout {
         let size = scalar.size();

@@ -85,4 +85,4 @@ pub use crate::meaning::{HandleType, Meaning, Ownership, Scalar};
 pub use crate::model::{CoreFunc, CoreValue, Model};
 pub use crate::module::{check_module, check_module_path, CompiledModule, ModuleReport};
 pub use crate::support::{Construct, Generator, Unsupported};
-pub use crate::wit::{FlatValue, Source, WitItem, WitModel, WitOptions};
+pub use crate::wit::{FlatValue, Intrinsic, Source, WitItem, WitModel, WitOptions};

@@ -55,13 +55,19 @@ impl fmt::Display for Scalar {
     }
 }
 
-/// Who owns the resource behind a handle.
+/// Who owns the resource behind a handle, or that the value is no handle
+/// but the resource's representation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Ownership {
     /// The receiver takes the handle over.
     Own,
     /// The receiver may use the handle for the call only.
     Borrow,
+    /// Not a handle: the representation (`rep`) of a resource the guest
+    /// itself exports. The canonical ABI passes a `borrow` of such a
+    /// resource to its exporter as the rep, and the `[resource-new]`,
+    /// `[resource-rep]` and `[dtor]` intrinsics take or give one.
+    Rep,
 }
 
 /// A handle to a resource.
@@ -80,6 +86,7 @@ impl fmt::Display for HandleType {
         match self.ownership {
             Some(Ownership::Own) => write!(f, "own<{}>", self.resource),
             Some(Ownership::Borrow) => write!(f, "borrow<{}>", self.resource),
+            Some(Ownership::Rep) => write!(f, "rep<{}>", self.resource),
             None => write!(f, "handle<{}>", self.resource),
         }
     }

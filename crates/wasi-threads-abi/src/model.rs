@@ -58,7 +58,19 @@ impl CoreValue {
     }
 }
 
+/// The import module of the intrinsics through which a guest exports
+/// resources starts with this: `[export]wasi:io/poll@0.2.12`.
+pub const EXPORT_INTRINSICS: &str = "[export]";
+
 impl CoreFunc {
+    /// Whether this is an intrinsic of an exported resource (an import of
+    /// an `[export]…` module): it serves the world's exports.
+    pub fn serves_exports(&self) -> bool {
+        self.module
+            .as_deref()
+            .is_some_and(|m| m.starts_with(EXPORT_INTRINSICS))
+    }
+
     pub fn param_types(&self) -> Vec<ValType> {
         self.params.iter().map(|p| p.ty).collect()
     }

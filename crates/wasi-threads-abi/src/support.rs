@@ -155,6 +155,15 @@ pub fn check_item(
     match item {
         WitItem::Function { func, .. } => check_function(resolve, func, export, generator),
         WitItem::ResourceDrop { .. } => Ok(()),
+        WitItem::ExportedResource { .. } if generator.supports(Construct::ExportedResource) => {
+            Ok(())
+        }
+        WitItem::ExportedResource { .. } => Err(Unsupported {
+            construct: Construct::ExportedResource,
+            place: "the function".into(),
+            ty: String::new(),
+            reason: Construct::ExportedResource.reason(generator),
+        }),
     }
 }
 

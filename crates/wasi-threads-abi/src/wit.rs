@@ -56,15 +56,38 @@ pub enum WitItem {
         interface: Option<InterfaceId>,
         resource: TypeId,
     },
+    /// An intrinsic of a resource of an interface the world exports.
+    ExportedResource {
+        interface: Option<InterfaceId>,
+        resource: TypeId,
+        intrinsic: Intrinsic,
+    },
+}
+
+/// The intrinsics through which a guest exports a resource: the host keeps
+/// the handles, the guest the representations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Intrinsic {
+    /// Import `[export]iface` `[resource-new]r`: a new owned handle for a
+    /// representation, `(rep) -> handle`.
+    New,
+    /// Import `[export]iface` `[resource-rep]r`: the representation behind
+    /// one of the guest's handles, `(handle) -> rep`.
+    Rep,
+    /// Import `[export]iface` `[resource-drop]r`: drops an owned handle; the
+    /// host calls the destructor when it was the last.
+    Drop,
+    /// Export `iface#[dtor]r`: the guest frees a representation, `(rep)`.
+    Dtor,
 }
 
 impl WitItem {
     /// The interface the item belongs to; `None` for a world's own.
     pub fn interface(&self) -> Option<InterfaceId> {
         match self {
-            WitItem::Function { interface, .. } | WitItem::ResourceDrop { interface, .. } => {
-                *interface
-            }
+            WitItem::Function { interface, .. }
+            | WitItem::ResourceDrop { interface, .. }
+            | WitItem::ExportedResource { interface, .. } => *interface,
         }
     }
 }
@@ -155,6 +178,7 @@ impl WitModel {
             model: Model::default(),
             import_items: Vec::new(),
             export_items: Vec::new(),
+            exported_resources: Vec::new(),
             errors: Vec::new(),
         };
         let mut world_id = None;
@@ -329,6 +353,9 @@ struct Builder<'a> {
     model: Model,
     import_items: Vec<WitItem>,
     export_items: Vec<WitItem>,
+    /// The resources of the interfaces the world exports, by
+    /// [`resource_name`]: a `borrow` of one reaches its exporter as a rep.
+    exported_resources: Vec<String>,
     errors: Vec<String>,
 }
 
@@ -350,6 +377,13 @@ impl Builder<'_> {
                 }
             }
         }
+        for item in w.exports.values() {
+            if let WorldItem::Interface { id, .. } = item {
+                let resources = self.resources(*id);
+                self.exported_resources
+                    .extend(resources.iter().map(|r| resource_name(self.resolve, *r)));
+            }
+        }
         for (key, item) in w.exports.iter() {
             match item {
                 WorldItem::Function(func) => self.export_function(None, func),
@@ -357,10 +391,115 @@ impl Builder<'_> {
                     for func in self.resolve.interfaces[*id].functions.values() {
                         self.export_function(Some((key, *id)), func);
                     }
+                    for resource in self.resources(*id) {
+                        self.exported_resource(key, *id, resource);
+                    }
                 }
                 WorldItem::Type { .. } => {}
             }
         }
+    }
+
+    /// The resources an interface defines, in source order.
+    fn resources(&self, id: InterfaceId) -> Vec<TypeId> {
+        self.resolve.interfaces[id]
+            .types
+            .values()
+            .copied()
+            .filter(|ty| matches!(self.resolve.types[*ty].kind, TypeDefKind::Resource))
+            .collect()
+    }
+
+    /// The `[export]` intrinsics of an exported resource (imports) and its
+    /// destructor (an export). Their module is always the canonical one:
+    /// the host answers them from its table of the guest's handles, not
+    /// from an interface, so the `module` option does not move them.
+    fn exported_resource(&mut self, key: &WorldKey, id: InterfaceId, resource: TypeId) {
+        let name = resource_name(self.resolve, resource);
+        let value = |ownership: Ownership, label: &str| {
+            CoreValue::new(
+                ValType::I32,
+                Meaning::Handle(HandleType {
+                    resource: name.clone(),
+                    ownership: Some(ownership),
+                }),
+                label,
+            )
+        };
+        let source_interface = self.interface_name(Some(id));
+        for (intrinsic, kind, params, results) in [
+            (
+                Intrinsic::New,
+                wit_parser::ResourceIntrinsic::ExportedNew,
+                vec![value(Ownership::Rep, "rep")],
+                vec![value(Ownership::Own, "result")],
+            ),
+            (
+                Intrinsic::Rep,
+                wit_parser::ResourceIntrinsic::ExportedRep,
+                vec![value(Ownership::Own, "self")],
+                vec![value(Ownership::Rep, "result")],
+            ),
+            (
+                Intrinsic::Drop,
+                wit_parser::ResourceIntrinsic::ExportedDrop,
+                vec![value(Ownership::Own, "self")],
+                Vec::new(),
+            ),
+        ] {
+            let (module, core_name) = self.resolve.wasm_import_name(
+                ManglingAndAbi::Legacy(LiftLowerAbi::Sync),
+                WasmImport::ResourceIntrinsic {
+                    interface: Some(key),
+                    resource,
+                    intrinsic: kind,
+                },
+            );
+            self.model.imports.push(CoreFunc {
+                source_name: core_name.clone(),
+                source_interface: source_interface.clone(),
+                module: Some(module),
+                name: core_name,
+                params,
+                results,
+                indirect_params: false,
+                retptr: false,
+            });
+            self.import_items.push(WitItem::ExportedResource {
+                interface: Some(id),
+                resource,
+                intrinsic,
+            });
+        }
+        let dtor = self.resolve.wasm_export_name(
+            ManglingAndAbi::Legacy(LiftLowerAbi::Sync),
+            WasmExport::ResourceDtor {
+                interface: key,
+                resource,
+            },
+        );
+        let source_name = format!(
+            "[dtor]{}",
+            self.resolve.types[resource]
+                .name
+                .as_deref()
+                .unwrap_or("resource")
+        );
+        self.model.exports.push(CoreFunc {
+            source_name,
+            source_interface,
+            module: None,
+            name: dtor,
+            params: vec![value(Ownership::Rep, "rep")],
+            results: Vec::new(),
+            indirect_params: false,
+            retptr: false,
+        });
+        self.export_items.push(WitItem::ExportedResource {
+            interface: Some(id),
+            resource,
+            intrinsic: Intrinsic::Dtor,
+        });
     }
 
     /// A directive of some docs; an error in it is recorded against `what`.
@@ -511,12 +650,34 @@ impl Builder<'_> {
         } else {
             AbiVariant::GuestExport
         };
-        let core = self.core_func(func, variant, None, name, iface);
+        let mut core = self.core_func(func, variant, None, name, iface);
+        self.borrows_as_reps(&mut core);
         self.model.exports.push(core);
         self.export_items.push(WitItem::Function {
             interface: iface,
             func: Box::new(func.clone()),
         });
+    }
+
+    /// The canonical ABI passes a `borrow` of a resource to its exporter
+    /// as the resource's rep, at any depth of the parameters.
+    fn borrows_as_reps(&self, core: &mut CoreFunc) {
+        let exported = &self.exported_resources;
+        let mut to_rep = |h: &mut HandleType| {
+            if h.ownership == Some(Ownership::Borrow) && exported.contains(&h.resource) {
+                h.ownership = Some(Ownership::Rep);
+            }
+        };
+        for value in &mut core.params {
+            match &mut value.meaning {
+                Meaning::Handle(h) => to_rep(h),
+                Meaning::Pointer { target: layout, .. }
+                | Meaning::Elements {
+                    element: layout, ..
+                } => layout.handles_mut(&mut to_rep),
+                _ => {}
+            }
+        }
     }
 
     fn core_func(

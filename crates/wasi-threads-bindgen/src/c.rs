@@ -76,11 +76,7 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
     // Named types of every interface the world uses, then of the world.
     let mut ids: Vec<TypeId> = Vec::new();
     for item in wm.import_items.iter().chain(&wm.export_items) {
-        let iface = match item {
-            WitItem::Function { interface, .. } | WitItem::ResourceDrop { interface, .. } => {
-                *interface
-            }
-        };
+        let iface = item.interface();
         if let Some(i) = iface {
             for t in wm.resolve.interfaces[i].types.values() {
                 if !ids.contains(t) {
@@ -120,6 +116,9 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
                         .unwrap_or_default()
                 )
             ),
+            // Exported resources are refused before generation (the
+            // support table); their intrinsics have no C binding yet.
+            WitItem::ExportedResource { .. } => continue,
         };
         let raw_name = format!("__imported_{}_{fname}", module.to_snake_case());
         let wrapper = format!("__{}_{fname}", module.to_snake_case());
@@ -238,6 +237,7 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
                     "void {wrapper}({ty} handle) {{\n    {raw_name}((int32_t) handle);\n}}\n"
                 );
             }
+            WitItem::ExportedResource { .. } => {}
         }
     }
 

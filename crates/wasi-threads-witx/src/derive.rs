@@ -81,11 +81,22 @@ struct FuncText {
     memory: bool,
 }
 
+/// The imports WITX describes: every one but the `[export]` intrinsics of
+/// exported resources, which serve the world's exports (WITX describes
+/// imports only).
+fn described(wit: &WitModel) -> impl Iterator<Item = (&CoreFunc, &WitItem)> {
+    wit.model
+        .imports
+        .iter()
+        .zip(&wit.import_items)
+        .filter(|(_, item)| !matches!(item, WitItem::ExportedResource { .. }))
+}
+
 /// Derives WITX for every import of `wit`.
 pub fn derive(wit: &WitModel) -> Result<Derivation, DeriveError> {
     let mut types = Types::new(&wit.resolve);
     let mut modules: Vec<String> = Vec::new();
-    for f in &wit.model.imports {
+    for (f, _) in described(wit) {
         let module = f.module.clone().unwrap_or_default();
         if !names::is_id(&module) {
             return Err(DeriveError(format!(
@@ -101,7 +112,7 @@ pub fn derive(wit: &WitModel) -> Result<Derivation, DeriveError> {
     let mut derived = Vec::new();
     let mut functions = Vec::new();
     let mut failures = Vec::new();
-    for (core, item) in wit.model.imports.iter().zip(&wit.import_items) {
+    for (core, item) in described(wit) {
         let fail = |r: Reject| Failure {
             function: core.source_name.clone(),
             interface: core.source_interface.clone(),
@@ -210,6 +221,12 @@ fn function(
         WitItem::ResourceDrop { resource, .. } => {
             let ty = types.mem(&Type::Id(*resource), &mut used)?;
             params.push((scope.unique("self"), ty));
+        }
+        WitItem::ExportedResource { .. } => {
+            return Err(Reject {
+                construct: "exported resource".into(),
+                reason: "WITX describes imports only".into(),
+            })
         }
         WitItem::Function { func, .. } => {
             docs = wasi_threads_abi::naming::strip_directives(func.docs.contents.as_deref());

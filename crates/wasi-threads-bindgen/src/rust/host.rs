@@ -50,11 +50,7 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
     // Imports, grouped by interface in model order.
     let mut groups: Vec<Group<'_>> = Vec::new();
     for (core, item) in wm.model.imports.iter().zip(&wm.import_items) {
-        let iface = match item {
-            WitItem::Function { interface, .. } | WitItem::ResourceDrop { interface, .. } => {
-                *interface
-            }
-        };
+        let iface = item.interface();
         match groups.iter_mut().find(|g| g.interface == iface) {
             Some(g) => g.funcs.push((core, item)),
             None => groups.push(Group {
@@ -307,6 +303,9 @@ U::{name}(get(caller.data_mut()), {rt}::Resource::new(arg0 as u32))
                     core.name,
                 );
             }
+            // Exported resources are refused before generation (the
+            // support table); their intrinsics have no host binding yet.
+            WitItem::ExportedResource { .. } => continue,
         }
         crate::parses::<syn::File>(
             &format!("trait T {{\n{}}}", &methods[methods_start..]),

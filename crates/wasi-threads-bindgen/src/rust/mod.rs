@@ -466,11 +466,7 @@ unsafe {{ drop(self.handle) }}
         let mut out: Vec<InterfaceId> = Vec::new();
         let items = self.wm.import_items.iter().chain(&self.wm.export_items);
         for item in items {
-            let iface = match item {
-                WitItem::Function { interface, .. } | WitItem::ResourceDrop { interface, .. } => {
-                    *interface
-                }
-            };
+            let iface = item.interface();
             if let Some(i) = iface {
                 if !out.contains(&i) {
                     out.push(i);
