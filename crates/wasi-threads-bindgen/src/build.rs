@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 
 use wasi_threads_abi::{WitModel, WitOptions};
 
-use crate::{generate, BindgenError, Target};
+use crate::{generate_with, BindgenError, HostOptions, Target};
+#[cfg(test)]
+use crate::generate;
 
 /// What a build script asks for; [`Build::generate`] does it.
 #[derive(Clone, Debug)]
@@ -29,6 +31,7 @@ pub struct Build {
     path: PathBuf,
     target: Target,
     options: WitOptions,
+    host: HostOptions,
     out_dir: Option<PathBuf>,
 }
 
@@ -76,6 +79,7 @@ impl Build {
             path: path.into(),
             target,
             options: WitOptions::default(),
+            host: HostOptions::default(),
             out_dir: None,
         }
     }
@@ -89,6 +93,13 @@ impl Build {
     /// Every option of the model (package, world, interface, module).
     pub fn options(mut self, options: WitOptions) -> Build {
         self.options = options;
+        self
+    }
+
+    /// Options of host bindings (`imports`, `trappable_error_type`, ...),
+    /// as `host!` takes them.
+    pub fn host_options(mut self, options: HostOptions) -> Build {
+        self.host = options;
         self
     }
 
@@ -119,7 +130,7 @@ impl Build {
         for source in &model.sources {
             let _ = writeln!(directives, "cargo:rerun-if-changed={}", source.display());
         }
-        let generated = generate(&model, self.target)?;
+        let generated = generate_with(&model, self.target, &self.host)?;
         let mut written = Vec::new();
         for (name, text) in &generated.files {
             let path = out_dir.join(file_name(name, self.target));
