@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
 use wasi_threads_bindgen_rt::{GuestMemory, Resource};
-use wasmtime::{Caller, Config, Engine, Instance, Linker, Module, Store};
+use wasmtime::{Caller, Engine, Instance, Linker, Module, Store};
 
 fn instance<T: 'static>(
     engine: &Engine,
@@ -335,11 +335,11 @@ fn traced_imports_record_a_span_their_arguments_and_result() {
         *records.lock().unwrap(),
         [
             r#"span wit-bindgen import: module="calc" function="add""#,
-            "event: p=Pair { a: 2, b: 3 } message=call",
-            "event: result=5 message=return",
+            "event: message=call p=Pair { a: 2, b: 3 }",
+            "event: message=return result=5",
             r#"span wit-bindgen import: module="calc" function="sum""#,
-            r#"event: xs="..." message=call"#,
-            "event: result=6 message=return",
+            r#"event: message=call xs="...""#,
+            "event: message=return result=6",
         ]
     );
     // The additional derives: `Hash` and `Eq` (a set), `PartialOrd`.
@@ -483,15 +483,9 @@ impl async_threads::wasi::threads::thread_spawn::Host for Spawner {
     }
 }
 
-fn async_engine() -> Engine {
-    let mut config = Config::new();
-    config.async_support(true);
-    Engine::new(&config).unwrap()
-}
-
 #[test]
 fn an_async_host_serves_the_canonical_world() {
-    let engine = async_engine();
+    let engine = Engine::default();
     let mut linker = Linker::new(&engine);
     async_threads::add_to_linker(&mut linker, |s: &mut Spawner| s).unwrap();
     let module = Module::new(
@@ -544,7 +538,7 @@ impl async_strings::GreeterImports for Greeter {
 
 #[test]
 fn async_glue_allocates_strings_in_the_guest() {
-    let engine = async_engine();
+    let engine = Engine::default();
     let mut linker = Linker::new(&engine);
     async_strings::add_to_linker(&mut linker, |g: &mut Greeter| g).unwrap();
     let module = Module::new(

@@ -112,7 +112,7 @@ fn parse_input(input: ParseStream<'_>, target: Target) -> syn::Result<MacroInput
     }
     let mut seen: Vec<String> = Vec::new();
     while !content.is_empty() {
-        let key = content.call(syn::Ident::parse_any_ident)?;
+        let key = content.call(syn::Ident::parse_any)?;
         let name = key.to_string();
         if seen.contains(&name) {
             return Err(syn::Error::new(key.span(), format!("`{name}` is given twice")));
