@@ -228,11 +228,20 @@ fn trappable_error_types_reach_the_guest_or_trap() {
       (func (export "count") (result i32) (call $count)))"#;
     let (mut store, instance) = instance(&engine, &linker, Files, wat);
     call::<_, ()>(&mut store, &instance, "open_a").unwrap();
-    assert_eq!(read(&mut store, &instance, 256, 8), [0, 0, 0, 0, 7, 0, 0, 0]);
+    assert_eq!(
+        read(&mut store, &instance, 256, 8),
+        [0, 0, 0, 0, 7, 0, 0, 0]
+    );
     call::<_, ()>(&mut store, &instance, "open_missing").unwrap();
-    assert_eq!(read(&mut store, &instance, 264, 8), [1, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(
+        read(&mut store, &instance, 264, 8),
+        [1, 0, 0, 0, 0, 0, 0, 0]
+    );
     let trap = call::<_, ()>(&mut store, &instance, "open_boom").unwrap_err();
-    assert!(format!("{trap:?}").contains("fatal: disk on fire"), "{trap:?}");
+    assert!(
+        format!("{trap:?}").contains("fatal: disk on fire"),
+        "{trap:?}"
+    );
     call::<_, ()>(&mut store, &instance, "touch0").unwrap();
     assert_eq!(read(&mut store, &instance, 280, 2), [1, 1], "err(denied)");
     call::<_, ()>(&mut store, &instance, "touch1").unwrap();
@@ -381,7 +390,16 @@ impl clash_bindings::t::n::clash::Host for Clash {
         host_arg0: u32,
         span: u32,
     ) -> u32 {
-        store + cx.len() as u32 + caller + memory + realloc + get + linker + host_ret + host_arg0 + span
+        store
+            + cx.len() as u32
+            + caller
+            + memory
+            + realloc
+            + get
+            + linker
+            + host_ret
+            + host_arg0
+            + span
     }
 }
 

@@ -135,7 +135,11 @@ pub fn module_func_export(module: &wasmtime::Module, name: &str) -> Result<wasmt
                 "the module's export `{name}` is not a function: {other:?}"
             ))
         }
-        None => return Err(wasmtime::format_err!("the module exports no function `{name}`")),
+        None => {
+            return Err(wasmtime::format_err!(
+                "the module exports no function `{name}`"
+            ))
+        }
     }
     module
         .get_export_index(name)
@@ -229,12 +233,21 @@ impl<'a, T: 'static> Cx<'a, T> {
     }
 
     fn memory(&self, what: &str) -> Result<&GuestMemory> {
-        self.memory
-            .as_ref()
-            .ok_or_else(|| self.trap(what, "the guest has no memory the host can reach (it exports no `memory`)"))
+        self.memory.as_ref().ok_or_else(|| {
+            self.trap(
+                what,
+                "the guest has no memory the host can reach (it exports no `memory`)",
+            )
+        })
     }
 
-    fn range(&self, what: &str, ptr: i32, offset: usize, len: usize) -> Result<(GuestMemory, usize)> {
+    fn range(
+        &self,
+        what: &str,
+        ptr: i32,
+        offset: usize,
+        len: usize,
+    ) -> Result<(GuestMemory, usize)> {
         let memory = self.memory(what)?.clone();
         let size = match &memory {
             GuestMemory::Plain(m) => m.data_size(&self.store),
@@ -275,7 +288,11 @@ impl<'a, T: 'static> Cx<'a, T> {
                 // Other threads may write these bytes concurrently; the copy
                 // reads whatever they hold, as a wasm load would.
                 unsafe {
-                    std::ptr::copy_nonoverlapping(cells.as_ptr().cast::<u8>(), out.as_mut_ptr(), len)
+                    std::ptr::copy_nonoverlapping(
+                        cells.as_ptr().cast::<u8>(),
+                        out.as_mut_ptr(),
+                        len,
+                    )
                 }
             }
         }
@@ -292,7 +309,11 @@ impl<'a, T: 'static> Cx<'a, T> {
             GuestMemory::Shared(m) => {
                 let cells = &m.data()[start..start + bytes.len()];
                 unsafe {
-                    std::ptr::copy_nonoverlapping(bytes.as_ptr(), cells.as_ptr() as *mut u8, bytes.len())
+                    std::ptr::copy_nonoverlapping(
+                        bytes.as_ptr(),
+                        cells.as_ptr() as *mut u8,
+                        bytes.len(),
+                    )
                 }
             }
         }
@@ -319,16 +340,22 @@ impl<'a, T: 'static> Cx<'a, T> {
     /// so a huge length traps instead of allocating.
     pub fn list(&self, what: &str, ptr: i32, len: i32, size: usize, align: usize) -> Result<usize> {
         let len = len as u32 as usize;
-        let bytes = len
-            .checked_mul(size)
-            .ok_or_else(|| self.trap(what, format_args!("a list of {len} elements overflows memory")))?;
+        let bytes = len.checked_mul(size).ok_or_else(|| {
+            self.trap(
+                what,
+                format_args!("a list of {len} elements overflows memory"),
+            )
+        })?;
         self.check(what, ptr, bytes, align)?;
         Ok(len)
     }
 
     pub fn char(&self, what: &str, value: i32) -> Result<char> {
         char::from_u32(value as u32).ok_or_else(|| {
-            self.trap(what, format_args!("{:#x} is not a Unicode scalar value", value as u32))
+            self.trap(
+                what,
+                format_args!("{:#x} is not a Unicode scalar value", value as u32),
+            )
         })
     }
 
@@ -340,11 +367,18 @@ impl<'a, T: 'static> Cx<'a, T> {
     /// `cabi_realloc`.
     pub fn realloc(&mut self, what: &str, size: usize, align: usize) -> Result<i32> {
         let realloc = self.realloc.clone().ok_or_else(|| {
-            self.trap(what, "the guest exports no `cabi_realloc` to allocate the value in")
+            self.trap(
+                what,
+                "the guest exports no `cabi_realloc` to allocate the value in",
+            )
         })?;
         let ptr = realloc.call(&mut self.store, (0, 0, align as i32, size as i32))?;
-        self.check(what, ptr, size, align)
-            .map_err(|e| self.trap(what, format_args!("`cabi_realloc` returned a bad pointer: {e}")))?;
+        self.check(what, ptr, size, align).map_err(|e| {
+            self.trap(
+                what,
+                format_args!("`cabi_realloc` returned a bad pointer: {e}"),
+            )
+        })?;
         Ok(ptr)
     }
 
@@ -355,13 +389,20 @@ impl<'a, T: 'static> Cx<'a, T> {
         T: Send,
     {
         let realloc = self.realloc.clone().ok_or_else(|| {
-            self.trap(what, "the guest exports no `cabi_realloc` to allocate the value in")
+            self.trap(
+                what,
+                "the guest exports no `cabi_realloc` to allocate the value in",
+            )
         })?;
         let ptr = realloc
             .call_async(&mut self.store, (0, 0, align as i32, size as i32))
             .await?;
-        self.check(what, ptr, size, align)
-            .map_err(|e| self.trap(what, format_args!("`cabi_realloc` returned a bad pointer: {e}")))?;
+        self.check(what, ptr, size, align).map_err(|e| {
+            self.trap(
+                what,
+                format_args!("`cabi_realloc` returned a bad pointer: {e}"),
+            )
+        })?;
         Ok(ptr)
     }
 }

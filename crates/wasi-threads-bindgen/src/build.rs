@@ -21,9 +21,9 @@ use std::path::{Path, PathBuf};
 
 use wasi_threads_abi::{WitModel, WitOptions};
 
-use crate::{generate_with, BindgenError, HostOptions, Target};
 #[cfg(test)]
 use crate::generate;
+use crate::{generate_with, BindgenError, HostOptions, Target};
 
 /// What a build script asks for; [`Build::generate`] does it.
 #[derive(Clone, Debug)]

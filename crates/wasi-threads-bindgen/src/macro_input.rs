@@ -115,7 +115,10 @@ fn parse_input(input: ParseStream<'_>, target: Target) -> syn::Result<MacroInput
         let key = content.call(syn::Ident::parse_any)?;
         let name = key.to_string();
         if seen.contains(&name) {
-            return Err(syn::Error::new(key.span(), format!("`{name}` is given twice")));
+            return Err(syn::Error::new(
+                key.span(),
+                format!("`{name}` is given twice"),
+            ));
         }
         seen.push(name.clone());
         content.parse::<Token![:]>()?;
@@ -380,9 +383,17 @@ mod tests {
     #[test]
     fn errors_point_at_the_offending_token() {
         let cases = [
-            (r#"{ path: "wit", wrold: "w" }"#, "unknown option `wrold`", "wrold"),
+            (
+                r#"{ path: "wit", wrold: "w" }"#,
+                "unknown option `wrold`",
+                "wrold",
+            ),
             (r#"{ path: wit }"#, "expected string literal", "wit"),
-            (r#"{ world: "a", world: "b" }"#, "`world` is given twice", "world"),
+            (
+                r#"{ world: "a", world: "b" }"#,
+                "`world` is given twice",
+                "world",
+            ),
             (
                 r#"{ imports: { "f": trapable } }"#,
                 "unknown flag `trapable`",
@@ -403,8 +414,16 @@ mod tests {
                 "`ownership` is an option of wasmtime's `bindgen!` for components",
                 "ownership",
             ),
-            (r#""wit", world = "w""#, "expected nothing after the WIT path", ","),
-            (r#"{ path: "a", inline: "b" }"#, "either `path` or `inline`", ""),
+            (
+                r#""wit", world = "w""#,
+                "expected nothing after the WIT path",
+                ",",
+            ),
+            (
+                r#"{ path: "a", inline: "b" }"#,
+                "either `path` or `inline`",
+                "",
+            ),
             (
                 r#"{ trappable_error_type: { "t:e/i.e" -> E } }"#,
                 "expected `=>`",

@@ -141,7 +141,11 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
     } else {
         bounds.join(" + ")
     };
-    let t_bound = if any_async { "Send + 'static" } else { "'static" };
+    let t_bound = if any_async {
+        "Send + 'static"
+    } else {
+        "'static"
+    };
     let _ = writeln!(
         root,
         "/// Defines every import of the world in `linker`: `get` finds the
@@ -295,11 +299,11 @@ fn contains_lists(gen: &RustGen<'_>, ty: &Type) -> bool {
     match &gen.resolve().types[*id].kind {
         TypeDefKind::List(_) | TypeDefKind::FixedLengthList(..) | TypeDefKind::Map(..) => true,
         TypeDefKind::Type(t) | TypeDefKind::Option(t) => contains_lists(gen, t),
-        TypeDefKind::Result(r) => r
-            .ok
-            .iter()
-            .chain(r.err.iter())
-            .any(|t| contains_lists(gen, t)),
+        TypeDefKind::Result(r) => {
+            r.ok.iter()
+                .chain(r.err.iter())
+                .any(|t| contains_lists(gen, t))
+        }
         TypeDefKind::Record(r) => r.fields.iter().any(|f| contains_lists(gen, &f.ty)),
         TypeDefKind::Tuple(t) => t.types.iter().any(|t| contains_lists(gen, t)),
         TypeDefKind::Variant(v) => v
@@ -475,7 +479,9 @@ impl HostGen<'_, '_> {
             let defs_start = defs.len();
             let (method_code, flags, owner_trait) = match item {
                 WitItem::Function { func, .. } => {
-                    let flags = self.imports.flags(gen.resolve(), group.interface, &func.name);
+                    let flags = self
+                        .imports
+                        .flags(gen.resolve(), group.interface, &func.name);
                     let owner_trait = match func.kind.resource() {
                         Some(r) => resource_trait(gen, r),
                         None => trait_name.clone(),
@@ -495,11 +501,14 @@ impl HostGen<'_, '_> {
                 }
                 WitItem::ResourceDrop { resource, .. } => {
                     let r = gen.resource_name(*resource);
-                    let flags = self.imports.flags(gen.resolve(), group.interface, &format!("[drop]{r}"));
+                    let flags =
+                        self.imports
+                            .flags(gen.resolve(), group.interface, &format!("[drop]{r}"));
                     let owner_trait = resource_trait(gen, *resource);
                     let ty = gen.type_path(*resource, depth);
                     let ret = if flags.async_ {
-                        "impl ::core::future::Future<Output = wasmtime::Result<()>> + Send".to_string()
+                        "impl ::core::future::Future<Output = wasmtime::Result<()>> + Send"
+                            .to_string()
                     } else {
                         "wasmtime::Result<()>".to_string()
                     };
@@ -547,7 +556,10 @@ impl HostGen<'_, '_> {
             if error_owner(gen, error.id) != group.interface {
                 continue;
             }
-            let name = gen.resolve().types[error.id].name.clone().unwrap_or_default();
+            let name = gen.resolve().types[error.id]
+                .name
+                .clone()
+                .unwrap_or_default();
             let _ = writeln!(
                 methods,
                 "/// Converts the host's error to the WIT `{name}` the guest receives; an `Err` traps.\nfn convert_{}(&mut self, err: {}) -> wasmtime::Result<{}>;",
@@ -585,7 +597,11 @@ impl HostGen<'_, '_> {
             .chain(["?Sized".to_string()])
             .collect::<Vec<_>>()
             .join(" + ");
-        let t_bound = if any_async { "Send + 'static" } else { "'static" };
+        let t_bound = if any_async {
+            "Send + 'static"
+        } else {
+            "'static"
+        };
         let add = if depth == 0 {
             "add_imports_to_linker"
         } else {
@@ -654,11 +670,18 @@ memory: fn(&mut wasmtime::Caller<'_, T>) -> Option<{HOST_RT}::GuestMemory>,
             None
         };
         let convert = error.map(|(error, _)| {
-            let name = gen.resolve().types[error.id].name.clone().unwrap_or_default();
+            let name = gen.resolve().types[error.id]
+                .name
+                .clone()
+                .unwrap_or_default();
             let owner = error_owner(gen, error.id);
             let trait_path = match owner {
                 Some(i) if Some(i) != interface => {
-                    let path = format!("{}{}::Host", RustGen::root(depth), gen.interface_path(i).join("::"));
+                    let path = format!(
+                        "{}{}::Host",
+                        RustGen::root(depth),
+                        gen.interface_path(i).join("::")
+                    );
                     extra_bounds.push(path.clone());
                     path
                 }
@@ -674,6 +697,12 @@ memory: fn(&mut wasmtime::Caller<'_, T>) -> Option<{HOST_RT}::GuestMemory>,
         let owner_trait = owner_trait.to_string();
         let trappable = flags.trappable;
         let host_call = move |operands: &[String]| -> String {
+            if tracing.is_none() && convert.is_none() {
+                // A plain call, as a hand-written `func_wrap` would make it.
+                let args: String = operands.iter().map(|a| format!(", {a}")).collect();
+                let question = if trappable { "?" } else { "" };
+                return format!("<U as {owner_trait}>::{method}({host}{args}){awaits}{question}");
+            }
             let mut code = String::from("{\n");
             let args: Vec<String> = match &tracing {
                 Some(tr) => {
@@ -694,7 +723,9 @@ memory: fn(&mut wasmtime::Caller<'_, T>) -> Option<{HOST_RT}::GuestMemory>,
                         "{tr}::event!({tr}::Level::TRACE, {});",
                         fields.join(", ")
                     );
-                    (0..operands.len()).map(|i| format!("host_arg{i}")).collect()
+                    (0..operands.len())
+                        .map(|i| format!("host_arg{i}"))
+                        .collect()
                 }
                 None => operands.to_vec(),
             };

@@ -339,7 +339,15 @@ impl<'a> RustGen<'a> {
                 let _ = writeln!(
                     out,
                     "{}\npub struct {name} {{\nbits: {repr},\n}}",
-                    self.derive(&["Clone", "Copy", "Debug", "PartialEq", "Eq", "Hash", "Default"])
+                    self.derive(&[
+                        "Clone",
+                        "Copy",
+                        "Debug",
+                        "PartialEq",
+                        "Eq",
+                        "Hash",
+                        "Default"
+                    ])
                 );
                 let _ = writeln!(out, "impl {name} {{");
                 for (i, flag) in f.flags.iter().enumerate() {
