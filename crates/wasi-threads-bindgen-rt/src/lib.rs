@@ -268,7 +268,7 @@ impl<'a, T: 'static> Cx<'a, T> {
 
     /// Checks that `len` bytes at `ptr`, aligned to `align`, lie in memory.
     pub fn check(&self, what: &str, ptr: i32, len: usize, align: usize) -> Result<()> {
-        if ptr as u32 as usize % align != 0 {
+        if !(ptr as u32 as usize).is_multiple_of(align) {
             return Err(self.trap(
                 what,
                 format_args!("pointer {:#x} is not aligned to {align}", ptr as u32),

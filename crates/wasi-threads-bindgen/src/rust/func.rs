@@ -26,6 +26,9 @@ pub(crate) enum Glue {
     GuestExport,
 }
 
+/// Makes the expression calling the host from the lifted arguments.
+pub(crate) type HostCall<'g> = Box<dyn Fn(&[String]) -> String + 'g>;
+
 pub(crate) struct FuncGen<'g, 'a> {
     pub gen: &'g RustGen<'a>,
     pub glue: Glue,
@@ -59,7 +62,7 @@ pub(crate) struct FuncGen<'g, 'a> {
     pub is_async: bool,
     /// Host imports: the expression calling the host with the lifted
     /// arguments (the trait call, with its error handling and tracing).
-    pub host_call: Option<Box<dyn Fn(&[String]) -> String + 'g>>,
+    pub host_call: Option<HostCall<'g>>,
 }
 
 impl<'g, 'a> FuncGen<'g, 'a> {

@@ -492,7 +492,6 @@ impl HostGen<'_, '_> {
                         func,
                         group.interface,
                         flags,
-                        &owner_trait,
                         depth,
                         &mut extra_bounds,
                     )?;
@@ -644,7 +643,6 @@ memory: fn(&mut wasmtime::Caller<'_, T>) -> Option<{HOST_RT}::GuestMemory>,
         func: &Function,
         interface: Option<InterfaceId>,
         flags: Flags,
-        owner_trait: &str,
         depth: usize,
         extra_bounds: &mut Vec<String>,
     ) -> Result<String, BindgenError> {
@@ -694,7 +692,11 @@ memory: fn(&mut wasmtime::Caller<'_, T>) -> Option<{HOST_RT}::GuestMemory>,
         let params = func.params.clone();
         let result_has_lists = func.result.as_ref().is_some_and(|t| contains_lists(gen, t));
         let has_lists: Vec<bool> = params.iter().map(|p| contains_lists(gen, &p.ty)).collect();
-        let owner_trait = owner_trait.to_string();
+        let owner_trait = match (func.kind.resource(), interface) {
+            (Some(r), _) => resource_trait(gen, r),
+            (None, Some(_)) => "Host".to_string(),
+            (None, None) => format!("{}Imports", self.world_name),
+        };
         let trappable = flags.trappable;
         let host_call = move |operands: &[String]| -> String {
             if tracing.is_none() && convert.is_none() {
