@@ -243,6 +243,69 @@ mod tests {
     }
 
     #[test]
+    fn host_options_reach_the_generator_and_bad_ones_are_named() {
+        let wit = scratch("options");
+        std::fs::write(
+            wit.join("w.wit"),
+            "package t:o;\ninterface i { f: func(x: u32) -> u32; }\nworld w { import i; }\n",
+        )
+        .unwrap();
+        let out = scratch("options-out");
+        let generate = |host: HostOptions| {
+            Build::new(&wit, Target::Host)
+                .out_dir(&out)
+                .host_options(host)
+                .generate_with(&mut Vec::new())
+                .map(|_| std::fs::read_to_string(out.join("host.rs")).unwrap())
+        };
+        let plain = generate(HostOptions::default()).unwrap();
+        assert!(plain.contains("fn f(&mut self, x: u32) -> u32;"), "{plain}");
+        let mut trappable = HostOptions::default();
+        trappable.imports.rules.push((
+            "t:o/i.f".to_string(),
+            crate::Flags {
+                trappable: true,
+                ..crate::Flags::default()
+            },
+        ));
+        let text = generate(trappable).unwrap();
+        assert!(
+            text.contains("fn f(&mut self, x: u32) -> wasmtime::Result<u32>;"),
+            "{text}"
+        );
+        let mut unused = HostOptions::default();
+        unused
+            .imports
+            .rules
+            .push(("t:o/i.g".to_string(), crate::Flags::default()));
+        let e = generate(unused).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("the `imports` rule \"t:o/i.g\" names no imported function"),
+            "{e}"
+        );
+        let mut with = HostOptions::default();
+        with.with
+            .push(("t:o/i.nothing".to_string(), "crate::X".to_string()));
+        let e = generate(with).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("`with` names \"t:o/i.nothing\", which is no type"),
+            "{e}"
+        );
+        let mut error = HostOptions::default();
+        error
+            .trappable_error_type
+            .push(("t:o/i.nothing".to_string(), "E".to_string()));
+        let e = generate(error).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("`trappable_error_type` names \"t:o/i.nothing\""),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn errors_name_what_went_wrong() {
         let wit = scratch("bad");
         std::fs::write(
