@@ -66,7 +66,7 @@ fn exercise(wasm: &std::path::Path) {
         init.call(&mut store, ()).unwrap();
     }
     let memory = store.data().memory.clone().unwrap();
-    let exports = bindings::EverythingExports::new(&mut store, &instance)
+    let exports = bindings::Everything::new(&mut store, &instance)
         .unwrap()
         .with_memory(memory);
 

@@ -391,7 +391,7 @@ fn typed_exports_lower_arguments_into_the_guest_and_lift_results() {
              (i32.const 2096))"#,
     );
     let (mut store, instance) = instantiate(&engine, &wat);
-    let exports = bindings::EverythingExports::new(&mut store, &instance).unwrap();
+    let exports = bindings::Everything::new(&mut store, &instance).unwrap();
     assert_eq!(
         exports
             .call_reverse(&mut store, "hello".to_string())

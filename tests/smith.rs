@@ -129,7 +129,7 @@ fn exercise(
                     .entry(format!("{}: {construct}", target.name()))
                     .or_default() += 1;
             }
-            Ok(Err(e @ BindgenError::Invalid { .. })) => tally
+            Ok(Err(e @ (BindgenError::Invalid { .. } | BindgenError::Options(_)))) => tally
                 .findings
                 .push(format!("{what}: bindgen {}: {e}", target.name())),
             Ok(Err(BindgenError::Load(e))) => tally

@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 
 use wasi_threads_abi::{WitModel, WitOptions};
 
-use crate::{generate, BindgenError, Target};
+#[cfg(test)]
+use crate::generate;
+use crate::{generate_with, BindgenError, HostOptions, Target};
 
 /// What a build script asks for; [`Build::generate`] does it.
 #[derive(Clone, Debug)]
@@ -29,6 +31,7 @@ pub struct Build {
     path: PathBuf,
     target: Target,
     options: WitOptions,
+    host: HostOptions,
     out_dir: Option<PathBuf>,
 }
 
@@ -76,6 +79,7 @@ impl Build {
             path: path.into(),
             target,
             options: WitOptions::default(),
+            host: HostOptions::default(),
             out_dir: None,
         }
     }
@@ -89,6 +93,13 @@ impl Build {
     /// Every option of the model (package, world, interface, module).
     pub fn options(mut self, options: WitOptions) -> Build {
         self.options = options;
+        self
+    }
+
+    /// Options of host bindings (`imports`, `trappable_error_type`, ...),
+    /// as `host!` takes them.
+    pub fn host_options(mut self, options: HostOptions) -> Build {
+        self.host = options;
         self
     }
 
@@ -119,7 +130,7 @@ impl Build {
         for source in &model.sources {
             let _ = writeln!(directives, "cargo:rerun-if-changed={}", source.display());
         }
-        let generated = generate(&model, self.target)?;
+        let generated = generate_with(&model, self.target, &self.host)?;
         let mut written = Vec::new();
         for (name, text) in &generated.files {
             let path = out_dir.join(file_name(name, self.target));
@@ -229,6 +240,69 @@ mod tests {
             watched.sort();
             assert_eq!(watched, wit_files(&wit), "{directives}");
         }
+    }
+
+    #[test]
+    fn host_options_reach_the_generator_and_bad_ones_are_named() {
+        let wit = scratch("options");
+        std::fs::write(
+            wit.join("w.wit"),
+            "package t:o;\ninterface i { f: func(x: u32) -> u32; }\nworld w { import i; }\n",
+        )
+        .unwrap();
+        let out = scratch("options-out");
+        let generate = |host: HostOptions| {
+            Build::new(&wit, Target::Host)
+                .out_dir(&out)
+                .host_options(host)
+                .generate_with(&mut Vec::new())
+                .map(|_| std::fs::read_to_string(out.join("host.rs")).unwrap())
+        };
+        let plain = generate(HostOptions::default()).unwrap();
+        assert!(plain.contains("fn f(&mut self, x: u32) -> u32;"), "{plain}");
+        let mut trappable = HostOptions::default();
+        trappable.imports.rules.push((
+            "t:o/i.f".to_string(),
+            crate::Flags {
+                trappable: true,
+                ..crate::Flags::default()
+            },
+        ));
+        let text = generate(trappable).unwrap();
+        assert!(
+            text.contains("fn f(&mut self, x: u32) -> wasmtime::Result<u32>;"),
+            "{text}"
+        );
+        let mut unused = HostOptions::default();
+        unused
+            .imports
+            .rules
+            .push(("t:o/i.g".to_string(), crate::Flags::default()));
+        let e = generate(unused).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("the `imports` rule \"t:o/i.g\" names no imported function"),
+            "{e}"
+        );
+        let mut with = HostOptions::default();
+        with.with
+            .push(("t:o/i.nothing".to_string(), "crate::X".to_string()));
+        let e = generate(with).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("`with` names \"t:o/i.nothing\", which is no type"),
+            "{e}"
+        );
+        let mut error = HostOptions::default();
+        error
+            .trappable_error_type
+            .push(("t:o/i.nothing".to_string(), "E".to_string()));
+        let e = generate(error).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("`trappable_error_type` names \"t:o/i.nothing\""),
+            "{e}"
+        );
     }
 
     #[test]

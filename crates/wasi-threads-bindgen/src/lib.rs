@@ -32,6 +32,8 @@
 
 pub mod build;
 mod c;
+pub mod macro_input;
+pub mod options;
 mod rust;
 
 use std::fmt;
@@ -40,6 +42,7 @@ use std::path::Path;
 use wasi_threads_abi::support::{self, Generator};
 use wasi_threads_abi::{LoadError, WitModel, WitOptions};
 
+pub use crate::options::{Flags, FunctionConfig, HostOptions};
 use crate::rust::{RustGen, Side};
 
 /// What to generate.
@@ -93,6 +96,9 @@ pub enum BindgenError {
     /// The generator could not produce valid code for a function (for
     /// Rust: the code does not parse); nothing is output.
     Invalid { function: String, message: String },
+    /// An option of the host bindings names nothing in the world, or
+    /// something it cannot apply to.
+    Options(String),
 }
 
 impl BindgenError {
@@ -114,6 +120,7 @@ impl fmt::Display for BindgenError {
             BindgenError::Invalid { function, message } => {
                 write!(f, "cannot generate bindings for `{function}`: {message}")
             }
+            BindgenError::Options(message) => write!(f, "{message}"),
         }
     }
 }
@@ -183,15 +190,32 @@ pub(crate) fn parses<T: syn::parse::Parse>(code: &str, function: &str) -> Result
 
 /// Generates bindings for a loaded model.
 pub fn generate(model: &WitModel, target: Target) -> Result<Generated, BindgenError> {
+    generate_with(model, target, &HostOptions::default())
+}
+
+/// Generates host bindings for a loaded model with `options`, as `host!`
+/// does with the options of its input.
+pub fn generate_host(model: &WitModel, options: &HostOptions) -> Result<Generated, BindgenError> {
+    generate_with(model, Target::Host, options)
+}
+
+/// Generates bindings; `host` applies to [`Target::Host`] only.
+pub fn generate_with(
+    model: &WitModel,
+    target: Target,
+    host: &HostOptions,
+) -> Result<Generated, BindgenError> {
     check_support(model, target)?;
     let mut generated = match target {
         Target::Host => rust::host::generate(&RustGen {
             wm: model,
             side: Side::Host,
+            host: Some(host),
         }),
         Target::Rust => rust::guest::generate(&RustGen {
             wm: model,
             side: Side::Guest,
+            host: None,
         }),
         Target::C => c::generate(model),
     }?;

@@ -489,7 +489,11 @@ fn execute(
             let wit = WitModel::load(&path, &select.options())?;
             let generated = match wasi_threads_bindgen::generate(&wit, target.target()) {
                 Ok(g) => g,
-                Err(e @ (BindgenError::Unsupported { .. } | BindgenError::Invalid { .. })) => {
+                Err(
+                    e @ (BindgenError::Unsupported { .. }
+                    | BindgenError::Invalid { .. }
+                    | BindgenError::Options(_)),
+                ) => {
                     let _ = writeln!(err, "error: {e}");
                     return Ok(EXIT_DIFFERENT);
                 }

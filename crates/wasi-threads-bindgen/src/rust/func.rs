@@ -26,6 +26,9 @@ pub(crate) enum Glue {
     GuestExport,
 }
 
+/// Makes the expression calling the host from the lifted arguments.
+pub(crate) type HostCall<'g> = Box<dyn Fn(&[String]) -> String + 'g>;
+
 pub(crate) struct FuncGen<'g, 'a> {
     pub gen: &'g RustGen<'a>,
     pub glue: Glue,
@@ -55,6 +58,11 @@ pub(crate) struct FuncGen<'g, 'a> {
     wasm_ret: Option<String>,
     /// An instruction this generator has no code for: the glue is refused.
     pub error: Option<String>,
+    /// Host glue for an async store: guest calls are `call_async`.
+    pub is_async: bool,
+    /// Host imports: the expression calling the host with the lifted
+    /// arguments (the trait call, with its error handling and tracing).
+    pub host_call: Option<HostCall<'g>>,
 }
 
 impl<'g, 'a> FuncGen<'g, 'a> {
@@ -80,6 +88,8 @@ impl<'g, 'a> FuncGen<'g, 'a> {
             post_return: None,
             wasm_ret: None,
             error: None,
+            is_async: false,
+            host_call: None,
         }
     }
 
@@ -98,7 +108,30 @@ impl<'g, 'a> FuncGen<'g, 'a> {
     }
 
     fn rt(&self) -> String {
-        format!("{}_rt", RustGen::root(self.depth))
+        if self.host() {
+            super::HOST_RT.to_string()
+        } else {
+            format!("{}_rt", RustGen::root(self.depth))
+        }
+    }
+
+    /// A guest allocation from host glue.
+    fn realloc_call(&self, size: &str, align: impl std::fmt::Display) -> String {
+        let what = self.what();
+        if self.is_async {
+            format!("cx.realloc_async({what}, {size}, {align}).await?")
+        } else {
+            format!("cx.realloc({what}, {size}, {align})?")
+        }
+    }
+
+    /// `.call(...)` of a guest function from host glue.
+    fn guest_call(&self, func: &str, args: &str) -> String {
+        if self.is_async {
+            format!("{func}.call_async(&mut cx.store, {args}).await?")
+        } else {
+            format!("{func}.call(&mut cx.store, {args})?")
+        }
     }
 
     fn what(&self) -> String {
@@ -224,10 +257,8 @@ impl<'g, 'a> FuncGen<'g, 'a> {
         if self.host() {
             self.uses_realloc = true;
             self.uses_memory = true;
-            let what = self.what();
-            self.line(format!(
-                "let p{n} = cx.realloc({what}, {vec}.len() * {size}, {align})?;"
-            ));
+            let call = self.realloc_call(&format!("{vec}.len() * {size}"), align);
+            self.line(format!("let p{n} = {call};"));
         } else {
             self.line(format!(
                 "let layout{n} = {rt}::Layout::from_size_align({vec}.len() * {size}, {align}).unwrap();
@@ -697,7 +728,7 @@ let base = base{n} + (i * {size}) as i32;
                 let n = self.tmp();
                 let call = if self.host() {
                     let args: String = operands.iter().map(|op| format!("{op}, ")).collect();
-                    format!("{}.call(&mut cx.store, ({args}))?", self.callee)
+                    self.guest_call(&self.callee, &format!("({args})"))
                 } else {
                     format!("{}({})", self.callee, operands.join(", "))
                 };
@@ -713,7 +744,9 @@ let base = base{n} + (i * {size}) as i32;
             }
             Instruction::CallInterface { func, .. } => {
                 let n = self.tmp();
-                let call = if self.host() {
+                let call = if let Some(host_call) = &self.host_call {
+                    host_call(operands)
+                } else if self.host() {
                     let args: String = operands.iter().map(|op| format!(", {op}")).collect();
                     format!("{}(get(cx.store.data_mut()){args})?", self.callee)
                 } else {
@@ -739,9 +772,13 @@ let base = base{n} + (i * {size}) as i32;
                         (self.post_return.clone(), self.wasm_ret.clone())
                     {
                         let n = self.tmp();
+                        let call = self.guest_call("post", &ret);
                         self.line(format!(
-                            "let v{n} = {value};\nif let Some(post) = &{post} {{\npost.call(&mut cx.store, {ret})?;\n}}\nOk(v{n})"
+                            "let v{n} = {value};\nif let Some(post) = &{post} {{\n{call};\n}}\nOk(v{n})"
                         ));
+                    } else if self.is_async {
+                        // An async block's error type is not inferred from `?`.
+                        self.line(format!("Ok::<_, wasmtime::Error>({value})"));
                     } else {
                         self.line(format!("Ok({value})"));
                     }
@@ -753,12 +790,8 @@ let base = base{n} + (i * {size}) as i32;
                 self.uses_realloc = true;
                 self.uses_memory = true;
                 let n = self.tmp();
-                let what = self.what();
-                self.line(format!(
-                    "let p{n} = cx.realloc({what}, {}, {})?;",
-                    size.size_wasm32(),
-                    align.align_wasm32()
-                ));
+                let call = self.realloc_call(&size.size_wasm32().to_string(), align.align_wasm32());
+                self.line(format!("let p{n} = {call};"));
                 results.push(format!("p{n}"));
             }
             Instruction::GuestDeallocate { size, align } => {

@@ -1,32 +1,64 @@
 //! Host bindings for wasmtime core modules, in the style of
 //! `wasmtime::component::bindgen!`: per imported interface a `Host` trait
-//! and `add_to_linker`, which defines every import under the model's core
-//! module and name with the model's core signature; and a struct with typed
-//! access to the world's exports.
+//! (with a `Host<Resource>` trait per resource) and `add_to_linker`, which
+//! defines every import under the model's core module and name with the
+//! model's core signature; the world's struct with typed access to its
+//! exports, and its `...Pre` and `...Indices`, which resolve the exports once
+//! per module. The support code is the `wasi-threads-bindgen-rt` crate,
+//! named by its absolute path, so every generated world shares its types.
+//!
+//! The [`HostOptions`](crate::HostOptions) decide, per function, whether
+//! the host returns the plain value or `wasmtime::Result` (`trappable`,
+//! `trappable_error_type`), is async, and is traced.
 
 use std::fmt::Write;
 
 use wit_bindgen_core::abi::{self, AbiVariant, LiftLower};
-use wit_parser::{Function, InterfaceId};
+use wit_parser::{Function, FunctionKind, InterfaceId, Type, TypeDefKind, TypeId, TypeOwner};
 
 use wasi_threads_abi::{CoreFunc, Meaning, WitItem};
 
 use super::func::{FuncGen, Glue};
-use super::{camel, docs, snake, ModTree, RustGen};
-use crate::{BindgenError, Generated};
+use super::{camel, docs, snake, user_path, ModTree, RustGen, HOST_RT};
+use crate::options::{Flags, Rules};
+use crate::{BindgenError, Generated, HostOptions};
 
 const ALLOW: &str = "#[allow(unused, clippy::all)]";
 
-/// An import of one interface (or of the world itself when `None`).
+/// The imports of one interface (or of the world itself when `None`).
 struct Group<'m> {
     interface: Option<InterfaceId>,
     funcs: Vec<(&'m CoreFunc, &'m WitItem)>,
 }
 
+/// A `trappable_error_type`: the WIT error type, and the user's type.
+struct TrappableError {
+    id: TypeId,
+    rust: String,
+}
+
+/// What one generation needs besides the model.
+struct HostGen<'g, 'a> {
+    gen: &'g RustGen<'a>,
+    imports: Rules<'g>,
+    exports: Rules<'g>,
+    errors: Vec<TrappableError>,
+    world_name: String,
+}
+
 pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
+    let default = HostOptions::default();
+    let options = gen.host.unwrap_or(&default);
     let wm = gen.wm;
+    let hg = HostGen {
+        gen,
+        imports: Rules::new(&options.imports),
+        exports: Rules::new(&options.exports),
+        errors: trappable_errors(gen, options)?,
+        world_name: world_name(gen),
+    };
+    check_with(gen, options)?;
     let mut tree = ModTree::default();
-    let world_name = world_name(gen);
 
     // Types.
     for id in gen.interfaces() {
@@ -47,7 +79,9 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
         gen.define_type(&mut root, ty, 0, None);
     }
 
-    // Imports, grouped by interface in model order.
+    // Imports, grouped by interface in model order; an interface whose
+    // error type is trappable has a `Host` trait for its conversion even
+    // when it has no functions of its own.
     let mut groups: Vec<Group<'_>> = Vec::new();
     for (core, item) in wm.model.imports.iter().zip(&wm.import_items) {
         let iface = item.interface();
@@ -59,35 +93,58 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
             }),
         }
     }
+    for error in &hg.errors {
+        let owner = error_owner(gen, error.id);
+        if !groups.iter().any(|g| g.interface == owner) {
+            groups.push(Group {
+                interface: owner,
+                funcs: Vec::new(),
+            });
+        }
+    }
     let mut bounds = Vec::new();
     let mut adds = Vec::new();
+    let mut any_async = false;
     for group in &groups {
-        let (path, trait_name) = match group.interface {
-            Some(id) => (gen.interface_path(id), "Host".to_string()),
-            None => (Vec::new(), format!("{world_name}Imports")),
+        let path = match group.interface {
+            Some(id) => gen.interface_path(id),
+            None => Vec::new(),
         };
-        let depth = path.len();
         let prefix = if path.is_empty() {
             String::new()
         } else {
             format!("{}::", path.join("::"))
         };
-        let add = if path.is_empty() {
+        let (code, trait_name, is_async) = hg.import_group(group, path.len())?;
+        any_async |= is_async;
+        bounds.push(format!("{prefix}{trait_name}"));
+        adds.push(if path.is_empty() {
             "add_imports_to_linker_with_memory".to_string()
         } else {
             format!("{prefix}add_to_linker_with_memory")
-        };
-        bounds.push(format!("{prefix}{trait_name}"));
-        adds.push(add);
-        let code = import_group(gen, group, depth, &trait_name)?;
+        });
         tree.at(&path).body.push_str(&code);
+    }
+    if let Some(rule) = hg.imports.unused() {
+        return Err(BindgenError::Options(format!(
+            "the `imports` rule \"{rule}\" names no imported function of {}",
+            wm.model.origin
+        )));
     }
 
     // The world's add_to_linker.
+    if any_async {
+        bounds.push("Send".to_string());
+    }
     let bound = if bounds.is_empty() {
         "?Sized".to_string()
     } else {
         bounds.join(" + ")
+    };
+    let t_bound = if any_async {
+        "Send + 'static"
+    } else {
+        "'static"
     };
     let _ = writeln!(
         root,
@@ -95,20 +152,20 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
 /// implementation in the store's data; guest memory is the instance's
 /// `memory` export.
 {ALLOW}
-pub fn add_to_linker<T: 'static, U: {bound}>(
+pub fn add_to_linker<T: {t_bound}, U: {bound}>(
 linker: &mut wasmtime::Linker<T>,
 get: impl Fn(&mut T) -> &mut U + Send + Sync + Copy + 'static,
 ) -> wasmtime::Result<()> {{
-add_to_linker_with_memory(linker, get, _rt::exported_memory::<T>)
+add_to_linker_with_memory(linker, get, {HOST_RT}::exported_memory::<T>)
 }}
 
 /// Like [`add_to_linker`], with `memory` finding the guest's memory, for
 /// modules that import their (shared) memory without exporting it.
 {ALLOW}
-pub fn add_to_linker_with_memory<T: 'static, U: {bound}>(
+pub fn add_to_linker_with_memory<T: {t_bound}, U: {bound}>(
 linker: &mut wasmtime::Linker<T>,
 get: impl Fn(&mut T) -> &mut U + Send + Sync + Copy + 'static,
-memory: fn(&mut wasmtime::Caller<'_, T>) -> Option<_rt::GuestMemory>,
+memory: fn(&mut wasmtime::Caller<'_, T>) -> Option<{HOST_RT}::GuestMemory>,
 ) -> wasmtime::Result<()> {{"
     );
     for add in &adds {
@@ -116,22 +173,19 @@ memory: fn(&mut wasmtime::Caller<'_, T>) -> Option<_rt::GuestMemory>,
     }
     root.push_str("Ok(())\n}\n");
 
-    root.push_str(&exports(gen, &world_name)?);
-    let _ = writeln!(
-        root,
-        "{ALLOW}\npub mod _rt {{\n{}\n}}\npub use _rt::{{GuestMemory, Resource}};",
-        include_str!("host_rt.rs")
-            .lines()
-            .filter(|l| !l.starts_with("// ") && !l.starts_with("#!["))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    root.push_str(&hg.exports()?);
+    if let Some(rule) = hg.exports.unused() {
+        return Err(BindgenError::Options(format!(
+            "the `exports` rule \"{rule}\" names no exported function of {}",
+            wm.model.origin
+        )));
+    }
 
     tree.body = root + &tree.body;
     let mut out = String::new();
     tree.render(ALLOW, &mut out);
     Ok(Generated {
-        files: vec![(format!("{}.rs", snake(&world_name)), out)],
+        files: vec![(format!("{}.rs", snake(&hg.world_name)), out)],
     })
 }
 
@@ -139,6 +193,118 @@ pub(crate) fn world_name(gen: &RustGen<'_>) -> String {
     match gen.wm.world {
         Some(w) => camel(&gen.resolve().worlds[w].name),
         None => camel(&gen.resolve().packages[gen.wm.package].name.name),
+    }
+}
+
+/// Every named type the bindings define.
+fn named_types(gen: &RustGen<'_>) -> Vec<TypeId> {
+    let mut out = Vec::new();
+    for id in gen.interfaces() {
+        out.extend(gen.resolve().interfaces[id].types.values().copied());
+    }
+    out.extend(gen.world_types());
+    out
+}
+
+/// The types `trappable_error_type` names; a name that is no type of the
+/// world is an error.
+fn trappable_errors(
+    gen: &RustGen<'_>,
+    options: &HostOptions,
+) -> Result<Vec<TrappableError>, BindgenError> {
+    let types = named_types(gen);
+    let mut out = Vec::new();
+    for (key, rust) in &options.trappable_error_type {
+        let id = types
+            .iter()
+            .copied()
+            .find(|id| gen.type_keys(*id).contains(key))
+            .ok_or_else(|| {
+                BindgenError::Options(format!(
+                    "`trappable_error_type` names \"{key}\", which is no type of {}",
+                    gen.wm.model.origin
+                ))
+            })?;
+        if !matches!(gen.resolve().types[id].owner, TypeOwner::Interface(_)) {
+            return Err(BindgenError::Options(format!(
+                "`trappable_error_type` names \"{key}\", which is not defined in an interface"
+            )));
+        }
+        out.push(TrappableError {
+            id,
+            rust: rust.clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// Every `with` key names a type of the world.
+fn check_with(gen: &RustGen<'_>, options: &HostOptions) -> Result<(), BindgenError> {
+    let types = named_types(gen);
+    for (key, _) in &options.with {
+        if !types.iter().any(|id| gen.type_keys(*id).contains(key)) {
+            return Err(BindgenError::Options(format!(
+                "`with` names \"{key}\", which is no type of {}; `with` replaces types (\"ns:pkg/iface.type\"), not interfaces",
+                gen.wm.model.origin
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The interface that defines an error type (`None`: the world).
+fn error_owner(gen: &RustGen<'_>, id: TypeId) -> Option<InterfaceId> {
+    match gen.resolve().types[id].owner {
+        TypeOwner::Interface(i) => Some(i),
+        _ => None,
+    }
+}
+
+/// The type a `type` alias chain ends at.
+fn dealias(gen: &RustGen<'_>, mut id: TypeId) -> TypeId {
+    while let TypeDefKind::Type(Type::Id(next)) = &gen.resolve().types[id].kind {
+        id = *next;
+    }
+    id
+}
+
+/// Whether lifting a value of `ty` from core values can neither trap nor
+/// read memory: integers, floats, bools, flags and handles, and records and
+/// tuples of those. (A `char` or a discriminant is checked, a string or list
+/// is read from memory.)
+fn lifts_without_checks(gen: &RustGen<'_>, ty: &Type) -> bool {
+    match ty {
+        Type::Char | Type::String | Type::ErrorContext => false,
+        Type::Id(id) => match &gen.resolve().types[*id].kind {
+            TypeDefKind::Type(t) => lifts_without_checks(gen, t),
+            TypeDefKind::Handle(_) | TypeDefKind::Flags(_) | TypeDefKind::Resource => true,
+            TypeDefKind::Record(r) => r.fields.iter().all(|f| lifts_without_checks(gen, &f.ty)),
+            TypeDefKind::Tuple(t) => t.types.iter().all(|t| lifts_without_checks(gen, t)),
+            _ => false,
+        },
+        _ => true,
+    }
+}
+
+/// Whether a value of `ty` holds a list (a `string` is not one), for
+/// tracing, which shows such values only when verbose.
+fn contains_lists(gen: &RustGen<'_>, ty: &Type) -> bool {
+    let Type::Id(id) = ty else { return false };
+    match &gen.resolve().types[*id].kind {
+        TypeDefKind::List(_) | TypeDefKind::FixedLengthList(..) | TypeDefKind::Map(..) => true,
+        TypeDefKind::Type(t) | TypeDefKind::Option(t) => contains_lists(gen, t),
+        TypeDefKind::Result(r) => {
+            r.ok.iter()
+                .chain(r.err.iter())
+                .any(|t| contains_lists(gen, t))
+        }
+        TypeDefKind::Record(r) => r.fields.iter().any(|f| contains_lists(gen, &f.ty)),
+        TypeDefKind::Tuple(t) => t.types.iter().any(|t| contains_lists(gen, t)),
+        TypeDefKind::Variant(v) => v
+            .cases
+            .iter()
+            .any(|c| c.ty.as_ref().is_some_and(|t| contains_lists(gen, t))),
+        _ => false,
     }
 }
 
@@ -161,13 +327,9 @@ fn arg_labels(gen: &RustGen<'_>, func: &Function, core: &CoreFunc) -> Vec<String
     labels
 }
 
-fn core_params(core: &CoreFunc) -> (String, String) {
-    let params: Vec<String> = core
-        .params
-        .iter()
-        .enumerate()
-        .map(|(i, p)| format!("arg{i}: {}", p.ty))
-        .collect();
+/// The core parameter types and the core result type of a function.
+fn core_types(core: &CoreFunc) -> (Vec<String>, String) {
+    let params = core.params.iter().map(|p| p.ty.to_string()).collect();
     let results = match core.result_types().as_slice() {
         [] => "()".to_string(),
         [one] => one.to_string(),
@@ -179,301 +341,790 @@ fn core_params(core: &CoreFunc) -> (String, String) {
                 .join(", ")
         ),
     };
-    (params.join(", "), results)
+    (params, results)
 }
 
-/// The trait and `add_to_linker` of one imported interface.
-fn import_group(
-    gen: &RustGen<'_>,
-    group: &Group<'_>,
-    depth: usize,
-    trait_name: &str,
-) -> Result<String, BindgenError> {
-    let rt = format!("{}_rt", RustGen::root(depth));
-    let mut methods = String::new();
-    let mut defs = String::new();
-    for (core, item) in &group.funcs {
-        let qualified = crate::qualified(core);
-        let (params, results) = core_params(core);
-        let (methods_start, defs_start) = (methods.len(), defs.len());
-        match item {
-            WitItem::Function { func, .. } => {
-                let name = gen.func_name(func);
-                docs(&mut methods, &func.docs);
-                let args: String = func
-                    .params
-                    .iter()
-                    .map(|p| format!(", {}: {}", snake(&p.name), gen.ty(&p.ty, depth, true)))
-                    .collect();
-                let ret = func
-                    .result
-                    .as_ref()
-                    .map_or("()".to_string(), |t| gen.ty(t, depth, false));
-                let _ = writeln!(
-                    methods,
-                    "fn {name}(&mut self{args}) -> {rt}::Result<{ret}>;"
-                );
-
-                let mut fg = FuncGen::new(gen, Glue::HostImport, depth, func);
-                fg.callee = format!("U::{name}");
-                fg.arg_labels = arg_labels(gen, func, core);
-                abi::call(
-                    gen.resolve(),
-                    AbiVariant::GuestImport,
-                    LiftLower::LiftArgsLowerResults,
-                    func,
-                    &mut fg,
-                    false,
-                );
-                if let Some(message) = fg.error.take() {
-                    return Err(BindgenError::Invalid {
-                        function: qualified,
-                        message,
-                    });
-                }
-                // The return area is checked before the host runs, so a bad
-                // pointer traps before any side effect.
-                let mut src = String::new();
-                if let Some(Meaning::ReturnArea(area)) = core
-                    .params
-                    .last()
-                    .filter(|_| core.retptr)
-                    .map(|p| &p.meaning)
-                {
-                    fg.uses_memory = true;
-                    let _ = writeln!(
-                        src,
-                        "cx.check(\"result\", arg{}, {}, {})?;",
-                        core.params.len() - 1,
-                        area.size,
-                        area.align
-                    );
-                }
-                src.push_str(&fg.src);
-                let memory = if fg.uses_memory {
-                    "memory(&mut caller)"
-                } else {
-                    "None"
-                };
-                let realloc = if fg.uses_realloc {
-                    format!("{rt}::caller_realloc(&mut caller)")
-                } else {
-                    "None".to_string()
-                };
-                // Glue that needs no memory and no trap context is a plain
-                // call of the trait, as a hand-written `func_wrap` would be.
-                let scalar = !src.replace("get(cx.store.data_mut())", "").contains("cx.");
-                if scalar {
-                    let _ = writeln!(
-                        defs,
-                        "linker.func_wrap({:?}, {:?}, move |mut caller: wasmtime::Caller<'_, T>, {params}| -> wasmtime::Result<{results}> {{
-{}}})?;",
-                        core.module.as_deref().unwrap_or_default(),
-                        core.name,
-                        src.replace("get(cx.store.data_mut())", "get(caller.data_mut())")
-                    );
-                } else {
-                    let _ = writeln!(
-                    defs,
-                    "linker.func_wrap({:?}, {:?}, move |mut caller: wasmtime::Caller<'_, T>, {params}| -> wasmtime::Result<{results}> {{
-let memory = {memory};
-let realloc = {realloc};
-let mut cx = {rt}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut caller), memory, realloc, {qualified:?});
-{}}})?;",
-                    core.module.as_deref().unwrap_or_default(),
-                    core.name,
-                    src
-                );
-                }
-            }
-            WitItem::ResourceDrop { resource, .. } => {
-                let r = gen.resource_name(*resource);
-                let ty = gen.type_path(*resource, depth);
-                let name = format!("{}_drop", snake(&r));
-                let _ = writeln!(
-                    methods,
-                    "/// The guest dropped its handle to a `{r}`.\nfn {name}(&mut self, rep: {rt}::Resource<{ty}>) -> {rt}::Result<()>;"
-                );
-                let _ = writeln!(
-                    defs,
-                    "linker.func_wrap({:?}, {:?}, move |mut caller: wasmtime::Caller<'_, T>, {params}| -> wasmtime::Result<()> {{
-U::{name}(get(caller.data_mut()), {rt}::Resource::new(arg0 as u32))
-}})?;",
-                    core.module.as_deref().unwrap_or_default(),
-                    core.name,
-                );
-            }
-            // Exported resources are refused before generation (the
-            // support table); their intrinsics have no host binding yet.
-            WitItem::ExportedResource { .. } => continue,
-        }
-        crate::parses::<syn::File>(
-            &format!("trait T {{\n{}}}", &methods[methods_start..]),
-            &qualified,
-        )?;
-        crate::parses::<syn::Block>(&format!("{{\n{}}}", &defs[defs_start..]), &qualified)?;
-    }
-    let add = if depth == 0 {
-        "add_imports_to_linker"
+/// The closure parameters of a host function: separate for `func_wrap`,
+/// one tuple for `func_wrap_async`.
+fn closure_params(core: &CoreFunc, is_async: bool) -> String {
+    let (types, _) = core_types(core);
+    let names: Vec<String> = (0..types.len()).map(|i| format!("arg{i}")).collect();
+    if is_async {
+        let names: String = names.iter().map(|n| format!("{n},")).collect();
+        let types: String = types.iter().map(|t| format!("{t},")).collect();
+        format!(", ({names}): ({types})")
     } else {
-        "add_to_linker"
-    };
-    // Items at the root are not inside a module carrying the allowances.
-    let allow = if depth == 0 { ALLOW } else { "" };
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "/// What the host implements for the guest's imports.
+        names
+            .iter()
+            .zip(&types)
+            .map(|(n, t)| format!(", {n}: {t}"))
+            .collect()
+    }
+}
+
+/// The name of a resource's trait.
+fn resource_trait(gen: &RustGen<'_>, r: TypeId) -> String {
+    format!("Host{}", camel(&gen.resource_name(r)))
+}
+
+/// A function's method name in its trait: as `bindgen!`, a resource's
+/// functions drop the resource's name (`new`, `get`, ...).
+fn method_name(func: &Function) -> String {
+    match func.kind {
+        FunctionKind::Constructor(_) => "new".to_string(),
+        _ => snake(func.item_name()),
+    }
+}
+
+impl HostGen<'_, '_> {
+    fn tracing(&self) -> String {
+        format!("{HOST_RT}::__internal::tracing")
+    }
+
+    /// The `trappable_error_type` a function's `result<_, E>` uses.
+    fn trappable_error(&self, func: &Function) -> Option<(&TrappableError, Option<Type>)> {
+        let Some(Type::Id(id)) = func.result else {
+            return None;
+        };
+        let TypeDefKind::Result(r) = &self.gen.resolve().types[dealias(self.gen, id)].kind else {
+            return None;
+        };
+        let Some(Type::Id(err)) = r.err else {
+            return None;
+        };
+        let err = dealias(self.gen, err);
+        self.errors
+            .iter()
+            .find(|e| dealias(self.gen, e.id) == err)
+            .map(|e| (e, r.ok))
+    }
+
+    /// The Rust result type of a host function's trait method.
+    fn host_result(&self, func: &Function, flags: Flags, depth: usize) -> String {
+        let gen = self.gen;
+        let plain = func
+            .result
+            .as_ref()
+            .map_or("()".to_string(), |t| gen.ty(t, depth, false));
+        let ty = if !flags.trappable {
+            plain
+        } else if let Some((error, ok)) = self.trappable_error(func) {
+            let ok = ok.map_or("()".to_string(), |t| gen.ty(&t, depth, false));
+            format!("Result<{ok}, {}>", user_path(&error.rust, depth))
+        } else {
+            format!("wasmtime::Result<{plain}>")
+        };
+        if flags.async_ {
+            format!("impl ::core::future::Future<Output = {ty}> + Send")
+        } else {
+            ty
+        }
+    }
+
+    /// The trait method of a host function.
+    fn trait_method(&self, func: &Function, flags: Flags, depth: usize) -> String {
+        let gen = self.gen;
+        let mut out = String::new();
+        docs(&mut out, &func.docs);
+        let args: String = func
+            .params
+            .iter()
+            .map(|p| format!(", {}: {}", snake(&p.name), gen.ty(&p.ty, depth, true)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "fn {}(&mut self{args}) -> {};",
+            method_name(func),
+            self.host_result(func, flags, depth)
+        );
+        out
+    }
+
+    /// The code of one imported interface: its traits and `add_to_linker`;
+    /// returns it with the name of its main trait and whether any of its
+    /// functions is async.
+    fn import_group(
+        &self,
+        group: &Group<'_>,
+        depth: usize,
+    ) -> Result<(String, String, bool), BindgenError> {
+        let gen = self.gen;
+        let trait_name = match group.interface {
+            Some(_) => "Host".to_string(),
+            None => format!("{}Imports", self.world_name),
+        };
+        // Trait methods: the interface's own, and each resource's.
+        let mut methods = String::new();
+        let mut resources: Vec<(TypeId, String, bool)> = Vec::new();
+        let mut defs = String::new();
+        let mut extra_bounds: Vec<String> = Vec::new();
+        let mut any_async = false;
+        let resource_entry = |resources: &mut Vec<(TypeId, String, bool)>, r: TypeId| -> usize {
+            match resources.iter().position(|(id, _, _)| *id == r) {
+                Some(i) => i,
+                None => {
+                    resources.push((r, String::new(), false));
+                    resources.len() - 1
+                }
+            }
+        };
+        for (core, item) in &group.funcs {
+            let qualified = crate::qualified(core);
+            let defs_start = defs.len();
+            let (method_code, flags, owner_trait) = match item {
+                WitItem::Function { func, .. } => {
+                    let flags = self
+                        .imports
+                        .flags(gen.resolve(), group.interface, &func.name);
+                    let owner_trait = match func.kind.resource() {
+                        Some(r) => resource_trait(gen, r),
+                        None => trait_name.clone(),
+                    };
+                    let method = self.trait_method(func, flags, depth);
+                    let def = self.import_func(
+                        core,
+                        func,
+                        group.interface,
+                        flags,
+                        depth,
+                        &mut extra_bounds,
+                    )?;
+                    defs.push_str(&def);
+                    (method, flags, owner_trait)
+                }
+                WitItem::ResourceDrop { resource, .. } => {
+                    let r = gen.resource_name(*resource);
+                    let flags =
+                        self.imports
+                            .flags(gen.resolve(), group.interface, &format!("[drop]{r}"));
+                    let owner_trait = resource_trait(gen, *resource);
+                    let ty = gen.type_path(*resource, depth);
+                    let ret = if flags.async_ {
+                        "impl ::core::future::Future<Output = wasmtime::Result<()>> + Send"
+                            .to_string()
+                    } else {
+                        "wasmtime::Result<()>".to_string()
+                    };
+                    let method = format!(
+                        "/// The guest dropped its handle to a `{r}`.\nfn drop(&mut self, rep: {HOST_RT}::Resource<{ty}>) -> {ret};\n"
+                    );
+                    let call = format!(
+                        "<U as {owner_trait}>::drop(get(caller.data_mut()), {HOST_RT}::Resource::new(arg0 as u32))"
+                    );
+                    let (module, name) = (core.module.as_deref().unwrap_or_default(), &core.name);
+                    let params = closure_params(core, flags.async_);
+                    if flags.async_ {
+                        let _ = writeln!(
+                            defs,
+                            "linker.func_wrap_async({module:?}, {name:?}, move |mut caller: wasmtime::Caller<'_, T>{params}| {HOST_RT}::__internal::Box::new(async move {{ {call}.await }}))?;"
+                        );
+                    } else {
+                        let _ = writeln!(
+                            defs,
+                            "linker.func_wrap({module:?}, {name:?}, move |mut caller: wasmtime::Caller<'_, T>{params}| -> wasmtime::Result<()> {{ {call} }})?;"
+                        );
+                    }
+                    (method, flags, owner_trait)
+                }
+                // Exported resources are refused before generation (the
+                // support table); their intrinsics have no host binding yet.
+                WitItem::ExportedResource { .. } => continue,
+            };
+            any_async |= flags.async_;
+            crate::parses::<syn::File>(&format!("trait T {{\n{method_code}}}"), &qualified)?;
+            crate::parses::<syn::Block>(&format!("{{\n{}}}", &defs[defs_start..]), &qualified)?;
+            if owner_trait == trait_name {
+                methods.push_str(&method_code);
+            } else {
+                let r = match item {
+                    WitItem::Function { func, .. } => func.kind.resource(),
+                    WitItem::ResourceDrop { resource, .. } => Some(*resource),
+                    WitItem::ExportedResource { .. } => None,
+                };
+                if let Some(r) = r {
+                    let i = resource_entry(&mut resources, r);
+                    resources[i].1.push_str(&method_code);
+                    resources[i].2 |= flags.async_;
+                }
+            }
+        }
+        // The conversions of this interface's trappable error types.
+        for error in &self.errors {
+            if error_owner(gen, error.id) != group.interface {
+                continue;
+            }
+            let name = gen.resolve().types[error.id]
+                .name
+                .clone()
+                .unwrap_or_default();
+            let _ = writeln!(
+                methods,
+                "/// Converts the host's error to the WIT `{name}` the guest receives; an `Err` traps.\nfn convert_{}(&mut self, err: {}) -> wasmtime::Result<{}>;",
+                snake(&name),
+                user_path(&error.rust, depth),
+                gen.type_path(error.id, depth),
+            );
+        }
+
+        let mut out = String::new();
+        // Items at the root are not inside a module carrying the allowances.
+        let allow = if depth == 0 { ALLOW } else { "" };
+        let mut supertraits: Vec<String> = Vec::new();
+        for (r, resource_methods, is_async) in &resources {
+            let name = resource_trait(gen, *r);
+            let send = if *is_async { ": Send" } else { "" };
+            let _ = writeln!(
+                out,
+                "/// What the host implements for the guest's `{}` resource.\n{allow}\npub trait {name}{send} {{\n{resource_methods}}}\n",
+                gen.resource_name(*r)
+            );
+            supertraits.push(name);
+        }
+        if any_async {
+            supertraits.push("Send".to_string());
+        }
+        let supertraits = if supertraits.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", supertraits.join(" + "))
+        };
+        extra_bounds.dedup();
+        let bound: String = std::iter::once(trait_name.clone())
+            .chain(extra_bounds)
+            .chain(["?Sized".to_string()])
+            .collect::<Vec<_>>()
+            .join(" + ");
+        let t_bound = if any_async {
+            "Send + 'static"
+        } else {
+            "'static"
+        };
+        let add = if depth == 0 {
+            "add_imports_to_linker"
+        } else {
+            "add_to_linker"
+        };
+        let _ = writeln!(
+            out,
+            "/// What the host implements for the guest's imports.
 {allow}
-pub trait {trait_name} {{
+pub trait {trait_name}{supertraits} {{
 {methods}}}
 
 /// Defines this interface's imports in `linker`; guest memory is the
 /// instance's `memory` export.
 {allow}
-pub fn {add}<T: 'static, U: {trait_name} + ?Sized>(
+pub fn {add}<T: {t_bound}, U: {bound}>(
 linker: &mut wasmtime::Linker<T>,
 get: impl Fn(&mut T) -> &mut U + Send + Sync + Copy + 'static,
 ) -> wasmtime::Result<()> {{
-{add}_with_memory(linker, get, {rt}::exported_memory::<T>)
+{add}_with_memory(linker, get, {HOST_RT}::exported_memory::<T>)
 }}
 
 /// Like [`{add}`], with `memory` finding the guest's memory.
 {allow}
-pub fn {add}_with_memory<T: 'static, U: {trait_name} + ?Sized>(
+pub fn {add}_with_memory<T: {t_bound}, U: {bound}>(
 linker: &mut wasmtime::Linker<T>,
 get: impl Fn(&mut T) -> &mut U + Send + Sync + Copy + 'static,
-memory: fn(&mut wasmtime::Caller<'_, T>) -> Option<{rt}::GuestMemory>,
+memory: fn(&mut wasmtime::Caller<'_, T>) -> Option<{HOST_RT}::GuestMemory>,
 ) -> wasmtime::Result<()> {{
 {defs}Ok(())
 }}"
-    );
-    Ok(out)
-}
-
-/// The struct giving typed access to the world's exports.
-fn exports(gen: &RustGen<'_>, world_name: &str) -> Result<String, BindgenError> {
-    let wm = gen.wm;
-    let mut fields = String::new();
-    let mut inits = String::new();
-    let mut names = Vec::new();
-    let mut methods = String::new();
-    for (core, item) in wm.model.exports.iter().zip(&wm.export_items) {
-        let WitItem::Function { interface, func } = item else {
-            continue;
-        };
-        let base = match interface {
-            Some(i) => format!(
-                "{}_{}",
-                gen.interface_path(*i).last().cloned().unwrap_or_default(),
-                gen.func_name(func)
-            ),
-            None => gen.func_name(func),
-        };
-        let params: Vec<String> = core.params.iter().map(|p| p.ty.to_string()).collect();
-        let params = params.iter().map(|p| format!("{p}, ")).collect::<String>();
-        let (_, results) = core_params(core);
-        let _ = writeln!(
-            fields,
-            "{base}: wasmtime::TypedFunc<({params}), {results}>,"
         );
-        let _ = writeln!(
-            inits,
-            "let {base} = instance.get_typed_func::<({params}), {results}>(&mut store, {:?})?;",
-            core.name
-        );
-        names.push(base.clone());
-        if let [result] = core.result_types().as_slice() {
-            let _ = writeln!(
-                fields,
-                "post_{base}: Option<wasmtime::TypedFunc<{result}, ()>>,"
-            );
-            let _ = writeln!(
-                inits,
-                "let post_{base} = instance.get_typed_func::<{result}, ()>(&mut store, {:?}).ok();",
-                format!("cabi_post_{}", core.name)
-            );
-            names.push(format!("post_{base}"));
-        }
+        Ok((out, trait_name, any_async))
+    }
 
-        let mut fg = FuncGen::new(gen, Glue::HostExport, 0, func);
-        fg.callee = format!("self.{base}");
-        if core.results.len() == 1 {
-            fg.post_return = Some(format!("self.post_{base}"));
-        }
-        fg.params = func.params.iter().map(|p| snake(&p.name)).collect();
+    /// The `linker.func_wrap` (or `func_wrap_async`) of one host function.
+    fn import_func(
+        &self,
+        core: &CoreFunc,
+        func: &Function,
+        interface: Option<InterfaceId>,
+        flags: Flags,
+        depth: usize,
+        extra_bounds: &mut Vec<String>,
+    ) -> Result<String, BindgenError> {
+        let gen = self.gen;
+        let qualified = crate::qualified(core);
+        // Glue whose arguments need no memory and no checks is a plain call
+        // of the trait, as a hand-written `func_wrap` would be; the model
+        // decides.
+        let scalar = !core.retptr
+            && !core.indirect_params
+            && func.params.iter().all(|p| lifts_without_checks(gen, &p.ty));
+        let host = if scalar {
+            "get(caller.data_mut())"
+        } else {
+            "get(cx.store.data_mut())"
+        };
+        let method = method_name(func);
+        let awaits = if flags.async_ { ".await" } else { "" };
+        // How the trait's result becomes the WIT result.
+        let error = if flags.trappable {
+            self.trappable_error(func)
+        } else {
+            None
+        };
+        let convert = error.map(|(error, _)| {
+            let name = gen.resolve().types[error.id]
+                .name
+                .clone()
+                .unwrap_or_default();
+            let owner = error_owner(gen, error.id);
+            let trait_path = match owner {
+                Some(i) if Some(i) != interface => {
+                    let path = format!(
+                        "{}{}::Host",
+                        RustGen::root(depth),
+                        gen.interface_path(i).join("::")
+                    );
+                    extra_bounds.push(path.clone());
+                    path
+                }
+                _ => "Host".to_string(),
+            };
+            format!("<U as {trait_path}>::convert_{}({host}, e)?", snake(&name))
+        });
+        let tracing = flags.tracing.then(|| self.tracing());
+        let verbose = flags.verbose_tracing;
+        let params = func.params.clone();
+        let result_has_lists = func.result.as_ref().is_some_and(|t| contains_lists(gen, t));
+        let has_lists: Vec<bool> = params.iter().map(|p| contains_lists(gen, &p.ty)).collect();
+        let owner_trait = match (func.kind.resource(), interface) {
+            (Some(r), _) => resource_trait(gen, r),
+            (None, Some(_)) => "Host".to_string(),
+            (None, None) => format!("{}Imports", self.world_name),
+        };
+        let trappable = flags.trappable;
+        let host_call = move |operands: &[String]| -> String {
+            if tracing.is_none() && convert.is_none() {
+                // A plain call, as a hand-written `func_wrap` would make it.
+                let args: String = operands.iter().map(|a| format!(", {a}")).collect();
+                let question = if trappable { "?" } else { "" };
+                return format!("<U as {owner_trait}>::{method}({host}{args}){awaits}{question}");
+            }
+            let mut code = String::from("{\n");
+            let args: Vec<String> = match &tracing {
+                Some(tr) => {
+                    // Each argument is evaluated once, then shown and passed.
+                    let mut fields = Vec::new();
+                    for (i, op) in operands.iter().enumerate() {
+                        let _ = writeln!(code, "let host_arg{i} = {op};");
+                        let name = snake(&params[i].name);
+                        if has_lists[i] && !verbose {
+                            fields.push(format!("{name} = {tr}::field::debug(\"...\")"));
+                        } else {
+                            fields.push(format!("{name} = {tr}::field::debug(&host_arg{i})"));
+                        }
+                    }
+                    fields.push("\"call\"".to_string());
+                    let _ = writeln!(
+                        code,
+                        "{tr}::event!({tr}::Level::TRACE, {});",
+                        fields.join(", ")
+                    );
+                    (0..operands.len())
+                        .map(|i| format!("host_arg{i}"))
+                        .collect()
+                }
+                None => operands.to_vec(),
+            };
+            let args: String = args.iter().map(|a| format!(", {a}")).collect();
+            let _ = writeln!(
+                code,
+                "let host_ret = <U as {owner_trait}>::{method}({host}{args}){awaits};"
+            );
+            if let Some(tr) = &tracing {
+                let shown = if result_has_lists && !verbose {
+                    format!("{tr}::field::debug(\"...\")")
+                } else {
+                    format!("{tr}::field::debug(&host_ret)")
+                };
+                let _ = writeln!(
+                    code,
+                    "{tr}::event!({tr}::Level::TRACE, result = {shown}, \"return\");"
+                );
+            }
+            match &convert {
+                Some(convert) => {
+                    let _ = writeln!(
+                        code,
+                        "match host_ret {{\nOk(ok) => Ok(ok),\nErr(e) => Err({convert}),\n}}"
+                    );
+                }
+                None if trappable => code.push_str("host_ret?\n"),
+                None => code.push_str("host_ret\n"),
+            }
+            code.push('}');
+            code
+        };
+
+        let mut fg = FuncGen::new(gen, Glue::HostImport, depth, func);
+        fg.is_async = flags.async_;
+        fg.host_call = Some(Box::new(host_call));
+        fg.arg_labels = arg_labels(gen, func, core);
         abi::call(
             gen.resolve(),
-            AbiVariant::GuestExport,
-            LiftLower::LowerArgsLiftResults,
+            AbiVariant::GuestImport,
+            LiftLower::LiftArgsLowerResults,
             func,
             &mut fg,
             false,
         );
         if let Some(message) = fg.error.take() {
             return Err(BindgenError::Invalid {
-                function: core.name.clone(),
+                function: qualified,
                 message,
             });
         }
-        let args: String = func
+        if scalar && fg.uses_memory {
+            return Err(BindgenError::Invalid {
+                function: qualified,
+                message: "internal: glue the model calls scalar reads memory".to_string(),
+            });
+        }
+        // The return area is checked before the host runs, so a bad pointer
+        // traps before any side effect.
+        let mut src = String::new();
+        if let Some(Meaning::ReturnArea(area)) = core
             .params
-            .iter()
-            .map(|p| format!(", {}: {}", snake(&p.name), gen.ty(&p.ty, 0, false)))
-            .collect();
-        let ret = func
-            .result
-            .as_ref()
-            .map_or("()".to_string(), |t| gen.ty(t, 0, false));
-        let methods_start = methods.len();
-        docs(&mut methods, &func.docs);
-        let _ = writeln!(
-            methods,
-            "pub fn call_{base}<T: 'static>(&self, mut store: impl wasmtime::AsContextMut<Data = T>{args}) -> _rt::Result<{ret}> {{
-let mut cx = _rt::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut store), self.memory.clone(), self.realloc.clone(), {:?});
-{}}}
-
-/// The raw core function of `{}`.
-pub fn {base}(&self) -> &wasmtime::TypedFunc<({params}), {results}> {{
-&self.{base}
-}}",
-            core.name, fg.src, core.name
-        );
-        crate::parses::<syn::ItemImpl>(
-            &format!("impl X {{\n{}}}", &methods[methods_start..]),
-            &core.name,
-        )?;
+            .last()
+            .filter(|_| core.retptr)
+            .map(|p| &p.meaning)
+        {
+            fg.uses_memory = true;
+            let _ = writeln!(
+                src,
+                "cx.check(\"result\", arg{}, {}, {})?;",
+                core.params.len() - 1,
+                area.size,
+                area.align
+            );
+        }
+        src.push_str(&fg.src);
+        let mut body = String::new();
+        if !scalar {
+            let memory = if fg.uses_memory {
+                "memory(&mut caller)"
+            } else {
+                "None"
+            };
+            let realloc = if fg.uses_realloc {
+                format!("{HOST_RT}::caller_realloc(&mut caller)")
+            } else {
+                "None".to_string()
+            };
+            let _ = writeln!(
+                body,
+                "let memory = {memory};
+let realloc = {realloc};
+let mut cx = {HOST_RT}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut caller), memory, realloc, {qualified:?});"
+            );
+        }
+        body.push_str(&src);
+        let span = if flags.tracing {
+            let tr = self.tracing();
+            let module = match interface {
+                Some(i) => gen.resolve().interfaces[i].name.clone().unwrap_or_default(),
+                None => gen
+                    .wm
+                    .world
+                    .map(|w| gen.resolve().worlds[w].name.clone())
+                    .unwrap_or_default(),
+            };
+            format!(
+                "let span = {tr}::span!({tr}::Level::TRACE, \"wit-bindgen import\", module = {module:?}, function = {:?});\n",
+                func.name
+            )
+        } else {
+            String::new()
+        };
+        let (module, name) = (core.module.as_deref().unwrap_or_default(), &core.name);
+        let params = closure_params(core, flags.async_);
+        let (_, results) = core_types(core);
+        let mut out = String::new();
+        if flags.async_ {
+            let instrument = if flags.tracing {
+                ".instrument(span)".to_string()
+            } else {
+                String::new()
+            };
+            let use_instrument = if flags.tracing {
+                format!("use {}::Instrument;\n", self.tracing())
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "linker.func_wrap_async({module:?}, {name:?}, move |mut caller: wasmtime::Caller<'_, T>{params}| {{
+{use_instrument}{span}{HOST_RT}::__internal::Box::new(async move {{
+{body}}}{instrument})
+}})?;"
+            );
+        } else {
+            let enter = if flags.tracing {
+                "let _enter = span.enter();\n"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "linker.func_wrap({module:?}, {name:?}, move |mut caller: wasmtime::Caller<'_, T>{params}| -> wasmtime::Result<{results}> {{
+{span}{enter}{body}}})?;"
+            );
+        }
+        Ok(out)
     }
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "/// Typed access to the exports of an instance of the world.
+
+    /// The struct giving typed access to the world's exports, its
+    /// `...Indices` and `...Pre`.
+    fn exports(&self) -> Result<String, BindgenError> {
+        let gen = self.gen;
+        let wm = gen.wm;
+        let world = &self.world_name;
+        let mut fields = String::new();
+        let mut index_fields = String::new();
+        let mut index_inits = String::new();
+        let mut loads = String::new();
+        let mut names = Vec::new();
+        let mut methods = String::new();
+        let mut any_async = false;
+        for (core, item) in wm.model.exports.iter().zip(&wm.export_items) {
+            let WitItem::Function { interface, func } = item else {
+                continue;
+            };
+            let flags = self.exports.flags(gen.resolve(), *interface, &func.name);
+            any_async |= flags.async_;
+            let base = match interface {
+                Some(i) => format!(
+                    "{}_{}",
+                    gen.interface_path(*i).last().cloned().unwrap_or_default(),
+                    gen.func_name(func)
+                ),
+                None => gen.func_name(func),
+            };
+            let field = format!("export_{base}");
+            let (params, results) = core_types(core);
+            let params: String = params.iter().map(|p| format!("{p}, ")).collect();
+            let typed = format!("wasmtime::TypedFunc<({params}), {results}>");
+            let _ = writeln!(fields, "{field}: {typed},");
+            let _ = writeln!(index_fields, "{field}: wasmtime::ModuleExport,");
+            let _ = writeln!(
+                index_inits,
+                "{field}: {HOST_RT}::module_func_export(module, {:?})?,",
+                core.name
+            );
+            let _ = writeln!(
+                loads,
+                "let {field} = {HOST_RT}::typed_export::<({params}), {results}>(&mut store, instance, &self.{field}, {:?})?;",
+                core.name
+            );
+            names.push(field.clone());
+            let post = format!("post_return_{base}");
+            if let [result] = core.result_types().as_slice() {
+                let _ = writeln!(fields, "{post}: Option<wasmtime::TypedFunc<{result}, ()>>,");
+                let _ = writeln!(index_fields, "{post}: Option<wasmtime::ModuleExport>,");
+                let _ = writeln!(
+                    index_inits,
+                    "{post}: module.get_export_index({:?}),",
+                    format!("cabi_post_{}", core.name)
+                );
+                let _ = writeln!(
+                    loads,
+                    "let {post} = match &self.{post} {{\nSome(export) => Some({HOST_RT}::typed_export::<{result}, ()>(&mut store, instance, export, {:?})?),\nNone => None,\n}};",
+                    format!("cabi_post_{}", core.name)
+                );
+                names.push(post.clone());
+            }
+
+            let mut fg = FuncGen::new(gen, Glue::HostExport, 0, func);
+            fg.is_async = flags.async_;
+            fg.callee = format!("self.{field}");
+            if core.results.len() == 1 {
+                fg.post_return = Some(format!("self.{post}"));
+            }
+            // Arguments are named by position, as in `bindgen!`: WIT names
+            // cannot clash with the glue's own.
+            fg.params = (0..func.params.len()).map(|i| format!("arg{i}")).collect();
+            abi::call(
+                gen.resolve(),
+                AbiVariant::GuestExport,
+                LiftLower::LowerArgsLiftResults,
+                func,
+                &mut fg,
+                false,
+            );
+            if let Some(message) = fg.error.take() {
+                return Err(BindgenError::Invalid {
+                    function: core.name.clone(),
+                    message,
+                });
+            }
+            let args: String = func
+                .params
+                .iter()
+                .enumerate()
+                .map(|(i, p)| format!(", arg{i}: {}", gen.ty(&p.ty, 0, false)))
+                .collect();
+            let ret = func
+                .result
+                .as_ref()
+                .map_or("()".to_string(), |t| gen.ty(t, 0, false));
+            let methods_start = methods.len();
+            docs(&mut methods, &func.docs);
+            let (async_, send) = if flags.async_ {
+                ("async ", "\nwhere\n<S as wasmtime::AsContext>::Data: Send,")
+            } else {
+                ("", "")
+            };
+            let _ = writeln!(
+                methods,
+                "pub {async_}fn call_{base}<S: wasmtime::AsContextMut>(&self, mut store: S{args}) -> wasmtime::Result<{ret}>{send} {{
+let mut cx = {HOST_RT}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut store), self.memory.clone(), self.realloc.clone(), {:?});
+{}}}",
+                core.name, fg.src
+            );
+            crate::parses::<syn::ItemImpl>(
+                &format!("impl X {{\n{}}}", &methods[methods_start..]),
+                &core.name,
+            )?;
+        }
+        let pre_async = if any_async {
+            format!(
+                "
+
+/// [`{world}Pre::instantiate`] for stores with async support.
+pub async fn instantiate_async(&self, mut store: impl wasmtime::AsContextMut<Data = T>) -> wasmtime::Result<{world}>
+where
+T: Send,
+{{
+let mut store = wasmtime::AsContextMut::as_context_mut(&mut store);
+let instance = self.instance_pre.instantiate_async(&mut store).await?;
+self.indices.load(&mut store, &instance)
+}}"
+            )
+        } else {
+            String::new()
+        };
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "/// Typed access to the exports of an instance of the world, as
+/// `bindgen!`'s world struct.
 {ALLOW}
-pub struct {world_name}Exports {{
-memory: Option<_rt::GuestMemory>,
-realloc: Option<_rt::Realloc>,
+pub struct {world} {{
+instance: wasmtime::Instance,
+memory: Option<{HOST_RT}::GuestMemory>,
+realloc: Option<{HOST_RT}::Realloc>,
 {fields}}}
 
+/// Where the world's exports are in a module: resolved once per module
+/// (by name, with their kinds checked), then loaded from each instance
+/// without looking names up.
 {ALLOW}
-impl {world_name}Exports {{
-/// Looks up every export in `instance`; fails naming the first missing
-/// or mistyped one.
+#[derive(Clone)]
+pub struct {world}Indices {{
+memory: Option<wasmtime::ModuleExport>,
+realloc: Option<wasmtime::ModuleExport>,
+{index_fields}}}
+
+{ALLOW}
+impl {world}Indices {{
+/// Finds every export in `module`; fails naming the first missing one.
+pub fn new(module: &wasmtime::Module) -> wasmtime::Result<Self> {{
+Ok({world}Indices {{
+memory: module.get_export_index(\"memory\"),
+realloc: module.get_export_index(\"cabi_realloc\"),
+{index_inits}}})
+}}
+
+/// The exports of `instance`, an instance of the indices' module; fails
+/// naming the first mistyped one.
+pub fn load(&self, mut store: impl wasmtime::AsContextMut, instance: &wasmtime::Instance) -> wasmtime::Result<{world}> {{
+let mut store = wasmtime::AsContextMut::as_context_mut(&mut store);
+let memory = self
+.memory
+.as_ref()
+.and_then(|export| instance.get_module_export(&mut store, export))
+.and_then({HOST_RT}::GuestMemory::of);
+let realloc = match &self.realloc {{
+Some(export) => {HOST_RT}::typed_export::<(i32, i32, i32, i32), i32>(&mut store, instance, export, \"cabi_realloc\").ok(),
+None => None,
+}};
+{loads}Ok({world} {{ instance: *instance, memory, realloc, {} }})
+}}
+}}
+
+/// A module ready to instantiate, with its linker's imports defined and
+/// its exports resolved: what every thread of a program instantiates.
+{ALLOW}
+pub struct {world}Pre<T: 'static> {{
+instance_pre: wasmtime::InstancePre<T>,
+indices: {world}Indices,
+}}
+
+{ALLOW}
+impl<T: 'static> Clone for {world}Pre<T> {{
+fn clone(&self) -> Self {{
+{world}Pre {{ instance_pre: self.instance_pre.clone(), indices: self.indices.clone() }}
+}}
+}}
+
+{ALLOW}
+impl<T: 'static> {world}Pre<T> {{
+/// Resolves the exports of `instance_pre`'s module.
+pub fn new(instance_pre: wasmtime::InstancePre<T>) -> wasmtime::Result<Self> {{
+let indices = {world}Indices::new(instance_pre.module())?;
+Ok({world}Pre {{ instance_pre, indices }})
+}}
+
+pub fn instance_pre(&self) -> &wasmtime::InstancePre<T> {{
+&self.instance_pre
+}}
+
+pub fn indices(&self) -> &{world}Indices {{
+&self.indices
+}}
+
+/// Instantiates the module in `store`.
+pub fn instantiate(&self, mut store: impl wasmtime::AsContextMut<Data = T>) -> wasmtime::Result<{world}> {{
+let mut store = wasmtime::AsContextMut::as_context_mut(&mut store);
+let instance = self.instance_pre.instantiate(&mut store)?;
+self.indices.load(&mut store, &instance)
+}}{pre_async}
+}}
+
+{ALLOW}
+impl {world} {{
+/// The exports of `instance`: resolves them in its module, then loads
+/// them; for many instances of one module, [`{world}Indices`] resolves once.
 pub fn new(mut store: impl wasmtime::AsContextMut, instance: &wasmtime::Instance) -> wasmtime::Result<Self> {{
 let mut store = wasmtime::AsContextMut::as_context_mut(&mut store);
-let memory = _rt::GuestMemory::exported(&mut store, instance);
-let realloc = instance.get_typed_func::<(i32, i32, i32, i32), i32>(&mut store, \"cabi_realloc\").ok();
-{inits}Ok({world_name}Exports {{ memory, realloc, {} }})
+let module = instance.module(&store).clone();
+{world}Indices::new(&module)?.load(&mut store, instance)
+}}
+
+/// Instantiates `module` with `linker`'s definitions.
+pub fn instantiate<T: 'static>(store: impl wasmtime::AsContextMut<Data = T>, module: &wasmtime::Module, linker: &wasmtime::Linker<T>) -> wasmtime::Result<Self> {{
+let pre = linker.instantiate_pre(module)?;
+{world}Pre::new(pre)?.instantiate(store)
+}}
+
+/// The instance.
+pub fn instance(&self) -> wasmtime::Instance {{
+self.instance
 }}
 
 /// Uses `memory` for values passed through memory, for modules that do
 /// not export theirs.
-pub fn with_memory(mut self, memory: impl Into<_rt::GuestMemory>) -> Self {{
+pub fn with_memory(mut self, memory: impl Into<{HOST_RT}::GuestMemory>) -> Self {{
 self.memory = Some(memory.into());
 self
 }}
 
 {methods}}}",
-        names.join(", ")
-    );
-    Ok(out)
+            names.join(", ")
+        );
+        Ok(out)
+    }
 }

@@ -55,11 +55,16 @@ impl ModTree {
     }
 }
 
+/// The runtime crate of host bindings, by its absolute path.
+pub(crate) const HOST_RT: &str = "::wasi_threads_bindgen_rt";
+
 /// What the generators share about a world: the resolve, and where every
 /// interface's module is.
 pub(crate) struct RustGen<'a> {
     pub wm: &'a WitModel,
     pub side: Side,
+    /// Options of host bindings (`None` for guests).
+    pub host: Option<&'a crate::HostOptions>,
 }
 
 const KEYWORDS: &[&str] = &[
@@ -209,7 +214,7 @@ impl<'a> RustGen<'a> {
     fn resource(&self, r: TypeId, depth: usize) -> String {
         let path = self.type_path(r, depth);
         match self.side {
-            Side::Host => format!("{}_rt::Resource<{path}>", Self::root(depth)),
+            Side::Host => format!("{HOST_RT}::Resource<{path}>"),
             Side::Guest => path,
         }
     }
@@ -266,10 +271,16 @@ impl<'a> RustGen<'a> {
             return;
         }
         let name = camel(wit_name);
+        // `with`: the user's type stands for this one.
+        if let Some(path) = self.with_type(id) {
+            docs(out, &def.docs);
+            let _ = writeln!(out, "pub use {} as {name};", user_path(&path, depth));
+            return;
+        }
         let derive = if self.has_guest_resource(&Type::Id(id)) {
-            "#[derive(Debug)]"
+            "#[derive(Debug)]".to_string()
         } else {
-            "#[derive(Clone, Debug, PartialEq)]"
+            self.derive(&["Clone", "Debug", "PartialEq"])
         };
         match &def.kind {
             TypeDefKind::Record(r) => {
@@ -313,7 +324,8 @@ impl<'a> RustGen<'a> {
                 };
                 let _ = writeln!(
                     out,
-                    "#[repr({repr})]\n#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]\npub enum {name} {{"
+                    "#[repr({repr})]\n{}\npub enum {name} {{",
+                    self.derive(&["Clone", "Copy", "Debug", "PartialEq", "Eq", "Hash"])
                 );
                 for c in &e.cases {
                     docs(out, &c.docs);
@@ -326,7 +338,16 @@ impl<'a> RustGen<'a> {
                 let repr = flags_repr(f.flags.len());
                 let _ = writeln!(
                     out,
-                    "#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]\npub struct {name} {{\nbits: {repr},\n}}"
+                    "{}\npub struct {name} {{\nbits: {repr},\n}}",
+                    self.derive(&[
+                        "Clone",
+                        "Copy",
+                        "Debug",
+                        "PartialEq",
+                        "Eq",
+                        "Hash",
+                        "Default"
+                    ])
                 );
                 let _ = writeln!(out, "impl {name} {{");
                 for (i, flag) in f.flags.iter().enumerate() {
@@ -429,6 +450,43 @@ unsafe {{ drop(self.handle) }}
             | TypeDefKind::FixedLengthList(..)
             | TypeDefKind::Unknown => {}
         }
+    }
+
+    /// The names `with` and `trappable_error_type` may give type `id`:
+    /// `ns:pkg/iface.name` (with or without the version), or a world's
+    /// own type by its name.
+    pub fn type_keys(&self, id: TypeId) -> Vec<String> {
+        let def = &self.resolve().types[id];
+        let name = def.name.as_deref().unwrap_or_default();
+        match def.owner {
+            TypeOwner::Interface(i) => {
+                let mut keys = crate::options::lookup_keys(self.resolve(), Some(i), name);
+                keys.truncate(2);
+                keys
+            }
+            _ => vec![name.to_string()],
+        }
+    }
+
+    /// The user's type `with` gives for `id`.
+    pub fn with_type(&self, id: TypeId) -> Option<String> {
+        let keys = self.type_keys(id);
+        self.host?
+            .with
+            .iter()
+            .find(|(k, _)| keys.contains(k))
+            .map(|(_, path)| path.clone())
+    }
+
+    /// `#[derive(...)]` of `base` and the `additional_derives` not in it.
+    fn derive(&self, base: &[&str]) -> String {
+        let mut all: Vec<&str> = base.to_vec();
+        for extra in self.host.iter().flat_map(|h| &h.additional_derives) {
+            if !all.contains(&extra.as_str()) {
+                all.push(extra);
+            }
+        }
+        format!("#[derive({})]", all.join(", "))
     }
 
     /// The structural Rust type of a named type that is a list, option,
@@ -589,6 +647,17 @@ impl StructuralRender<'_, '_> {
             TypeDefKind::Type(t) => g.ty(t, d, false),
             _ => "()".into(),
         }
+    }
+}
+
+/// A path the user gave (`with`, `trappable_error_type`), seen from a
+/// module `depth` levels below the invocation: relative paths are relative
+/// to the invocation, as in `bindgen!`.
+pub(crate) fn user_path(path: &str, depth: usize) -> String {
+    if path.starts_with("::") || path.starts_with("crate::") || path.starts_with("$crate::") {
+        path.to_string()
+    } else {
+        format!("{}{path}", RustGen::root(depth))
     }
 }
 

@@ -74,7 +74,7 @@ use wasmtime::{
     Caller, Extern, Instance, InstancePre, Linker, Memory, Module, SharedMemory, Store,
 };
 
-use crate::bindings::ThreadsExports;
+use crate::bindings::ThreadsIndices;
 use crate::outcome::SpawnRefusal;
 use crate::run::{Run, ThreadGuard};
 use crate::Error;
@@ -112,6 +112,9 @@ struct Shared<T: 'static> {
     /// first instance is made from them.
     pending: Mutex<Option<(Linker<T>, Option<module::MemoryImport>)>>,
     pre: OnceLock<InstancePre<T>>,
+    /// Where `wasi_thread_start` is in the module (`None`: it has none),
+    /// resolved at the first spawn.
+    indices: OnceLock<Option<ThreadsIndices>>,
     memory: Option<SharedMemory>,
     memory_limit: Option<u64>,
     entry_point: bool,
@@ -336,7 +339,14 @@ impl<T: Send + 'static> WasiThreadsCtx<T> {
                 return free(spawn_error::INSTANTIATE);
             }
         };
-        let exports = match ThreadsExports::new(&mut store, &instance) {
+        let indices = shared
+            .indices
+            .get_or_init(|| ThreadsIndices::new(&shared.module).ok());
+        let loaded = match indices {
+            Some(indices) => indices.load(&mut store, &instance),
+            None => Err(wasmtime::format_err!("no wasi_thread_start")),
+        };
+        let exports = match loaded {
             Ok(exports) => exports,
             Err(_) => {
                 guard.discard();
@@ -440,6 +450,7 @@ impl<T: Send + 'static> WasiThreadsBuilder<T> {
                 module: self.module.clone(),
                 pending: Mutex::new(Some((linker.clone(), shape.memory))),
                 pre: OnceLock::new(),
+                indices: OnceLock::new(),
                 memory,
                 memory_limit: self.memory_limit,
                 entry_point: shape.entry_point,
@@ -485,6 +496,7 @@ impl<T: Send + 'static> WasiThreadsBuilder<T> {
                 module: pre.module().clone(),
                 pending: Mutex::new(None),
                 pre: prepared,
+                indices: OnceLock::new(),
                 memory,
                 memory_limit: None,
                 entry_point: shape.entry_point,

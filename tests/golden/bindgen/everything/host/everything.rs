@@ -10,7 +10,11 @@ pub fn add_to_linker<T: 'static, U: test::kinds::kinds::Host>(
     linker: &mut wasmtime::Linker<T>,
     get: impl Fn(&mut T) -> &mut U + Send + Sync + Copy + 'static,
 ) -> wasmtime::Result<()> {
-    add_to_linker_with_memory(linker, get, _rt::exported_memory::<T>)
+    add_to_linker_with_memory(
+        linker,
+        get,
+        ::wasi_threads_bindgen_rt::exported_memory::<T>,
+    )
 }
 /// Like [`add_to_linker`], with `memory` finding the guest's memory, for
 /// modules that import their (shared) memory without exporting it.
@@ -18,96 +22,285 @@ pub fn add_to_linker<T: 'static, U: test::kinds::kinds::Host>(
 pub fn add_to_linker_with_memory<T: 'static, U: test::kinds::kinds::Host>(
     linker: &mut wasmtime::Linker<T>,
     get: impl Fn(&mut T) -> &mut U + Send + Sync + Copy + 'static,
-    memory: fn(&mut wasmtime::Caller<'_, T>) -> Option<_rt::GuestMemory>,
+    memory: fn(
+        &mut wasmtime::Caller<'_, T>,
+    ) -> Option<::wasi_threads_bindgen_rt::GuestMemory>,
 ) -> wasmtime::Result<()> {
     test::kinds::kinds::add_to_linker_with_memory(linker, get, memory)?;
     Ok(())
 }
-/// Typed access to the exports of an instance of the world.
+/// Typed access to the exports of an instance of the world, as
+/// `bindgen!`'s world struct.
 #[allow(unused, clippy::all)]
-pub struct EverythingExports {
-    memory: Option<_rt::GuestMemory>,
-    realloc: Option<_rt::Realloc>,
-    run: wasmtime::TypedFunc<(), i32>,
-    post_run: Option<wasmtime::TypedFunc<i32, ()>>,
-    reverse: wasmtime::TypedFunc<(i32, i32), i32>,
-    post_reverse: Option<wasmtime::TypedFunc<i32, ()>>,
-    scale: wasmtime::TypedFunc<(i32, i32, i32), i32>,
-    post_scale: Option<wasmtime::TypedFunc<i32, ()>>,
-    describe: wasmtime::TypedFunc<(i32, i64, i32), i32>,
-    post_describe: Option<wasmtime::TypedFunc<i32, ()>>,
-    total: wasmtime::TypedFunc<(i32, i32), i64>,
-    post_total: Option<wasmtime::TypedFunc<i64, ()>>,
+pub struct Everything {
+    instance: wasmtime::Instance,
+    memory: Option<::wasi_threads_bindgen_rt::GuestMemory>,
+    realloc: Option<::wasi_threads_bindgen_rt::Realloc>,
+    export_run: wasmtime::TypedFunc<(), i32>,
+    post_return_run: Option<wasmtime::TypedFunc<i32, ()>>,
+    export_reverse: wasmtime::TypedFunc<(i32, i32), i32>,
+    post_return_reverse: Option<wasmtime::TypedFunc<i32, ()>>,
+    export_scale: wasmtime::TypedFunc<(i32, i32, i32), i32>,
+    post_return_scale: Option<wasmtime::TypedFunc<i32, ()>>,
+    export_describe: wasmtime::TypedFunc<(i32, i64, i32), i32>,
+    post_return_describe: Option<wasmtime::TypedFunc<i32, ()>>,
+    export_total: wasmtime::TypedFunc<(i32, i32), i64>,
+    post_return_total: Option<wasmtime::TypedFunc<i64, ()>>,
+}
+/// Where the world's exports are in a module: resolved once per module
+/// (by name, with their kinds checked), then loaded from each instance
+/// without looking names up.
+#[allow(unused, clippy::all)]
+#[derive(Clone)]
+pub struct EverythingIndices {
+    memory: Option<wasmtime::ModuleExport>,
+    realloc: Option<wasmtime::ModuleExport>,
+    export_run: wasmtime::ModuleExport,
+    post_return_run: Option<wasmtime::ModuleExport>,
+    export_reverse: wasmtime::ModuleExport,
+    post_return_reverse: Option<wasmtime::ModuleExport>,
+    export_scale: wasmtime::ModuleExport,
+    post_return_scale: Option<wasmtime::ModuleExport>,
+    export_describe: wasmtime::ModuleExport,
+    post_return_describe: Option<wasmtime::ModuleExport>,
+    export_total: wasmtime::ModuleExport,
+    post_return_total: Option<wasmtime::ModuleExport>,
 }
 #[allow(unused, clippy::all)]
-impl EverythingExports {
-    /// Looks up every export in `instance`; fails naming the first missing
-    /// or mistyped one.
+impl EverythingIndices {
+    /// Finds every export in `module`; fails naming the first missing one.
+    pub fn new(module: &wasmtime::Module) -> wasmtime::Result<Self> {
+        Ok(EverythingIndices {
+            memory: module.get_export_index("memory"),
+            realloc: module.get_export_index("cabi_realloc"),
+            export_run: ::wasi_threads_bindgen_rt::module_func_export(module, "run")?,
+            post_return_run: module.get_export_index("cabi_post_run"),
+            export_reverse: ::wasi_threads_bindgen_rt::module_func_export(
+                module,
+                "reverse",
+            )?,
+            post_return_reverse: module.get_export_index("cabi_post_reverse"),
+            export_scale: ::wasi_threads_bindgen_rt::module_func_export(
+                module,
+                "scale",
+            )?,
+            post_return_scale: module.get_export_index("cabi_post_scale"),
+            export_describe: ::wasi_threads_bindgen_rt::module_func_export(
+                module,
+                "describe",
+            )?,
+            post_return_describe: module.get_export_index("cabi_post_describe"),
+            export_total: ::wasi_threads_bindgen_rt::module_func_export(
+                module,
+                "total",
+            )?,
+            post_return_total: module.get_export_index("cabi_post_total"),
+        })
+    }
+    /// The exports of `instance`, an instance of the indices' module; fails
+    /// naming the first mistyped one.
+    pub fn load(
+        &self,
+        mut store: impl wasmtime::AsContextMut,
+        instance: &wasmtime::Instance,
+    ) -> wasmtime::Result<Everything> {
+        let mut store = wasmtime::AsContextMut::as_context_mut(&mut store);
+        let memory = self
+            .memory
+            .as_ref()
+            .and_then(|export| instance.get_module_export(&mut store, export))
+            .and_then(::wasi_threads_bindgen_rt::GuestMemory::of);
+        let realloc = match &self.realloc {
+            Some(export) => {
+                ::wasi_threads_bindgen_rt::typed_export::<
+                    (i32, i32, i32, i32),
+                    i32,
+                >(&mut store, instance, export, "cabi_realloc")
+                    .ok()
+            }
+            None => None,
+        };
+        let export_run = ::wasi_threads_bindgen_rt::typed_export::<
+            (),
+            i32,
+        >(&mut store, instance, &self.export_run, "run")?;
+        let post_return_run = match &self.post_return_run {
+            Some(export) => {
+                Some(
+                    ::wasi_threads_bindgen_rt::typed_export::<
+                        i32,
+                        (),
+                    >(&mut store, instance, export, "cabi_post_run")?,
+                )
+            }
+            None => None,
+        };
+        let export_reverse = ::wasi_threads_bindgen_rt::typed_export::<
+            (i32, i32),
+            i32,
+        >(&mut store, instance, &self.export_reverse, "reverse")?;
+        let post_return_reverse = match &self.post_return_reverse {
+            Some(export) => {
+                Some(
+                    ::wasi_threads_bindgen_rt::typed_export::<
+                        i32,
+                        (),
+                    >(&mut store, instance, export, "cabi_post_reverse")?,
+                )
+            }
+            None => None,
+        };
+        let export_scale = ::wasi_threads_bindgen_rt::typed_export::<
+            (i32, i32, i32),
+            i32,
+        >(&mut store, instance, &self.export_scale, "scale")?;
+        let post_return_scale = match &self.post_return_scale {
+            Some(export) => {
+                Some(
+                    ::wasi_threads_bindgen_rt::typed_export::<
+                        i32,
+                        (),
+                    >(&mut store, instance, export, "cabi_post_scale")?,
+                )
+            }
+            None => None,
+        };
+        let export_describe = ::wasi_threads_bindgen_rt::typed_export::<
+            (i32, i64, i32),
+            i32,
+        >(&mut store, instance, &self.export_describe, "describe")?;
+        let post_return_describe = match &self.post_return_describe {
+            Some(export) => {
+                Some(
+                    ::wasi_threads_bindgen_rt::typed_export::<
+                        i32,
+                        (),
+                    >(&mut store, instance, export, "cabi_post_describe")?,
+                )
+            }
+            None => None,
+        };
+        let export_total = ::wasi_threads_bindgen_rt::typed_export::<
+            (i32, i32),
+            i64,
+        >(&mut store, instance, &self.export_total, "total")?;
+        let post_return_total = match &self.post_return_total {
+            Some(export) => {
+                Some(
+                    ::wasi_threads_bindgen_rt::typed_export::<
+                        i64,
+                        (),
+                    >(&mut store, instance, export, "cabi_post_total")?,
+                )
+            }
+            None => None,
+        };
+        Ok(Everything {
+            instance: *instance,
+            memory,
+            realloc,
+            export_run,
+            post_return_run,
+            export_reverse,
+            post_return_reverse,
+            export_scale,
+            post_return_scale,
+            export_describe,
+            post_return_describe,
+            export_total,
+            post_return_total,
+        })
+    }
+}
+/// A module ready to instantiate, with its linker's imports defined and
+/// its exports resolved: what every thread of a program instantiates.
+#[allow(unused, clippy::all)]
+pub struct EverythingPre<T: 'static> {
+    instance_pre: wasmtime::InstancePre<T>,
+    indices: EverythingIndices,
+}
+#[allow(unused, clippy::all)]
+impl<T: 'static> Clone for EverythingPre<T> {
+    fn clone(&self) -> Self {
+        EverythingPre {
+            instance_pre: self.instance_pre.clone(),
+            indices: self.indices.clone(),
+        }
+    }
+}
+#[allow(unused, clippy::all)]
+impl<T: 'static> EverythingPre<T> {
+    /// Resolves the exports of `instance_pre`'s module.
+    pub fn new(instance_pre: wasmtime::InstancePre<T>) -> wasmtime::Result<Self> {
+        let indices = EverythingIndices::new(instance_pre.module())?;
+        Ok(EverythingPre {
+            instance_pre,
+            indices,
+        })
+    }
+    pub fn instance_pre(&self) -> &wasmtime::InstancePre<T> {
+        &self.instance_pre
+    }
+    pub fn indices(&self) -> &EverythingIndices {
+        &self.indices
+    }
+    /// Instantiates the module in `store`.
+    pub fn instantiate(
+        &self,
+        mut store: impl wasmtime::AsContextMut<Data = T>,
+    ) -> wasmtime::Result<Everything> {
+        let mut store = wasmtime::AsContextMut::as_context_mut(&mut store);
+        let instance = self.instance_pre.instantiate(&mut store)?;
+        self.indices.load(&mut store, &instance)
+    }
+}
+#[allow(unused, clippy::all)]
+impl Everything {
+    /// The exports of `instance`: resolves them in its module, then loads
+    /// them; for many instances of one module, [`EverythingIndices`] resolves once.
     pub fn new(
         mut store: impl wasmtime::AsContextMut,
         instance: &wasmtime::Instance,
     ) -> wasmtime::Result<Self> {
         let mut store = wasmtime::AsContextMut::as_context_mut(&mut store);
-        let memory = _rt::GuestMemory::exported(&mut store, instance);
-        let realloc = instance
-            .get_typed_func::<(i32, i32, i32, i32), i32>(&mut store, "cabi_realloc")
-            .ok();
-        let run = instance.get_typed_func::<(), i32>(&mut store, "run")?;
-        let post_run = instance
-            .get_typed_func::<i32, ()>(&mut store, "cabi_post_run")
-            .ok();
-        let reverse = instance.get_typed_func::<(i32, i32), i32>(&mut store, "reverse")?;
-        let post_reverse = instance
-            .get_typed_func::<i32, ()>(&mut store, "cabi_post_reverse")
-            .ok();
-        let scale = instance
-            .get_typed_func::<(i32, i32, i32), i32>(&mut store, "scale")?;
-        let post_scale = instance
-            .get_typed_func::<i32, ()>(&mut store, "cabi_post_scale")
-            .ok();
-        let describe = instance
-            .get_typed_func::<(i32, i64, i32), i32>(&mut store, "describe")?;
-        let post_describe = instance
-            .get_typed_func::<i32, ()>(&mut store, "cabi_post_describe")
-            .ok();
-        let total = instance.get_typed_func::<(i32, i32), i64>(&mut store, "total")?;
-        let post_total = instance
-            .get_typed_func::<i64, ()>(&mut store, "cabi_post_total")
-            .ok();
-        Ok(EverythingExports {
-            memory,
-            realloc,
-            run,
-            post_run,
-            reverse,
-            post_reverse,
-            scale,
-            post_scale,
-            describe,
-            post_describe,
-            total,
-            post_total,
-        })
+        let module = instance.module(&store).clone();
+        EverythingIndices::new(&module)?.load(&mut store, instance)
+    }
+    /// Instantiates `module` with `linker`'s definitions.
+    pub fn instantiate<T: 'static>(
+        store: impl wasmtime::AsContextMut<Data = T>,
+        module: &wasmtime::Module,
+        linker: &wasmtime::Linker<T>,
+    ) -> wasmtime::Result<Self> {
+        let pre = linker.instantiate_pre(module)?;
+        EverythingPre::new(pre)?.instantiate(store)
+    }
+    /// The instance.
+    pub fn instance(&self) -> wasmtime::Instance {
+        self.instance
     }
     /// Uses `memory` for values passed through memory, for modules that do
     /// not export theirs.
-    pub fn with_memory(mut self, memory: impl Into<_rt::GuestMemory>) -> Self {
+    pub fn with_memory(
+        mut self,
+        memory: impl Into<::wasi_threads_bindgen_rt::GuestMemory>,
+    ) -> Self {
         self.memory = Some(memory.into());
         self
     }
     /// Runs the guest's checks of every import; returns how many passed,
     /// or the first failure.
-    pub fn call_run<T: 'static>(
+    pub fn call_run<S: wasmtime::AsContextMut>(
         &self,
-        mut store: impl wasmtime::AsContextMut<Data = T>,
-    ) -> _rt::Result<Result<u32, String>> {
-        let mut cx = _rt::Cx::new(
+        mut store: S,
+    ) -> wasmtime::Result<Result<u32, String>> {
+        let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
             wasmtime::AsContextMut::as_context_mut(&mut store),
             self.memory.clone(),
             self.realloc.clone(),
             "run",
         );
-        let ret1 = self.run.call(&mut cx.store, ())?;
+        let ret1 = self.export_run.call(&mut cx.store, ())?;
         let l2 = i32::from(cx.load::<u8>("result", ret1, 0)?);
         let v7: Result<u32, String> = match l2 {
             0 => {
@@ -124,61 +317,53 @@ impl EverythingExports {
         };
         let f8 = v7;
         let v9 = f8;
-        if let Some(post) = &self.post_run {
+        if let Some(post) = &self.post_return_run {
             post.call(&mut cx.store, ret1)?;
         }
         Ok(v9)
     }
-    /// The raw core function of `run`.
-    pub fn run(&self) -> &wasmtime::TypedFunc<(), i32> {
-        &self.run
-    }
     /// Exports taking values from the host and giving them back changed.
-    pub fn call_reverse<T: 'static>(
+    pub fn call_reverse<S: wasmtime::AsContextMut>(
         &self,
-        mut store: impl wasmtime::AsContextMut<Data = T>,
-        s: String,
-    ) -> _rt::Result<String> {
-        let mut cx = _rt::Cx::new(
+        mut store: S,
+        arg0: String,
+    ) -> wasmtime::Result<String> {
+        let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
             wasmtime::AsContextMut::as_context_mut(&mut store),
             self.memory.clone(),
             self.realloc.clone(),
             "reverse",
         );
-        let bytes1 = s.into_bytes();
+        let bytes1 = arg0.into_bytes();
         let p2 = cx.realloc("argument `s`", bytes1.len() * 1, 1)?;
         cx.write("argument `s`", p2, 0, &bytes1)?;
-        let ret3 = self.reverse.call(&mut cx.store, (p2, bytes1.len() as i32))?;
+        let ret3 = self.export_reverse.call(&mut cx.store, (p2, bytes1.len() as i32))?;
         let l4 = cx.load::<i32>("result", ret3, 0)?;
         let l5 = cx.load::<i32>("result", ret3, 4)?;
         let s6 = cx.string("result", l4, l5)?;
         let f7 = s6;
         let v8 = f7;
-        if let Some(post) = &self.post_reverse {
+        if let Some(post) = &self.post_return_reverse {
             post.call(&mut cx.store, ret3)?;
         }
         Ok(v8)
     }
-    /// The raw core function of `reverse`.
-    pub fn reverse(&self) -> &wasmtime::TypedFunc<(i32, i32), i32> {
-        &self.reverse
-    }
-    pub fn call_scale<T: 'static>(
+    pub fn call_scale<S: wasmtime::AsContextMut>(
         &self,
-        mut store: impl wasmtime::AsContextMut<Data = T>,
-        p: Point,
-        by: i32,
-    ) -> _rt::Result<Point> {
-        let mut cx = _rt::Cx::new(
+        mut store: S,
+        arg0: Point,
+        arg1: i32,
+    ) -> wasmtime::Result<Point> {
+        let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
             wasmtime::AsContextMut::as_context_mut(&mut store),
             self.memory.clone(),
             self.realloc.clone(),
             "scale",
         );
-        let test::kinds::kinds::Point { x: f1_x, y: f1_y } = p;
+        let test::kinds::kinds::Point { x: f1_x, y: f1_y } = arg0;
         let ret2 = self
-            .scale
-            .call(&mut cx.store, ((f1_x) as i32, (f1_y) as i32, (by) as i32))?;
+            .export_scale
+            .call(&mut cx.store, ((f1_x) as i32, (f1_y) as i32, (arg1) as i32))?;
         let l3 = cx.load::<i32>("result", ret2, 0)?;
         let l4 = cx.load::<i32>("result", ret2, 4)?;
         let f5 = test::kinds::kinds::Point {
@@ -186,27 +371,23 @@ impl EverythingExports {
             y: l4,
         };
         let v6 = f5;
-        if let Some(post) = &self.post_scale {
+        if let Some(post) = &self.post_return_scale {
             post.call(&mut cx.store, ret2)?;
         }
         Ok(v6)
     }
-    /// The raw core function of `scale`.
-    pub fn scale(&self) -> &wasmtime::TypedFunc<(i32, i32, i32), i32> {
-        &self.scale
-    }
-    pub fn call_describe<T: 'static>(
+    pub fn call_describe<S: wasmtime::AsContextMut>(
         &self,
-        mut store: impl wasmtime::AsContextMut<Data = T>,
-        s: Shape,
-    ) -> _rt::Result<String> {
-        let mut cx = _rt::Cx::new(
+        mut store: S,
+        arg0: Shape,
+    ) -> wasmtime::Result<String> {
+        let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
             wasmtime::AsContextMut::as_context_mut(&mut store),
             self.memory.clone(),
             self.realloc.clone(),
             "describe",
         );
-        let (v8, v9, v10) = match s {
+        let (v8, v9, v10) = match arg0 {
             test::kinds::kinds::Shape::Circle(e1) => (0i32, (e1).to_bits() as i64, 0i32),
             test::kinds::kinds::Shape::Rect(e2) => {
                 let test::kinds::kinds::Point { x: f3_x, y: f3_y } = e2;
@@ -220,376 +401,43 @@ impl EverythingExports {
             }
             test::kinds::kinds::Shape::Empty => (3i32, 0i64, 0i32),
         };
-        let ret11 = self.describe.call(&mut cx.store, (v8, v9, v10))?;
+        let ret11 = self.export_describe.call(&mut cx.store, (v8, v9, v10))?;
         let l12 = cx.load::<i32>("result", ret11, 0)?;
         let l13 = cx.load::<i32>("result", ret11, 4)?;
         let s14 = cx.string("result", l12, l13)?;
         let f15 = s14;
         let v16 = f15;
-        if let Some(post) = &self.post_describe {
+        if let Some(post) = &self.post_return_describe {
             post.call(&mut cx.store, ret11)?;
         }
         Ok(v16)
     }
-    /// The raw core function of `describe`.
-    pub fn describe(&self) -> &wasmtime::TypedFunc<(i32, i64, i32), i32> {
-        &self.describe
-    }
-    pub fn call_total<T: 'static>(
+    pub fn call_total<S: wasmtime::AsContextMut>(
         &self,
-        mut store: impl wasmtime::AsContextMut<Data = T>,
-        xs: Vec<u32>,
-    ) -> _rt::Result<u64> {
-        let mut cx = _rt::Cx::new(
+        mut store: S,
+        arg0: Vec<u32>,
+    ) -> wasmtime::Result<u64> {
+        let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
             wasmtime::AsContextMut::as_context_mut(&mut store),
             self.memory.clone(),
             self.realloc.clone(),
             "total",
         );
-        let vec1 = xs;
+        let vec1 = arg0;
         let len1 = vec1.len() as i32;
         let p2 = cx.realloc("argument `xs`", vec1.len() * 4, 4)?;
         for (i, e) in vec1.into_iter().enumerate() {
             let base = p2 + (i * 4) as i32;
             cx.store::<i32>("argument `xs`", base, 0, (e) as i32)?;
         }
-        let ret3 = self.total.call(&mut cx.store, (p2, len1))?;
+        let ret3 = self.export_total.call(&mut cx.store, (p2, len1))?;
         let v4 = (ret3) as u64;
-        if let Some(post) = &self.post_total {
+        if let Some(post) = &self.post_return_total {
             post.call(&mut cx.store, ret3)?;
         }
         Ok(v4)
     }
-    /// The raw core function of `total`.
-    pub fn total(&self) -> &wasmtime::TypedFunc<(i32, i32), i64> {
-        &self.total
-    }
 }
-#[allow(unused, clippy::all)]
-pub mod _rt {
-    use std::marker::PhantomData;
-    pub use wasmtime::{Error, Result};
-    /// A handle to a resource of type `T`, as the guest holds it: the index the
-    /// host gave out. The host keeps the resource itself in a table of its own
-    /// and looks it up with [`Resource::rep`].
-    pub struct Resource<T> {
-        rep: u32,
-        _marker: PhantomData<fn() -> T>,
-    }
-    impl<T> Resource<T> {
-        pub fn new(rep: u32) -> Self {
-            Resource {
-                rep,
-                _marker: PhantomData,
-            }
-        }
-        pub fn rep(&self) -> u32 {
-            self.rep
-        }
-    }
-    impl<T> Clone for Resource<T> {
-        fn clone(&self) -> Self {
-            *self
-        }
-    }
-    impl<T> Copy for Resource<T> {}
-    impl<T> PartialEq for Resource<T> {
-        fn eq(&self, other: &Self) -> bool {
-            self.rep == other.rep
-        }
-    }
-    impl<T> Eq for Resource<T> {}
-    impl<T> std::hash::Hash for Resource<T> {
-        fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-            self.rep.hash(state)
-        }
-    }
-    impl<T> std::fmt::Debug for Resource<T> {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.debug_tuple("Resource").field(&self.rep).finish()
-        }
-    }
-    /// The linear memory a guest's values live in: a plain memory, or the
-    /// shared memory of a threaded module.
-    #[derive(Clone)]
-    pub enum GuestMemory {
-        Plain(wasmtime::Memory),
-        Shared(wasmtime::SharedMemory),
-    }
-    impl From<wasmtime::Memory> for GuestMemory {
-        fn from(memory: wasmtime::Memory) -> Self {
-            GuestMemory::Plain(memory)
-        }
-    }
-    impl From<wasmtime::SharedMemory> for GuestMemory {
-        fn from(memory: wasmtime::SharedMemory) -> Self {
-            GuestMemory::Shared(memory)
-        }
-    }
-    impl GuestMemory {
-        /// The memory an instance exports as `memory`, plain or shared.
-        pub fn exported(
-            store: &mut impl wasmtime::AsContextMut,
-            instance: &wasmtime::Instance,
-        ) -> Option<GuestMemory> {
-            GuestMemory::of(instance.get_export(store.as_context_mut(), "memory")?)
-        }
-        fn of(export: wasmtime::Extern) -> Option<GuestMemory> {
-            match export {
-                wasmtime::Extern::Memory(m) => Some(GuestMemory::Plain(m)),
-                wasmtime::Extern::SharedMemory(m) => Some(GuestMemory::Shared(m)),
-                _ => None,
-            }
-        }
-    }
-    /// The memory of the calling instance: its `memory` export. Embedders whose
-    /// modules import a memory without exporting it pass their own lookup to
-    /// `add_to_linker_with_memory` instead.
-    pub fn exported_memory<T>(
-        caller: &mut wasmtime::Caller<'_, T>,
-    ) -> Option<GuestMemory> {
-        GuestMemory::of(caller.get_export("memory")?)
-    }
-    /// The guest's `cabi_realloc`, through which the host allocates the memory
-    /// of strings and lists it hands to the guest.
-    pub type Realloc = wasmtime::TypedFunc<(i32, i32, i32, i32), i32>;
-    /// The instance's `cabi_realloc` export, if it has one of the right type.
-    pub fn caller_realloc<T>(caller: &mut wasmtime::Caller<'_, T>) -> Option<Realloc> {
-        let func = caller.get_export("cabi_realloc")?.into_func()?;
-        func.typed(&*caller).ok()
-    }
-    /// A value type that crosses linear memory.
-    pub trait Prim: Sized {
-        const SIZE: usize;
-        fn from_le(bytes: &[u8]) -> Self;
-        fn to_le(self, out: &mut [u8]);
-    }
-    macro_rules! prims {
-        ($($t:ty)*) => {
-            $(impl Prim for $t { const SIZE : usize = std::mem::size_of::<$t > (); fn
-            from_le(bytes : & [u8]) -> Self { <$t >::from_le_bytes(bytes.try_into()
-            .unwrap()) } fn to_le(self, out : & mut [u8]) { out.copy_from_slice(& self
-            .to_le_bytes()) } })*
-        };
-    }
-    prims!(u8 i8 u16 i16 i32 i64 f32 f64);
-    /// One call's view of the guest: its store, memory and allocator, and the
-    /// name of the function, for the message of every trap.
-    pub struct Cx<'a, T: 'static> {
-        pub store: wasmtime::StoreContextMut<'a, T>,
-        memory: Option<GuestMemory>,
-        realloc: Option<Realloc>,
-        func: &'static str,
-    }
-    impl<'a, T: 'static> Cx<'a, T> {
-        pub fn new(
-            store: wasmtime::StoreContextMut<'a, T>,
-            memory: Option<GuestMemory>,
-            realloc: Option<Realloc>,
-            func: &'static str,
-        ) -> Self {
-            Cx { store, memory, realloc, func }
-        }
-        /// A trap naming the function and what was being read or written.
-        pub fn trap(&self, what: &str, message: impl std::fmt::Display) -> Error {
-            wasmtime::format_err!("{}: {what}: {message}", self.func)
-        }
-        fn memory(&self, what: &str) -> Result<&GuestMemory> {
-            self.memory
-                .as_ref()
-                .ok_or_else(|| {
-                    self
-                        .trap(
-                            what,
-                            "the guest has no memory the host can reach (it exports no `memory`)",
-                        )
-                })
-        }
-        fn range(
-            &self,
-            what: &str,
-            ptr: i32,
-            offset: usize,
-            len: usize,
-        ) -> Result<(GuestMemory, usize)> {
-            let memory = self.memory(what)?.clone();
-            let size = match &memory {
-                GuestMemory::Plain(m) => m.data_size(&self.store),
-                GuestMemory::Shared(m) => m.data_size(),
-            };
-            let start = ptr as u32 as usize + offset;
-            match start.checked_add(len) {
-                Some(end) if end <= size => Ok((memory, start)),
-                _ => {
-                    Err(
-                        self
-                            .trap(
-                                what,
-                                format_args!(
-                                    "pointer {:#x}+{offset} with {len} bytes is out of bounds of memory ({size} bytes)",
-                                    ptr as u32
-                                ),
-                            ),
-                    )
-                }
-            }
-        }
-        /// Checks that `len` bytes at `ptr`, aligned to `align`, lie in memory.
-        pub fn check(
-            &self,
-            what: &str,
-            ptr: i32,
-            len: usize,
-            align: usize,
-        ) -> Result<()> {
-            if ptr as u32 as usize % align != 0 {
-                return Err(
-                    self
-                        .trap(
-                            what,
-                            format_args!(
-                                "pointer {:#x} is not aligned to {align}", ptr as u32
-                            ),
-                        ),
-                );
-            }
-            self.range(what, ptr, 0, len).map(|_| ())
-        }
-        /// Copies `len` bytes out of memory.
-        pub fn read(
-            &self,
-            what: &str,
-            ptr: i32,
-            offset: usize,
-            len: usize,
-        ) -> Result<Vec<u8>> {
-            let (memory, start) = self.range(what, ptr, offset, len)?;
-            let mut out = vec![0u8; len];
-            match memory {
-                GuestMemory::Plain(m) => {
-                    out.copy_from_slice(&m.data(&self.store)[start..start + len])
-                }
-                GuestMemory::Shared(m) => {
-                    let cells = &m.data()[start..start + len];
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(
-                            cells.as_ptr().cast::<u8>(),
-                            out.as_mut_ptr(),
-                            len,
-                        )
-                    }
-                }
-            }
-            Ok(out)
-        }
-        /// Copies bytes into memory.
-        pub fn write(
-            &mut self,
-            what: &str,
-            ptr: i32,
-            offset: usize,
-            bytes: &[u8],
-        ) -> Result<()> {
-            let (memory, start) = self.range(what, ptr, offset, bytes.len())?;
-            match memory {
-                GuestMemory::Plain(m) => {
-                    m.data_mut(&mut self.store)[start..start + bytes.len()]
-                        .copy_from_slice(bytes)
-                }
-                GuestMemory::Shared(m) => {
-                    let cells = &m.data()[start..start + bytes.len()];
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(
-                            bytes.as_ptr(),
-                            cells.as_ptr() as *mut u8,
-                            bytes.len(),
-                        )
-                    }
-                }
-            }
-            Ok(())
-        }
-        pub fn load<P: Prim>(&self, what: &str, ptr: i32, offset: usize) -> Result<P> {
-            Ok(P::from_le(&self.read(what, ptr, offset, P::SIZE)?))
-        }
-        pub fn store<P: Prim>(
-            &mut self,
-            what: &str,
-            ptr: i32,
-            offset: usize,
-            value: P,
-        ) -> Result<()> {
-            let mut bytes = [0u8; 8];
-            value.to_le(&mut bytes[..P::SIZE]);
-            self.write(what, ptr, offset, &bytes[..P::SIZE])
-        }
-        /// A string: `len` bytes of UTF-8 at `ptr`.
-        pub fn string(&self, what: &str, ptr: i32, len: i32) -> Result<String> {
-            let bytes = self.read(what, ptr, 0, len as u32 as usize)?;
-            String::from_utf8(bytes)
-                .map_err(|e| self.trap(what, format_args!("invalid UTF-8: {e}")))
-        }
-        /// A list of `len` elements of `size` bytes: checks the whole run first,
-        /// so a huge length traps instead of allocating.
-        pub fn list(
-            &self,
-            what: &str,
-            ptr: i32,
-            len: i32,
-            size: usize,
-            align: usize,
-        ) -> Result<usize> {
-            let len = len as u32 as usize;
-            let bytes = len
-                .checked_mul(size)
-                .ok_or_else(|| {
-                    self
-                        .trap(
-                            what,
-                            format_args!("a list of {len} elements overflows memory"),
-                        )
-                })?;
-            self.check(what, ptr, bytes, align)?;
-            Ok(len)
-        }
-        pub fn char(&self, what: &str, value: i32) -> Result<char> {
-            char::from_u32(value as u32)
-                .ok_or_else(|| {
-                    self.trap(
-                        what,
-                        format_args!("{:#x} is not a Unicode scalar value", value as u32),
-                    )
-                })
-        }
-        pub fn discriminant(&self, what: &str, value: i32) -> Error {
-            self.trap(what, format_args!("invalid discriminant {}", value as u32))
-        }
-        /// Allocates `size` bytes aligned to `align` in the guest with its
-        /// `cabi_realloc`.
-        pub fn realloc(&mut self, what: &str, size: usize, align: usize) -> Result<i32> {
-            let realloc = self
-                .realloc
-                .clone()
-                .ok_or_else(|| {
-                    self.trap(
-                        what,
-                        "the guest exports no `cabi_realloc` to allocate the value in",
-                    )
-                })?;
-            let ptr = realloc.call(&mut self.store, (0, 0, align as i32, size as i32))?;
-            self.check(what, ptr, size, align)
-                .map_err(|e| {
-                    self
-                        .trap(
-                            what,
-                            format_args!("`cabi_realloc` returned a bad pointer: {e}"),
-                        )
-                })?;
-            Ok(ptr)
-        }
-    }
-}
-pub use _rt::{GuestMemory, Resource};
 #[allow(unused, clippy::all)]
 pub mod test {
     pub mod kinds {
@@ -741,136 +589,99 @@ pub mod test {
             /// A counter kept by the host.
             /// A marker for handles to this resource: the host keeps the values in a table of its own.
             pub enum Counter {}
-            /// What the host implements for the guest's imports.
-            pub trait Host {
-                fn counter_new(
+            /// What the host implements for the guest's `counter` resource.
+            pub trait HostCounter {
+                fn new(
                     &mut self,
                     start: u32,
-                ) -> super::super::super::_rt::Result<
-                    super::super::super::_rt::Resource<
-                        super::super::super::test::kinds::kinds::Counter,
-                    >,
+                ) -> ::wasi_threads_bindgen_rt::Resource<
+                    super::super::super::test::kinds::kinds::Counter,
                 >;
-                fn counter_add(
+                fn add(
                     &mut self,
-                    self_: super::super::super::_rt::Resource<
+                    self_: ::wasi_threads_bindgen_rt::Resource<
                         super::super::super::test::kinds::kinds::Counter,
                     >,
                     n: u32,
-                ) -> super::super::super::_rt::Result<()>;
-                fn counter_get(
+                ) -> ();
+                fn get(
                     &mut self,
-                    self_: super::super::super::_rt::Resource<
+                    self_: ::wasi_threads_bindgen_rt::Resource<
                         super::super::super::test::kinds::kinds::Counter,
                     >,
-                ) -> super::super::super::_rt::Result<u32>;
-                fn counter_merge(
+                ) -> u32;
+                fn merge(
                     &mut self,
-                    a: super::super::super::_rt::Resource<
+                    a: ::wasi_threads_bindgen_rt::Resource<
                         super::super::super::test::kinds::kinds::Counter,
                     >,
-                    b: super::super::super::_rt::Resource<
+                    b: ::wasi_threads_bindgen_rt::Resource<
                         super::super::super::test::kinds::kinds::Counter,
                     >,
-                ) -> super::super::super::_rt::Result<
-                    super::super::super::_rt::Resource<
-                        super::super::super::test::kinds::kinds::Counter,
-                    >,
+                ) -> ::wasi_threads_bindgen_rt::Resource<
+                    super::super::super::test::kinds::kinds::Counter,
                 >;
-                fn echo_bool(
+                /// The guest dropped its handle to a `counter`.
+                fn drop(
                     &mut self,
-                    x: bool,
-                ) -> super::super::super::_rt::Result<bool>;
-                fn echo_u8(&mut self, x: u8) -> super::super::super::_rt::Result<u8>;
-                fn echo_s8(&mut self, x: i8) -> super::super::super::_rt::Result<i8>;
-                fn echo_u16(&mut self, x: u16) -> super::super::super::_rt::Result<u16>;
-                fn echo_s16(&mut self, x: i16) -> super::super::super::_rt::Result<i16>;
-                fn echo_u32(&mut self, x: u32) -> super::super::super::_rt::Result<u32>;
-                fn echo_s32(&mut self, x: i32) -> super::super::super::_rt::Result<i32>;
-                fn echo_u64(&mut self, x: u64) -> super::super::super::_rt::Result<u64>;
-                fn echo_s64(&mut self, x: i64) -> super::super::super::_rt::Result<i64>;
-                fn echo_f32(&mut self, x: f32) -> super::super::super::_rt::Result<f32>;
-                fn echo_f64(&mut self, x: f64) -> super::super::super::_rt::Result<f64>;
-                fn echo_char(
-                    &mut self,
-                    x: char,
-                ) -> super::super::super::_rt::Result<char>;
-                fn echo_string(
-                    &mut self,
-                    x: String,
-                ) -> super::super::super::_rt::Result<String>;
-                fn echo_bytes(
-                    &mut self,
-                    x: Vec<u8>,
-                ) -> super::super::super::_rt::Result<Vec<u8>>;
-                fn echo_strings(
-                    &mut self,
-                    x: Vec<String>,
-                ) -> super::super::super::_rt::Result<Vec<String>>;
-                fn echo_option(
-                    &mut self,
-                    x: Option<String>,
-                ) -> super::super::super::_rt::Result<Option<String>>;
-                fn echo_result(
-                    &mut self,
-                    x: Result<u32, String>,
-                ) -> super::super::super::_rt::Result<Result<u32, String>>;
-                fn echo_bare_result(
-                    &mut self,
-                    x: Result<(), ()>,
-                ) -> super::super::super::_rt::Result<Result<(), ()>>;
-                fn echo_tuple(
-                    &mut self,
-                    x: (u8, String, f64),
-                ) -> super::super::super::_rt::Result<(u8, String, f64)>;
+                    rep: ::wasi_threads_bindgen_rt::Resource<
+                        super::super::super::test::kinds::kinds::Counter,
+                    >,
+                ) -> wasmtime::Result<()>;
+            }
+            /// What the host implements for the guest's imports.
+            pub trait Host: HostCounter {
+                fn echo_bool(&mut self, x: bool) -> bool;
+                fn echo_u8(&mut self, x: u8) -> u8;
+                fn echo_s8(&mut self, x: i8) -> i8;
+                fn echo_u16(&mut self, x: u16) -> u16;
+                fn echo_s16(&mut self, x: i16) -> i16;
+                fn echo_u32(&mut self, x: u32) -> u32;
+                fn echo_s32(&mut self, x: i32) -> i32;
+                fn echo_u64(&mut self, x: u64) -> u64;
+                fn echo_s64(&mut self, x: i64) -> i64;
+                fn echo_f32(&mut self, x: f32) -> f32;
+                fn echo_f64(&mut self, x: f64) -> f64;
+                fn echo_char(&mut self, x: char) -> char;
+                fn echo_string(&mut self, x: String) -> String;
+                fn echo_bytes(&mut self, x: Vec<u8>) -> Vec<u8>;
+                fn echo_strings(&mut self, x: Vec<String>) -> Vec<String>;
+                fn echo_option(&mut self, x: Option<String>) -> Option<String>;
+                fn echo_result(&mut self, x: Result<u32, String>) -> Result<u32, String>;
+                fn echo_bare_result(&mut self, x: Result<(), ()>) -> Result<(), ()>;
+                fn echo_tuple(&mut self, x: (u8, String, f64)) -> (u8, String, f64);
                 fn echo_point(
                     &mut self,
                     x: super::super::super::test::kinds::kinds::Point,
-                ) -> super::super::super::_rt::Result<
-                    super::super::super::test::kinds::kinds::Point,
-                >;
+                ) -> super::super::super::test::kinds::kinds::Point;
                 fn echo_mixed(
                     &mut self,
                     x: super::super::super::test::kinds::kinds::Mixed,
-                ) -> super::super::super::_rt::Result<
-                    super::super::super::test::kinds::kinds::Mixed,
-                >;
+                ) -> super::super::super::test::kinds::kinds::Mixed;
                 fn echo_shape(
                     &mut self,
                     x: super::super::super::test::kinds::kinds::Shape,
-                ) -> super::super::super::_rt::Result<
-                    super::super::super::test::kinds::kinds::Shape,
-                >;
+                ) -> super::super::super::test::kinds::kinds::Shape;
                 fn echo_shapes(
                     &mut self,
                     x: Vec<super::super::super::test::kinds::kinds::Shape>,
-                ) -> super::super::super::_rt::Result<
-                    Vec<super::super::super::test::kinds::kinds::Shape>,
-                >;
+                ) -> Vec<super::super::super::test::kinds::kinds::Shape>;
                 fn echo_color(
                     &mut self,
                     x: super::super::super::test::kinds::kinds::Color,
-                ) -> super::super::super::_rt::Result<
-                    super::super::super::test::kinds::kinds::Color,
-                >;
+                ) -> super::super::super::test::kinds::kinds::Color;
                 fn echo_perms(
                     &mut self,
                     x: super::super::super::test::kinds::kinds::Perms,
-                ) -> super::super::super::_rt::Result<
-                    super::super::super::test::kinds::kinds::Perms,
-                >;
+                ) -> super::super::super::test::kinds::kinds::Perms;
                 fn echo_many(
                     &mut self,
                     x: super::super::super::test::kinds::kinds::Many,
-                ) -> super::super::super::_rt::Result<
-                    super::super::super::test::kinds::kinds::Many,
-                >;
+                ) -> super::super::super::test::kinds::kinds::Many;
                 fn echo_id(
                     &mut self,
                     x: super::super::super::test::kinds::kinds::Id,
-                ) -> super::super::super::_rt::Result<
-                    super::super::super::test::kinds::kinds::Id,
-                >;
+                ) -> super::super::super::test::kinds::kinds::Id;
                 /// Seventeen flat parameters: passed indirectly, through memory.
                 fn sum_many(
                     &mut self,
@@ -891,16 +702,9 @@ pub mod test {
                     o: u32,
                     p: u32,
                     q: u64,
-                ) -> super::super::super::_rt::Result<u64>;
+                ) -> u64;
                 /// No arguments, no result.
-                fn ping(&mut self) -> super::super::super::_rt::Result<()>;
-                /// The guest dropped its handle to a `counter`.
-                fn counter_drop(
-                    &mut self,
-                    rep: super::super::super::_rt::Resource<
-                        super::super::super::test::kinds::kinds::Counter,
-                    >,
-                ) -> super::super::super::_rt::Result<()>;
+                fn ping(&mut self) -> ();
             }
             /// Defines this interface's imports in `linker`; guest memory is the
             /// instance's `memory` export.
@@ -911,7 +715,7 @@ pub mod test {
                 add_to_linker_with_memory(
                     linker,
                     get,
-                    super::super::super::_rt::exported_memory::<T>,
+                    ::wasi_threads_bindgen_rt::exported_memory::<T>,
                 )
             }
             /// Like [`add_to_linker`], with `memory` finding the guest's memory.
@@ -920,7 +724,7 @@ pub mod test {
                 get: impl Fn(&mut T) -> &mut U + Send + Sync + Copy + 'static,
                 memory: fn(
                     &mut wasmtime::Caller<'_, T>,
-                ) -> Option<super::super::super::_rt::GuestMemory>,
+                ) -> Option<::wasi_threads_bindgen_rt::GuestMemory>,
             ) -> wasmtime::Result<()> {
                 linker
                     .func_wrap(
@@ -930,10 +734,10 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let ret1 = U::counter_new(
+                            let ret1 = <U as HostCounter>::new(
                                 get(caller.data_mut()),
                                 (arg0) as u32,
-                            )?;
+                            );
                             Ok((ret1).rep() as i32)
                         },
                     )?;
@@ -946,11 +750,11 @@ pub mod test {
                             arg0: i32,
                             arg1: i32,
                         | -> wasmtime::Result<()> {
-                            U::counter_add(
+                            <U as HostCounter>::add(
                                 get(caller.data_mut()),
-                                super::super::super::_rt::Resource::new(arg0 as u32),
+                                ::wasi_threads_bindgen_rt::Resource::new(arg0 as u32),
                                 (arg1) as u32,
-                            )?;
+                            );
                             Ok(())
                         },
                     )?;
@@ -962,10 +766,10 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let ret1 = U::counter_get(
+                            let ret1 = <U as HostCounter>::get(
                                 get(caller.data_mut()),
-                                super::super::super::_rt::Resource::new(arg0 as u32),
-                            )?;
+                                ::wasi_threads_bindgen_rt::Resource::new(arg0 as u32),
+                            );
                             Ok((ret1) as i32)
                         },
                     )?;
@@ -978,11 +782,11 @@ pub mod test {
                             arg0: i32,
                             arg1: i32,
                         | -> wasmtime::Result<i32> {
-                            let ret1 = U::counter_merge(
+                            let ret1 = <U as HostCounter>::merge(
                                 get(caller.data_mut()),
-                                super::super::super::_rt::Resource::new(arg0 as u32),
-                                super::super::super::_rt::Resource::new(arg1 as u32),
-                            )?;
+                                ::wasi_threads_bindgen_rt::Resource::new(arg0 as u32),
+                                ::wasi_threads_bindgen_rt::Resource::new(arg1 as u32),
+                            );
                             Ok((ret1).rep() as i32)
                         },
                     )?;
@@ -994,10 +798,10 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let ret1 = U::echo_bool(
+                            let ret1 = <U as Host>::echo_bool(
                                 get(caller.data_mut()),
                                 (arg0 != 0),
-                            )?;
+                            );
                             Ok(i32::from(ret1))
                         },
                     )?;
@@ -1009,7 +813,10 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let ret1 = U::echo_u8(get(caller.data_mut()), (arg0) as u8)?;
+                            let ret1 = <U as Host>::echo_u8(
+                                get(caller.data_mut()),
+                                (arg0) as u8,
+                            );
                             Ok((ret1) as i32)
                         },
                     )?;
@@ -1021,7 +828,10 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let ret1 = U::echo_s8(get(caller.data_mut()), (arg0) as i8)?;
+                            let ret1 = <U as Host>::echo_s8(
+                                get(caller.data_mut()),
+                                (arg0) as i8,
+                            );
                             Ok((ret1) as i32)
                         },
                     )?;
@@ -1033,10 +843,10 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let ret1 = U::echo_u16(
+                            let ret1 = <U as Host>::echo_u16(
                                 get(caller.data_mut()),
                                 (arg0) as u16,
-                            )?;
+                            );
                             Ok((ret1) as i32)
                         },
                     )?;
@@ -1048,10 +858,10 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let ret1 = U::echo_s16(
+                            let ret1 = <U as Host>::echo_s16(
                                 get(caller.data_mut()),
                                 (arg0) as i16,
-                            )?;
+                            );
                             Ok((ret1) as i32)
                         },
                     )?;
@@ -1063,10 +873,10 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let ret1 = U::echo_u32(
+                            let ret1 = <U as Host>::echo_u32(
                                 get(caller.data_mut()),
                                 (arg0) as u32,
-                            )?;
+                            );
                             Ok((ret1) as i32)
                         },
                     )?;
@@ -1078,7 +888,10 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let ret1 = U::echo_s32(get(caller.data_mut()), arg0)?;
+                            let ret1 = <U as Host>::echo_s32(
+                                get(caller.data_mut()),
+                                arg0,
+                            );
                             Ok((ret1) as i32)
                         },
                     )?;
@@ -1090,10 +903,10 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i64,
                         | -> wasmtime::Result<i64> {
-                            let ret1 = U::echo_u64(
+                            let ret1 = <U as Host>::echo_u64(
                                 get(caller.data_mut()),
                                 (arg0) as u64,
-                            )?;
+                            );
                             Ok((ret1) as i64)
                         },
                     )?;
@@ -1105,7 +918,10 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i64,
                         | -> wasmtime::Result<i64> {
-                            let ret1 = U::echo_s64(get(caller.data_mut()), arg0)?;
+                            let ret1 = <U as Host>::echo_s64(
+                                get(caller.data_mut()),
+                                arg0,
+                            );
                             Ok((ret1) as i64)
                         },
                     )?;
@@ -1117,7 +933,10 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: f32,
                         | -> wasmtime::Result<f32> {
-                            let ret1 = U::echo_f32(get(caller.data_mut()), arg0)?;
+                            let ret1 = <U as Host>::echo_f32(
+                                get(caller.data_mut()),
+                                arg0,
+                            );
                             Ok(ret1)
                         },
                     )?;
@@ -1129,7 +948,10 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: f64,
                         | -> wasmtime::Result<f64> {
-                            let ret1 = U::echo_f64(get(caller.data_mut()), arg0)?;
+                            let ret1 = <U as Host>::echo_f64(
+                                get(caller.data_mut()),
+                                arg0,
+                            );
                             Ok(ret1)
                         },
                     )?;
@@ -1143,14 +965,17 @@ pub mod test {
                         | -> wasmtime::Result<i32> {
                             let memory = None;
                             let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
+                            let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
                                 wasmtime::AsContextMut::as_context_mut(&mut caller),
                                 memory,
                                 realloc,
                                 "test:kinds/kinds#echo-char",
                             );
                             let c1 = cx.char("argument `x`", arg0)?;
-                            let ret2 = U::echo_char(get(cx.store.data_mut()), c1)?;
+                            let ret2 = <U as Host>::echo_char(
+                                get(cx.store.data_mut()),
+                                c1,
+                            );
                             Ok((ret2) as i32)
                         },
                     )?;
@@ -1165,10 +990,10 @@ pub mod test {
                             arg2: i32,
                         | -> wasmtime::Result<()> {
                             let memory = memory(&mut caller);
-                            let realloc = super::super::super::_rt::caller_realloc(
+                            let realloc = ::wasi_threads_bindgen_rt::caller_realloc(
                                 &mut caller,
                             );
-                            let mut cx = super::super::super::_rt::Cx::new(
+                            let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
                                 wasmtime::AsContextMut::as_context_mut(&mut caller),
                                 memory,
                                 realloc,
@@ -1176,7 +1001,10 @@ pub mod test {
                             );
                             cx.check("result", arg2, 8, 4)?;
                             let s1 = cx.string("argument `x`", arg0, arg1)?;
-                            let ret2 = U::echo_string(get(cx.store.data_mut()), s1)?;
+                            let ret2 = <U as Host>::echo_string(
+                                get(cx.store.data_mut()),
+                                s1,
+                            );
                             let bytes3 = ret2.into_bytes();
                             let p4 = cx.realloc("result", bytes3.len() * 1, 1)?;
                             cx.write("result", p4, 0, &bytes3)?;
@@ -1196,10 +1024,10 @@ pub mod test {
                             arg2: i32,
                         | -> wasmtime::Result<()> {
                             let memory = memory(&mut caller);
-                            let realloc = super::super::super::_rt::caller_realloc(
+                            let realloc = ::wasi_threads_bindgen_rt::caller_realloc(
                                 &mut caller,
                             );
-                            let mut cx = super::super::super::_rt::Cx::new(
+                            let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
                                 wasmtime::AsContextMut::as_context_mut(&mut caller),
                                 memory,
                                 realloc,
@@ -1214,7 +1042,10 @@ pub mod test {
                                 let l1 = i32::from(cx.load::<u8>("argument `x`", base, 0)?);
                                 v2.push((l1) as u8);
                             }
-                            let ret3 = U::echo_bytes(get(cx.store.data_mut()), v2)?;
+                            let ret3 = <U as Host>::echo_bytes(
+                                get(cx.store.data_mut()),
+                                v2,
+                            );
                             let vec4 = ret3;
                             let len4 = vec4.len() as i32;
                             let p5 = cx.realloc("result", vec4.len() * 1, 1)?;
@@ -1238,10 +1069,10 @@ pub mod test {
                             arg2: i32,
                         | -> wasmtime::Result<()> {
                             let memory = memory(&mut caller);
-                            let realloc = super::super::super::_rt::caller_realloc(
+                            let realloc = ::wasi_threads_bindgen_rt::caller_realloc(
                                 &mut caller,
                             );
-                            let mut cx = super::super::super::_rt::Cx::new(
+                            let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
                                 wasmtime::AsContextMut::as_context_mut(&mut caller),
                                 memory,
                                 realloc,
@@ -1258,7 +1089,10 @@ pub mod test {
                                 let s3 = cx.string("argument `x`", l1, l2)?;
                                 v4.push(s3);
                             }
-                            let ret5 = U::echo_strings(get(cx.store.data_mut()), v4)?;
+                            let ret5 = <U as Host>::echo_strings(
+                                get(cx.store.data_mut()),
+                                v4,
+                            );
                             let vec8 = ret5;
                             let len8 = vec8.len() as i32;
                             let p9 = cx.realloc("result", vec8.len() * 8, 4)?;
@@ -1287,10 +1121,10 @@ pub mod test {
                             arg3: i32,
                         | -> wasmtime::Result<()> {
                             let memory = memory(&mut caller);
-                            let realloc = super::super::super::_rt::caller_realloc(
+                            let realloc = ::wasi_threads_bindgen_rt::caller_realloc(
                                 &mut caller,
                             );
-                            let mut cx = super::super::super::_rt::Cx::new(
+                            let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
                                 wasmtime::AsContextMut::as_context_mut(&mut caller),
                                 memory,
                                 realloc,
@@ -1305,7 +1139,10 @@ pub mod test {
                                 }
                                 _ => return Err(cx.discriminant("argument `x`", arg0)),
                             };
-                            let ret3 = U::echo_option(get(cx.store.data_mut()), v2)?;
+                            let ret3 = <U as Host>::echo_option(
+                                get(cx.store.data_mut()),
+                                v2,
+                            );
                             match ret3 {
                                 None => {
                                     cx.store::<u8>("result", arg3, 0, (0i32) as u8)?;
@@ -1336,10 +1173,10 @@ pub mod test {
                             arg3: i32,
                         | -> wasmtime::Result<()> {
                             let memory = memory(&mut caller);
-                            let realloc = super::super::super::_rt::caller_realloc(
+                            let realloc = ::wasi_threads_bindgen_rt::caller_realloc(
                                 &mut caller,
                             );
-                            let mut cx = super::super::super::_rt::Cx::new(
+                            let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
                                 wasmtime::AsContextMut::as_context_mut(&mut caller),
                                 memory,
                                 realloc,
@@ -1354,7 +1191,10 @@ pub mod test {
                                 }
                                 _ => return Err(cx.discriminant("argument `x`", arg0)),
                             };
-                            let ret3 = U::echo_result(get(cx.store.data_mut()), v2)?;
+                            let ret3 = <U as Host>::echo_result(
+                                get(cx.store.data_mut()),
+                                v2,
+                            );
                             match ret3 {
                                 Ok(e4) => {
                                     cx.store::<u8>("result", arg3, 0, (0i32) as u8)?;
@@ -1384,7 +1224,7 @@ pub mod test {
                         | -> wasmtime::Result<i32> {
                             let memory = None;
                             let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
+                            let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
                                 wasmtime::AsContextMut::as_context_mut(&mut caller),
                                 memory,
                                 realloc,
@@ -1395,10 +1235,10 @@ pub mod test {
                                 1 => Err(()),
                                 _ => return Err(cx.discriminant("argument `x`", arg0)),
                             };
-                            let ret2 = U::echo_bare_result(
+                            let ret2 = <U as Host>::echo_bare_result(
                                 get(cx.store.data_mut()),
                                 v1,
-                            )?;
+                            );
                             let (v5,) = match ret2 {
                                 Ok(_) => (0i32,),
                                 Err(_) => (1i32,),
@@ -1419,10 +1259,10 @@ pub mod test {
                             arg4: i32,
                         | -> wasmtime::Result<()> {
                             let memory = memory(&mut caller);
-                            let realloc = super::super::super::_rt::caller_realloc(
+                            let realloc = ::wasi_threads_bindgen_rt::caller_realloc(
                                 &mut caller,
                             );
-                            let mut cx = super::super::super::_rt::Cx::new(
+                            let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
                                 wasmtime::AsContextMut::as_context_mut(&mut caller),
                                 memory,
                                 realloc,
@@ -1430,10 +1270,10 @@ pub mod test {
                             );
                             cx.check("result", arg4, 24, 8)?;
                             let s1 = cx.string("argument `x`", arg1, arg2)?;
-                            let ret2 = U::echo_tuple(
+                            let ret2 = <U as Host>::echo_tuple(
                                 get(cx.store.data_mut()),
                                 ((arg0) as u8, s1, arg3),
-                            )?;
+                            );
                             let (t3_0, t3_1, t3_2) = ret2;
                             cx.store::<u8>("result", arg4, 0, ((t3_0) as i32) as u8)?;
                             let bytes4 = t3_1.into_bytes();
@@ -1457,20 +1297,20 @@ pub mod test {
                         | -> wasmtime::Result<()> {
                             let memory = memory(&mut caller);
                             let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
+                            let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
                                 wasmtime::AsContextMut::as_context_mut(&mut caller),
                                 memory,
                                 realloc,
                                 "test:kinds/kinds#echo-point",
                             );
                             cx.check("result", arg2, 8, 4)?;
-                            let ret1 = U::echo_point(
+                            let ret1 = <U as Host>::echo_point(
                                 get(cx.store.data_mut()),
                                 super::super::super::test::kinds::kinds::Point {
                                     x: arg0,
                                     y: arg1,
                                 },
-                            )?;
+                            );
                             let super::super::super::test::kinds::kinds::Point {
                                 x: f2_x,
                                 y: f2_y,
@@ -1497,10 +1337,10 @@ pub mod test {
                             arg8: i32,
                         | -> wasmtime::Result<()> {
                             let memory = memory(&mut caller);
-                            let realloc = super::super::super::_rt::caller_realloc(
+                            let realloc = ::wasi_threads_bindgen_rt::caller_realloc(
                                 &mut caller,
                             );
-                            let mut cx = super::super::super::_rt::Cx::new(
+                            let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
                                 wasmtime::AsContextMut::as_context_mut(&mut caller),
                                 memory,
                                 realloc,
@@ -1518,7 +1358,7 @@ pub mod test {
                                 let s4 = cx.string("argument `x`", l2, l3)?;
                                 v5.push(s4);
                             }
-                            let ret6 = U::echo_mixed(
+                            let ret6 = <U as Host>::echo_mixed(
                                 get(cx.store.data_mut()),
                                 super::super::super::test::kinds::kinds::Mixed {
                                     flag: (arg0 != 0),
@@ -1528,7 +1368,7 @@ pub mod test {
                                     name: s1,
                                     tags: v5,
                                 },
-                            )?;
+                            );
                             let super::super::super::test::kinds::kinds::Mixed {
                                 flag: f7_flag,
                                 small: f7_small,
@@ -1578,10 +1418,10 @@ pub mod test {
                             arg3: i32,
                         | -> wasmtime::Result<()> {
                             let memory = memory(&mut caller);
-                            let realloc = super::super::super::_rt::caller_realloc(
+                            let realloc = ::wasi_threads_bindgen_rt::caller_realloc(
                                 &mut caller,
                             );
-                            let mut cx = super::super::super::_rt::Cx::new(
+                            let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
                                 wasmtime::AsContextMut::as_context_mut(&mut caller),
                                 memory,
                                 realloc,
@@ -1607,7 +1447,10 @@ pub mod test {
                                 3 => super::super::super::test::kinds::kinds::Shape::Empty,
                                 _ => return Err(cx.discriminant("argument `x`", arg0)),
                             };
-                            let ret3 = U::echo_shape(get(cx.store.data_mut()), v2)?;
+                            let ret3 = <U as Host>::echo_shape(
+                                get(cx.store.data_mut()),
+                                v2,
+                            );
                             match ret3 {
                                 super::super::super::test::kinds::kinds::Shape::Circle(
                                     e4,
@@ -1658,10 +1501,10 @@ pub mod test {
                             arg2: i32,
                         | -> wasmtime::Result<()> {
                             let memory = memory(&mut caller);
-                            let realloc = super::super::super::_rt::caller_realloc(
+                            let realloc = ::wasi_threads_bindgen_rt::caller_realloc(
                                 &mut caller,
                             );
-                            let mut cx = super::super::super::_rt::Cx::new(
+                            let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
                                 wasmtime::AsContextMut::as_context_mut(&mut caller),
                                 memory,
                                 realloc,
@@ -1700,7 +1543,10 @@ pub mod test {
                                 };
                                 v9.push(v8);
                             }
-                            let ret10 = U::echo_shapes(get(cx.store.data_mut()), v9)?;
+                            let ret10 = <U as Host>::echo_shapes(
+                                get(cx.store.data_mut()),
+                                v9,
+                            );
                             let vec18 = ret10;
                             let len18 = vec18.len() as i32;
                             let p19 = cx.realloc("result", vec18.len() * 16, 8)?;
@@ -1758,7 +1604,7 @@ pub mod test {
                         | -> wasmtime::Result<i32> {
                             let memory = None;
                             let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
+                            let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
                                 wasmtime::AsContextMut::as_context_mut(&mut caller),
                                 memory,
                                 realloc,
@@ -1770,7 +1616,10 @@ pub mod test {
                                 2 => super::super::super::test::kinds::kinds::Color::Blue,
                                 _ => return Err(cx.discriminant("argument `x`", arg0)),
                             };
-                            let ret2 = U::echo_color(get(cx.store.data_mut()), v1)?;
+                            let ret2 = <U as Host>::echo_color(
+                                get(cx.store.data_mut()),
+                                v1,
+                            );
                             Ok((ret2) as i32)
                         },
                     )?;
@@ -1782,12 +1631,12 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let ret1 = U::echo_perms(
+                            let ret1 = <U as Host>::echo_perms(
                                 get(caller.data_mut()),
                                 super::super::super::test::kinds::kinds::Perms::from_bits_truncate(
                                     (((arg0) as u32 as u64) << 0) as _,
                                 ),
-                            )?;
+                            );
                             let bits2 = ret1.bits() as u64;
                             Ok((bits2 >> 0) as i32)
                         },
@@ -1804,20 +1653,20 @@ pub mod test {
                         | -> wasmtime::Result<()> {
                             let memory = memory(&mut caller);
                             let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
+                            let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
                                 wasmtime::AsContextMut::as_context_mut(&mut caller),
                                 memory,
                                 realloc,
                                 "test:kinds/kinds#echo-many",
                             );
                             cx.check("result", arg2, 8, 4)?;
-                            let ret1 = U::echo_many(
+                            let ret1 = <U as Host>::echo_many(
                                 get(cx.store.data_mut()),
                                 super::super::super::test::kinds::kinds::Many::from_bits_truncate(
                                     (((arg0) as u32 as u64) << 0 | ((arg1) as u32 as u64) << 32)
                                         as _,
                                 ),
-                            )?;
+                            );
                             let bits2 = ret1.bits() as u64;
                             cx.store::<i32>("result", arg2, 4, (bits2 >> 32) as i32)?;
                             cx.store::<i32>("result", arg2, 0, (bits2 >> 0) as i32)?;
@@ -1832,10 +1681,10 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let ret1 = U::echo_id(
+                            let ret1 = <U as Host>::echo_id(
                                 get(caller.data_mut()),
                                 (arg0) as u32,
-                            )?;
+                            );
                             Ok((ret1) as i32)
                         },
                     )?;
@@ -1849,7 +1698,7 @@ pub mod test {
                         | -> wasmtime::Result<i64> {
                             let memory = memory(&mut caller);
                             let realloc = None;
-                            let mut cx = super::super::super::_rt::Cx::new(
+                            let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
                                 wasmtime::AsContextMut::as_context_mut(&mut caller),
                                 memory,
                                 realloc,
@@ -1889,7 +1738,7 @@ pub mod test {
                                 .load::<i32>("parameters (passed indirectly)", arg0, 60)?;
                             let l17 = cx
                                 .load::<i64>("parameters (passed indirectly)", arg0, 64)?;
-                            let ret18 = U::sum_many(
+                            let ret18 = <U as Host>::sum_many(
                                 get(cx.store.data_mut()),
                                 (l1) as u32,
                                 (l2) as u32,
@@ -1908,7 +1757,7 @@ pub mod test {
                                 (l15) as u32,
                                 (l16) as u32,
                                 (l17) as u64,
-                            )?;
+                            );
                             Ok((ret18) as i64)
                         },
                     )?;
@@ -1919,7 +1768,7 @@ pub mod test {
                         move |
                             mut caller: wasmtime::Caller<'_, T>,
                         | -> wasmtime::Result<()> {
-                            U::ping(get(caller.data_mut()))?;
+                            <U as Host>::ping(get(caller.data_mut()));
                             Ok(())
                         },
                     )?;
@@ -1931,9 +1780,9 @@ pub mod test {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<()> {
-                            U::counter_drop(
+                            <U as HostCounter>::drop(
                                 get(caller.data_mut()),
-                                super::super::super::_rt::Resource::new(arg0 as u32),
+                                ::wasi_threads_bindgen_rt::Resource::new(arg0 as u32),
                             )
                         },
                     )?;

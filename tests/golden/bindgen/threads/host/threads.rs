@@ -9,7 +9,11 @@ pub fn add_to_linker<T: 'static, U: wasi::threads::thread_spawn::Host>(
     linker: &mut wasmtime::Linker<T>,
     get: impl Fn(&mut T) -> &mut U + Send + Sync + Copy + 'static,
 ) -> wasmtime::Result<()> {
-    add_to_linker_with_memory(linker, get, _rt::exported_memory::<T>)
+    add_to_linker_with_memory(
+        linker,
+        get,
+        ::wasi_threads_bindgen_rt::exported_memory::<T>,
+    )
 }
 /// Like [`add_to_linker`], with `memory` finding the guest's memory, for
 /// modules that import their (shared) memory without exporting it.
@@ -17,42 +21,153 @@ pub fn add_to_linker<T: 'static, U: wasi::threads::thread_spawn::Host>(
 pub fn add_to_linker_with_memory<T: 'static, U: wasi::threads::thread_spawn::Host>(
     linker: &mut wasmtime::Linker<T>,
     get: impl Fn(&mut T) -> &mut U + Send + Sync + Copy + 'static,
-    memory: fn(&mut wasmtime::Caller<'_, T>) -> Option<_rt::GuestMemory>,
+    memory: fn(
+        &mut wasmtime::Caller<'_, T>,
+    ) -> Option<::wasi_threads_bindgen_rt::GuestMemory>,
 ) -> wasmtime::Result<()> {
     wasi::threads::thread_spawn::add_to_linker_with_memory(linker, get, memory)?;
     Ok(())
 }
-/// Typed access to the exports of an instance of the world.
+/// Typed access to the exports of an instance of the world, as
+/// `bindgen!`'s world struct.
 #[allow(unused, clippy::all)]
-pub struct ThreadsExports {
-    memory: Option<_rt::GuestMemory>,
-    realloc: Option<_rt::Realloc>,
-    wasi_thread_start: wasmtime::TypedFunc<(i32, i32), ()>,
+pub struct Threads {
+    instance: wasmtime::Instance,
+    memory: Option<::wasi_threads_bindgen_rt::GuestMemory>,
+    realloc: Option<::wasi_threads_bindgen_rt::Realloc>,
+    export_wasi_thread_start: wasmtime::TypedFunc<(i32, i32), ()>,
+}
+/// Where the world's exports are in a module: resolved once per module
+/// (by name, with their kinds checked), then loaded from each instance
+/// without looking names up.
+#[allow(unused, clippy::all)]
+#[derive(Clone)]
+pub struct ThreadsIndices {
+    memory: Option<wasmtime::ModuleExport>,
+    realloc: Option<wasmtime::ModuleExport>,
+    export_wasi_thread_start: wasmtime::ModuleExport,
 }
 #[allow(unused, clippy::all)]
-impl ThreadsExports {
-    /// Looks up every export in `instance`; fails naming the first missing
-    /// or mistyped one.
+impl ThreadsIndices {
+    /// Finds every export in `module`; fails naming the first missing one.
+    pub fn new(module: &wasmtime::Module) -> wasmtime::Result<Self> {
+        Ok(ThreadsIndices {
+            memory: module.get_export_index("memory"),
+            realloc: module.get_export_index("cabi_realloc"),
+            export_wasi_thread_start: ::wasi_threads_bindgen_rt::module_func_export(
+                module,
+                "wasi_thread_start",
+            )?,
+        })
+    }
+    /// The exports of `instance`, an instance of the indices' module; fails
+    /// naming the first mistyped one.
+    pub fn load(
+        &self,
+        mut store: impl wasmtime::AsContextMut,
+        instance: &wasmtime::Instance,
+    ) -> wasmtime::Result<Threads> {
+        let mut store = wasmtime::AsContextMut::as_context_mut(&mut store);
+        let memory = self
+            .memory
+            .as_ref()
+            .and_then(|export| instance.get_module_export(&mut store, export))
+            .and_then(::wasi_threads_bindgen_rt::GuestMemory::of);
+        let realloc = match &self.realloc {
+            Some(export) => {
+                ::wasi_threads_bindgen_rt::typed_export::<
+                    (i32, i32, i32, i32),
+                    i32,
+                >(&mut store, instance, export, "cabi_realloc")
+                    .ok()
+            }
+            None => None,
+        };
+        let export_wasi_thread_start = ::wasi_threads_bindgen_rt::typed_export::<
+            (i32, i32),
+            (),
+        >(&mut store, instance, &self.export_wasi_thread_start, "wasi_thread_start")?;
+        Ok(Threads {
+            instance: *instance,
+            memory,
+            realloc,
+            export_wasi_thread_start,
+        })
+    }
+}
+/// A module ready to instantiate, with its linker's imports defined and
+/// its exports resolved: what every thread of a program instantiates.
+#[allow(unused, clippy::all)]
+pub struct ThreadsPre<T: 'static> {
+    instance_pre: wasmtime::InstancePre<T>,
+    indices: ThreadsIndices,
+}
+#[allow(unused, clippy::all)]
+impl<T: 'static> Clone for ThreadsPre<T> {
+    fn clone(&self) -> Self {
+        ThreadsPre {
+            instance_pre: self.instance_pre.clone(),
+            indices: self.indices.clone(),
+        }
+    }
+}
+#[allow(unused, clippy::all)]
+impl<T: 'static> ThreadsPre<T> {
+    /// Resolves the exports of `instance_pre`'s module.
+    pub fn new(instance_pre: wasmtime::InstancePre<T>) -> wasmtime::Result<Self> {
+        let indices = ThreadsIndices::new(instance_pre.module())?;
+        Ok(ThreadsPre {
+            instance_pre,
+            indices,
+        })
+    }
+    pub fn instance_pre(&self) -> &wasmtime::InstancePre<T> {
+        &self.instance_pre
+    }
+    pub fn indices(&self) -> &ThreadsIndices {
+        &self.indices
+    }
+    /// Instantiates the module in `store`.
+    pub fn instantiate(
+        &self,
+        mut store: impl wasmtime::AsContextMut<Data = T>,
+    ) -> wasmtime::Result<Threads> {
+        let mut store = wasmtime::AsContextMut::as_context_mut(&mut store);
+        let instance = self.instance_pre.instantiate(&mut store)?;
+        self.indices.load(&mut store, &instance)
+    }
+}
+#[allow(unused, clippy::all)]
+impl Threads {
+    /// The exports of `instance`: resolves them in its module, then loads
+    /// them; for many instances of one module, [`ThreadsIndices`] resolves once.
     pub fn new(
         mut store: impl wasmtime::AsContextMut,
         instance: &wasmtime::Instance,
     ) -> wasmtime::Result<Self> {
         let mut store = wasmtime::AsContextMut::as_context_mut(&mut store);
-        let memory = _rt::GuestMemory::exported(&mut store, instance);
-        let realloc = instance
-            .get_typed_func::<(i32, i32, i32, i32), i32>(&mut store, "cabi_realloc")
-            .ok();
-        let wasi_thread_start = instance
-            .get_typed_func::<(i32, i32), ()>(&mut store, "wasi_thread_start")?;
-        Ok(ThreadsExports {
-            memory,
-            realloc,
-            wasi_thread_start,
-        })
+        let module = instance.module(&store).clone();
+        ThreadsIndices::new(&module)?.load(&mut store, instance)
+    }
+    /// Instantiates `module` with `linker`'s definitions.
+    pub fn instantiate<T: 'static>(
+        store: impl wasmtime::AsContextMut<Data = T>,
+        module: &wasmtime::Module,
+        linker: &wasmtime::Linker<T>,
+    ) -> wasmtime::Result<Self> {
+        let pre = linker.instantiate_pre(module)?;
+        ThreadsPre::new(pre)?.instantiate(store)
+    }
+    /// The instance.
+    pub fn instance(&self) -> wasmtime::Instance {
+        self.instance
     }
     /// Uses `memory` for values passed through memory, for modules that do
     /// not export theirs.
-    pub fn with_memory(mut self, memory: impl Into<_rt::GuestMemory>) -> Self {
+    pub fn with_memory(
+        mut self,
+        memory: impl Into<::wasi_threads_bindgen_rt::GuestMemory>,
+    ) -> Self {
         self.memory = Some(memory.into());
         self
     }
@@ -62,352 +177,23 @@ impl ThreadsExports {
     ///
     /// Deployed modules export it as `wasi_thread_start`, not under its
     /// canonical name `wasi-thread-start`.
-    pub fn call_wasi_thread_start<T: 'static>(
+    pub fn call_wasi_thread_start<S: wasmtime::AsContextMut>(
         &self,
-        mut store: impl wasmtime::AsContextMut<Data = T>,
-        thread_id: i32,
-        start_arg: StartArg,
-    ) -> _rt::Result<()> {
-        let mut cx = _rt::Cx::new(
+        mut store: S,
+        arg0: i32,
+        arg1: StartArg,
+    ) -> wasmtime::Result<()> {
+        let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
             wasmtime::AsContextMut::as_context_mut(&mut store),
             self.memory.clone(),
             self.realloc.clone(),
             "wasi_thread_start",
         );
-        self.wasi_thread_start
-            .call(&mut cx.store, ((thread_id) as i32, (start_arg) as i32))?;
+        self.export_wasi_thread_start
+            .call(&mut cx.store, ((arg0) as i32, (arg1) as i32))?;
         Ok(())
     }
-    /// The raw core function of `wasi_thread_start`.
-    pub fn wasi_thread_start(&self) -> &wasmtime::TypedFunc<(i32, i32), ()> {
-        &self.wasi_thread_start
-    }
 }
-#[allow(unused, clippy::all)]
-pub mod _rt {
-    use std::marker::PhantomData;
-    pub use wasmtime::{Error, Result};
-    /// A handle to a resource of type `T`, as the guest holds it: the index the
-    /// host gave out. The host keeps the resource itself in a table of its own
-    /// and looks it up with [`Resource::rep`].
-    pub struct Resource<T> {
-        rep: u32,
-        _marker: PhantomData<fn() -> T>,
-    }
-    impl<T> Resource<T> {
-        pub fn new(rep: u32) -> Self {
-            Resource {
-                rep,
-                _marker: PhantomData,
-            }
-        }
-        pub fn rep(&self) -> u32 {
-            self.rep
-        }
-    }
-    impl<T> Clone for Resource<T> {
-        fn clone(&self) -> Self {
-            *self
-        }
-    }
-    impl<T> Copy for Resource<T> {}
-    impl<T> PartialEq for Resource<T> {
-        fn eq(&self, other: &Self) -> bool {
-            self.rep == other.rep
-        }
-    }
-    impl<T> Eq for Resource<T> {}
-    impl<T> std::hash::Hash for Resource<T> {
-        fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-            self.rep.hash(state)
-        }
-    }
-    impl<T> std::fmt::Debug for Resource<T> {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.debug_tuple("Resource").field(&self.rep).finish()
-        }
-    }
-    /// The linear memory a guest's values live in: a plain memory, or the
-    /// shared memory of a threaded module.
-    #[derive(Clone)]
-    pub enum GuestMemory {
-        Plain(wasmtime::Memory),
-        Shared(wasmtime::SharedMemory),
-    }
-    impl From<wasmtime::Memory> for GuestMemory {
-        fn from(memory: wasmtime::Memory) -> Self {
-            GuestMemory::Plain(memory)
-        }
-    }
-    impl From<wasmtime::SharedMemory> for GuestMemory {
-        fn from(memory: wasmtime::SharedMemory) -> Self {
-            GuestMemory::Shared(memory)
-        }
-    }
-    impl GuestMemory {
-        /// The memory an instance exports as `memory`, plain or shared.
-        pub fn exported(
-            store: &mut impl wasmtime::AsContextMut,
-            instance: &wasmtime::Instance,
-        ) -> Option<GuestMemory> {
-            GuestMemory::of(instance.get_export(store.as_context_mut(), "memory")?)
-        }
-        fn of(export: wasmtime::Extern) -> Option<GuestMemory> {
-            match export {
-                wasmtime::Extern::Memory(m) => Some(GuestMemory::Plain(m)),
-                wasmtime::Extern::SharedMemory(m) => Some(GuestMemory::Shared(m)),
-                _ => None,
-            }
-        }
-    }
-    /// The memory of the calling instance: its `memory` export. Embedders whose
-    /// modules import a memory without exporting it pass their own lookup to
-    /// `add_to_linker_with_memory` instead.
-    pub fn exported_memory<T>(
-        caller: &mut wasmtime::Caller<'_, T>,
-    ) -> Option<GuestMemory> {
-        GuestMemory::of(caller.get_export("memory")?)
-    }
-    /// The guest's `cabi_realloc`, through which the host allocates the memory
-    /// of strings and lists it hands to the guest.
-    pub type Realloc = wasmtime::TypedFunc<(i32, i32, i32, i32), i32>;
-    /// The instance's `cabi_realloc` export, if it has one of the right type.
-    pub fn caller_realloc<T>(caller: &mut wasmtime::Caller<'_, T>) -> Option<Realloc> {
-        let func = caller.get_export("cabi_realloc")?.into_func()?;
-        func.typed(&*caller).ok()
-    }
-    /// A value type that crosses linear memory.
-    pub trait Prim: Sized {
-        const SIZE: usize;
-        fn from_le(bytes: &[u8]) -> Self;
-        fn to_le(self, out: &mut [u8]);
-    }
-    macro_rules! prims {
-        ($($t:ty)*) => {
-            $(impl Prim for $t { const SIZE : usize = std::mem::size_of::<$t > (); fn
-            from_le(bytes : & [u8]) -> Self { <$t >::from_le_bytes(bytes.try_into()
-            .unwrap()) } fn to_le(self, out : & mut [u8]) { out.copy_from_slice(& self
-            .to_le_bytes()) } })*
-        };
-    }
-    prims!(u8 i8 u16 i16 i32 i64 f32 f64);
-    /// One call's view of the guest: its store, memory and allocator, and the
-    /// name of the function, for the message of every trap.
-    pub struct Cx<'a, T: 'static> {
-        pub store: wasmtime::StoreContextMut<'a, T>,
-        memory: Option<GuestMemory>,
-        realloc: Option<Realloc>,
-        func: &'static str,
-    }
-    impl<'a, T: 'static> Cx<'a, T> {
-        pub fn new(
-            store: wasmtime::StoreContextMut<'a, T>,
-            memory: Option<GuestMemory>,
-            realloc: Option<Realloc>,
-            func: &'static str,
-        ) -> Self {
-            Cx { store, memory, realloc, func }
-        }
-        /// A trap naming the function and what was being read or written.
-        pub fn trap(&self, what: &str, message: impl std::fmt::Display) -> Error {
-            wasmtime::format_err!("{}: {what}: {message}", self.func)
-        }
-        fn memory(&self, what: &str) -> Result<&GuestMemory> {
-            self.memory
-                .as_ref()
-                .ok_or_else(|| {
-                    self
-                        .trap(
-                            what,
-                            "the guest has no memory the host can reach (it exports no `memory`)",
-                        )
-                })
-        }
-        fn range(
-            &self,
-            what: &str,
-            ptr: i32,
-            offset: usize,
-            len: usize,
-        ) -> Result<(GuestMemory, usize)> {
-            let memory = self.memory(what)?.clone();
-            let size = match &memory {
-                GuestMemory::Plain(m) => m.data_size(&self.store),
-                GuestMemory::Shared(m) => m.data_size(),
-            };
-            let start = ptr as u32 as usize + offset;
-            match start.checked_add(len) {
-                Some(end) if end <= size => Ok((memory, start)),
-                _ => {
-                    Err(
-                        self
-                            .trap(
-                                what,
-                                format_args!(
-                                    "pointer {:#x}+{offset} with {len} bytes is out of bounds of memory ({size} bytes)",
-                                    ptr as u32
-                                ),
-                            ),
-                    )
-                }
-            }
-        }
-        /// Checks that `len` bytes at `ptr`, aligned to `align`, lie in memory.
-        pub fn check(
-            &self,
-            what: &str,
-            ptr: i32,
-            len: usize,
-            align: usize,
-        ) -> Result<()> {
-            if ptr as u32 as usize % align != 0 {
-                return Err(
-                    self
-                        .trap(
-                            what,
-                            format_args!(
-                                "pointer {:#x} is not aligned to {align}", ptr as u32
-                            ),
-                        ),
-                );
-            }
-            self.range(what, ptr, 0, len).map(|_| ())
-        }
-        /// Copies `len` bytes out of memory.
-        pub fn read(
-            &self,
-            what: &str,
-            ptr: i32,
-            offset: usize,
-            len: usize,
-        ) -> Result<Vec<u8>> {
-            let (memory, start) = self.range(what, ptr, offset, len)?;
-            let mut out = vec![0u8; len];
-            match memory {
-                GuestMemory::Plain(m) => {
-                    out.copy_from_slice(&m.data(&self.store)[start..start + len])
-                }
-                GuestMemory::Shared(m) => {
-                    let cells = &m.data()[start..start + len];
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(
-                            cells.as_ptr().cast::<u8>(),
-                            out.as_mut_ptr(),
-                            len,
-                        )
-                    }
-                }
-            }
-            Ok(out)
-        }
-        /// Copies bytes into memory.
-        pub fn write(
-            &mut self,
-            what: &str,
-            ptr: i32,
-            offset: usize,
-            bytes: &[u8],
-        ) -> Result<()> {
-            let (memory, start) = self.range(what, ptr, offset, bytes.len())?;
-            match memory {
-                GuestMemory::Plain(m) => {
-                    m.data_mut(&mut self.store)[start..start + bytes.len()]
-                        .copy_from_slice(bytes)
-                }
-                GuestMemory::Shared(m) => {
-                    let cells = &m.data()[start..start + bytes.len()];
-                    unsafe {
-                        std::ptr::copy_nonoverlapping(
-                            bytes.as_ptr(),
-                            cells.as_ptr() as *mut u8,
-                            bytes.len(),
-                        )
-                    }
-                }
-            }
-            Ok(())
-        }
-        pub fn load<P: Prim>(&self, what: &str, ptr: i32, offset: usize) -> Result<P> {
-            Ok(P::from_le(&self.read(what, ptr, offset, P::SIZE)?))
-        }
-        pub fn store<P: Prim>(
-            &mut self,
-            what: &str,
-            ptr: i32,
-            offset: usize,
-            value: P,
-        ) -> Result<()> {
-            let mut bytes = [0u8; 8];
-            value.to_le(&mut bytes[..P::SIZE]);
-            self.write(what, ptr, offset, &bytes[..P::SIZE])
-        }
-        /// A string: `len` bytes of UTF-8 at `ptr`.
-        pub fn string(&self, what: &str, ptr: i32, len: i32) -> Result<String> {
-            let bytes = self.read(what, ptr, 0, len as u32 as usize)?;
-            String::from_utf8(bytes)
-                .map_err(|e| self.trap(what, format_args!("invalid UTF-8: {e}")))
-        }
-        /// A list of `len` elements of `size` bytes: checks the whole run first,
-        /// so a huge length traps instead of allocating.
-        pub fn list(
-            &self,
-            what: &str,
-            ptr: i32,
-            len: i32,
-            size: usize,
-            align: usize,
-        ) -> Result<usize> {
-            let len = len as u32 as usize;
-            let bytes = len
-                .checked_mul(size)
-                .ok_or_else(|| {
-                    self
-                        .trap(
-                            what,
-                            format_args!("a list of {len} elements overflows memory"),
-                        )
-                })?;
-            self.check(what, ptr, bytes, align)?;
-            Ok(len)
-        }
-        pub fn char(&self, what: &str, value: i32) -> Result<char> {
-            char::from_u32(value as u32)
-                .ok_or_else(|| {
-                    self.trap(
-                        what,
-                        format_args!("{:#x} is not a Unicode scalar value", value as u32),
-                    )
-                })
-        }
-        pub fn discriminant(&self, what: &str, value: i32) -> Error {
-            self.trap(what, format_args!("invalid discriminant {}", value as u32))
-        }
-        /// Allocates `size` bytes aligned to `align` in the guest with its
-        /// `cabi_realloc`.
-        pub fn realloc(&mut self, what: &str, size: usize, align: usize) -> Result<i32> {
-            let realloc = self
-                .realloc
-                .clone()
-                .ok_or_else(|| {
-                    self.trap(
-                        what,
-                        "the guest exports no `cabi_realloc` to allocate the value in",
-                    )
-                })?;
-            let ptr = realloc.call(&mut self.store, (0, 0, align as i32, size as i32))?;
-            self.check(what, ptr, size, align)
-                .map_err(|e| {
-                    self
-                        .trap(
-                            what,
-                            format_args!("`cabi_realloc` returned a bad pointer: {e}"),
-                        )
-                })?;
-            Ok(ptr)
-        }
-    }
-}
-pub use _rt::{GuestMemory, Resource};
 #[allow(unused, clippy::all)]
 pub mod wasi {
     pub mod threads {
@@ -431,9 +217,7 @@ pub mod wasi {
                 fn thread_spawn(
                     &mut self,
                     start_arg: super::super::super::wasi::threads::thread_spawn::StartArg,
-                ) -> super::super::super::_rt::Result<
-                    super::super::super::wasi::threads::thread_spawn::ThreadSpawnResult,
-                >;
+                ) -> super::super::super::wasi::threads::thread_spawn::ThreadSpawnResult;
             }
             /// Defines this interface's imports in `linker`; guest memory is the
             /// instance's `memory` export.
@@ -444,7 +228,7 @@ pub mod wasi {
                 add_to_linker_with_memory(
                     linker,
                     get,
-                    super::super::super::_rt::exported_memory::<T>,
+                    ::wasi_threads_bindgen_rt::exported_memory::<T>,
                 )
             }
             /// Like [`add_to_linker`], with `memory` finding the guest's memory.
@@ -453,7 +237,7 @@ pub mod wasi {
                 get: impl Fn(&mut T) -> &mut U + Send + Sync + Copy + 'static,
                 memory: fn(
                     &mut wasmtime::Caller<'_, T>,
-                ) -> Option<super::super::super::_rt::GuestMemory>,
+                ) -> Option<::wasi_threads_bindgen_rt::GuestMemory>,
             ) -> wasmtime::Result<()> {
                 linker
                     .func_wrap(
@@ -463,10 +247,10 @@ pub mod wasi {
                             mut caller: wasmtime::Caller<'_, T>,
                             arg0: i32,
                         | -> wasmtime::Result<i32> {
-                            let ret1 = U::thread_spawn(
+                            let ret1 = <U as Host>::thread_spawn(
                                 get(caller.data_mut()),
                                 (arg0) as u32,
-                            )?;
+                            );
                             Ok((ret1) as i32)
                         },
                     )?;
