@@ -82,7 +82,16 @@ fn the_committed_archive_is_what_clang_19_builds_from_the_source() {
     // -mcpu=mvp: no features required of the program (and no table
     // import); -fno-ident: no producers section naming the compiler build.
     run(Command::new("clang-19")
-        .args(["--target=wasm32", "-mcpu=mvp", "-O2", "-fno-ident", "-Wall", "-Wextra", "-Werror", "-c"])
+        .args([
+            "--target=wasm32",
+            "-mcpu=mvp",
+            "-O2",
+            "-fno-ident",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-c",
+        ])
         .arg(&c)
         .arg("-o")
         .arg(&object));
@@ -104,7 +113,13 @@ fn the_committed_archive_is_what_clang_19_builds_from_the_source() {
     let symbols: Vec<String> = String::from_utf8_lossy(&nm.stdout)
         .lines()
         .filter(|l| !l.is_empty() && !l.ends_with(':'))
-        .map(|l| l.split_whitespace().rev().take(2).collect::<Vec<_>>().join(" "))
+        .map(|l| {
+            l.split_whitespace()
+                .rev()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect();
     assert_eq!(
         symbols,

@@ -55,6 +55,8 @@ pub(crate) struct FuncGen<'g, 'a> {
     wasm_ret: Option<String>,
     /// An instruction this generator has no code for: the glue is refused.
     pub error: Option<String>,
+    /// How guest trap messages name the function (`iface#func`).
+    pub context: String,
 }
 
 impl<'g, 'a> FuncGen<'g, 'a> {
@@ -80,6 +82,7 @@ impl<'g, 'a> FuncGen<'g, 'a> {
             post_return: None,
             wasm_ret: None,
             error: None,
+            context: func.name.clone(),
         }
     }
 
@@ -103,6 +106,12 @@ impl<'g, 'a> FuncGen<'g, 'a> {
 
     fn what(&self) -> String {
         format!("{:?}", self.label)
+    }
+
+    /// Where a guest's trap message says the invalid value was: "the
+    /// result of `iface#func`", as a string literal.
+    fn guest_what(&self) -> String {
+        format!("{:?}", format!("the {} of `{}`", self.label, self.context))
     }
 
     fn load(&mut self, ty: &str, addr: &str, offset: ArchitectureSize, results: &mut Vec<String>) {
@@ -211,7 +220,12 @@ impl<'g, 'a> FuncGen<'g, 'a> {
                 self.what()
             );
         } else {
-            s.push_str("_ => unreachable!(\"invalid discriminant\"),\n");
+            let _ = writeln!(
+                s,
+                "_ => {}::invalid_discriminant({}),",
+                self.rt(),
+                self.guest_what()
+            );
         }
         s.push_str("};\n");
         self.src.push_str(&s);
@@ -362,8 +376,9 @@ impl Bindgen for FuncGen<'_, '_> {
                     let what = self.what();
                     self.line(format!("let c{n} = cx.char({what}, {})?;", operands[0]));
                 } else {
+                    let what = self.guest_what();
                     self.line(format!(
-                        "let c{n} = char::from_u32({} as u32).expect(\"a Unicode scalar value\");",
+                        "let c{n} = {rt}::char_lift({}, {what});",
                         operands[0]
                     ));
                 }
@@ -454,8 +469,9 @@ impl Bindgen for FuncGen<'_, '_> {
                     ));
                 } else {
                     self.lifts_lists = true;
+                    let what = self.guest_what();
                     self.line(format!(
-                        "let s{n} = {rt}::string_lift({}, {});",
+                        "let s{n} = {rt}::string_lift({}, {}, {what});",
                         operands[0], operands[1]
                     ));
                 }
