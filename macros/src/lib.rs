@@ -9,7 +9,8 @@
 //! ```
 //!
 //! The macro reads the WIT when the crate compiles, and the crate is rebuilt
-//! when a WIT file changes.
+//! when a WIT file changes. What `guest!` expands to refers to the runtime
+//! crate `wasi-threads-guest-rt`: a guest crate depends on it too.
 
 use std::path::{Path, PathBuf};
 
