@@ -9,11 +9,12 @@ cd "$(dirname "$0")/.."
 # links against.
 rustup target add wasm32-wasip1-threads
 
-# The C guest is built with Debian's clang-19 and lld-19.
+# The C guest is built with Debian's clang-19 and lld-19; the guest
+# runtime's cabi_realloc archive is rebuilt with llvm-19's llvm-ar.
 builtins=/usr/lib/llvm-19/lib/clang/19/lib/wasi/libclang_rt.builtins-wasm32.a
-if ! command -v clang-19 >/dev/null || ! command -v wasm-ld-19 >/dev/null || [ ! -f "$builtins" ]; then
+if ! command -v clang-19 >/dev/null || ! command -v wasm-ld-19 >/dev/null || ! command -v llvm-ar-19 >/dev/null || [ ! -f "$builtins" ]; then
   apt-get update
-  apt-get install -y clang-19 lld-19 libclang-rt-19-dev-wasm32
+  apt-get install -y clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32
 fi
 
 # wasi-libc's C headers, which the Rust target does not ship, from the

@@ -324,6 +324,100 @@ fn generated_rust_starts_threads_on_the_reference_host() {
     let run = wasi_threads(&["run", wasm.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "threads: 8\ndistinct ids: 8\n");
+    // The rule the generated docs give a libc-free `wasi_thread_start`:
+    // it runs on no stack of its own, so neither it nor anything it calls
+    // may touch the shadow stack pointer.
+    let bytes = std::fs::read(&wasm).unwrap();
+    let touching = stack_pointer_users(&bytes, "wasi_thread_start");
+    assert!(
+        touching.is_empty(),
+        "wasi_thread_start reaches functions that use __stack_pointer: {touching:?}"
+    );
+    // The check can fail: the guest's `main` uses its stack.
+    assert!(!stack_pointer_users(&bytes, "_start").is_empty());
+}
+
+/// The functions reachable by direct calls from export `entry` that read or
+/// write the global named `__stack_pointer` (by the name section); an
+/// indirect call counts as a use, since its callee is unknown.
+fn stack_pointer_users(wasm: &[u8], entry: &str) -> Vec<String> {
+    use wasmparser::{KnownCustom, Name, Operator, Parser, Payload, TypeRef};
+    let mut imported_funcs = 0u32;
+    let mut entry_index = None;
+    let mut bodies = Vec::new();
+    let mut func_names = std::collections::HashMap::new();
+    let mut stack_pointer = None;
+    for payload in Parser::new(0).parse_all(wasm) {
+        match payload.unwrap() {
+            Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    if let TypeRef::Func(_) = import.unwrap().ty {
+                        imported_funcs += 1;
+                    }
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export.unwrap();
+                    if export.name == entry {
+                        entry_index = Some(export.index);
+                    }
+                }
+            }
+            Payload::CodeSectionEntry(body) => bodies.push(body),
+            Payload::CustomSection(section) => {
+                if let KnownCustom::Name(names) = section.as_known() {
+                    for name in names {
+                        match name.unwrap() {
+                            Name::Global(map) => {
+                                for naming in map {
+                                    let naming = naming.unwrap();
+                                    if naming.name == "__stack_pointer" {
+                                        stack_pointer = Some(naming.index);
+                                    }
+                                }
+                            }
+                            Name::Function(map) => {
+                                for naming in map {
+                                    let naming = naming.unwrap();
+                                    func_names.insert(naming.index, naming.name.to_string());
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let stack_pointer = stack_pointer.expect("the name section names __stack_pointer");
+    let mut todo = vec![entry_index.unwrap_or_else(|| panic!("no export {entry}"))];
+    let mut seen = std::collections::HashSet::new();
+    let mut users = Vec::new();
+    while let Some(f) = todo.pop() {
+        if !seen.insert(f) || f < imported_funcs {
+            continue;
+        }
+        let mut ops = bodies[(f - imported_funcs) as usize]
+            .get_operators_reader()
+            .unwrap();
+        let mut uses = false;
+        while !ops.eof() {
+            match ops.read().unwrap() {
+                Operator::GlobalGet { global_index } | Operator::GlobalSet { global_index } => {
+                    uses |= global_index == stack_pointer
+                }
+                Operator::Call { function_index } => todo.push(function_index),
+                Operator::CallIndirect { .. } => uses = true,
+                _ => {}
+            }
+        }
+        if uses {
+            users.push(func_names.get(&f).cloned().unwrap_or(format!("#{f}")));
+        }
+    }
+    users
 }
 
 /// Constants are typed, and flags of more than 32 members say which word

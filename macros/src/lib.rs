@@ -18,7 +18,8 @@
 //! The options are those of wasmtime's `bindgen!` that apply to core
 //! modules; see `wasi_threads_bindgen::macro_input`. The macro reads the
 //! WIT when the crate compiles, and the crate is rebuilt when a WIT file
-//! changes.
+//! changes. What `guest!` expands to refers to the runtime
+//! crate `wasi-threads-guest-rt`: a guest crate depends on it too.
 
 use proc_macro::TokenStream;
 use wasi_threads_bindgen::{macro_input, Target};

@@ -63,6 +63,8 @@ pub(crate) struct FuncGen<'g, 'a> {
     /// Host imports: the expression calling the host with the lifted
     /// arguments (the trait call, with its error handling and tracing).
     pub host_call: Option<HostCall<'g>>,
+    /// How guest trap messages name the function (`iface#func`).
+    pub context: String,
 }
 
 impl<'g, 'a> FuncGen<'g, 'a> {
@@ -90,6 +92,7 @@ impl<'g, 'a> FuncGen<'g, 'a> {
             error: None,
             is_async: false,
             host_call: None,
+            context: func.name.clone(),
         }
     }
 
@@ -136,6 +139,12 @@ impl<'g, 'a> FuncGen<'g, 'a> {
 
     fn what(&self) -> String {
         format!("{:?}", self.label)
+    }
+
+    /// Where a guest's trap message says the invalid value was: "the
+    /// result of `iface#func`", as a string literal.
+    fn guest_what(&self) -> String {
+        format!("{:?}", format!("the {} of `{}`", self.label, self.context))
     }
 
     fn load(&mut self, ty: &str, addr: &str, offset: ArchitectureSize, results: &mut Vec<String>) {
@@ -244,7 +253,12 @@ impl<'g, 'a> FuncGen<'g, 'a> {
                 self.what()
             );
         } else {
-            s.push_str("_ => unreachable!(\"invalid discriminant\"),\n");
+            let _ = writeln!(
+                s,
+                "_ => {}::invalid_discriminant({}),",
+                self.rt(),
+                self.guest_what()
+            );
         }
         s.push_str("};\n");
         self.src.push_str(&s);
@@ -393,8 +407,9 @@ impl Bindgen for FuncGen<'_, '_> {
                     let what = self.what();
                     self.line(format!("let c{n} = cx.char({what}, {})?;", operands[0]));
                 } else {
+                    let what = self.guest_what();
                     self.line(format!(
-                        "let c{n} = char::from_u32({} as u32).expect(\"a Unicode scalar value\");",
+                        "let c{n} = {rt}::char_lift({}, {what});",
                         operands[0]
                     ));
                 }
@@ -485,8 +500,9 @@ impl Bindgen for FuncGen<'_, '_> {
                     ));
                 } else {
                     self.lifts_lists = true;
+                    let what = self.guest_what();
                     self.line(format!(
-                        "let s{n} = {rt}::string_lift({}, {});",
+                        "let s{n} = {rt}::string_lift({}, {}, {what});",
                         operands[0], operands[1]
                     ));
                 }

@@ -17,80 +17,61 @@ use crate::{BindgenError, Generated};
 
 const ALLOW: &str = "#[allow(unused, clippy::all)]";
 
-const RT: &str = r#"extern crate alloc as alloc_crate;
-pub use alloc_crate::alloc::Layout;
-pub use alloc_crate::boxed::Box;
-pub use alloc_crate::string::String;
-pub use alloc_crate::vec::Vec;
+/// The runtime crate generated code refers to, by this path: the user adds
+/// `wasi-threads-guest-rt` as a dependency, as wit-bindgen's users add
+/// `wit-bindgen`.
+const RUNTIME: &str = "::wasi_threads_guest_rt";
 
-/// Allocates with the global allocator; a zero-sized layout gets a dangling,
-/// aligned pointer.
-pub unsafe fn alloc_bytes(layout: Layout) -> *mut u8 {
-    if layout.size() == 0 {
-        return layout.align() as *mut u8;
-    }
-    let ptr = unsafe { alloc_crate::alloc::alloc(layout) };
-    if ptr.is_null() {
-        alloc_crate::alloc::handle_alloc_error(layout);
-    }
-    ptr
-}
+/// What generated code uses of the runtime, under `_rt`.
+const RT_ITEMS: &str = "alloc_bytes, char_lift, dealloc_bytes, invalid_discriminant, string_lift, Box, Layout, String, Temp, Vec";
 
-pub unsafe fn dealloc_bytes(ptr: *mut u8, layout: Layout) {
-    if layout.size() != 0 {
-        unsafe { alloc_crate::alloc::dealloc(ptr, layout) }
-    }
-}
-
-/// A temporary allocation, freed when the import call has returned.
-pub struct Temp {
-    pub ptr: *mut u8,
-    pub layout: Layout,
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        unsafe { dealloc_bytes(self.ptr, self.layout) }
-    }
-}
-
-/// Takes ownership of a string the host allocated with `cabi_realloc`.
-pub unsafe fn string_lift(ptr: i32, len: i32) -> String {
-    let len = len as usize;
-    if len == 0 {
-        return String::new();
-    }
-    let bytes = unsafe { Vec::from_raw_parts(ptr as *mut u8, len, len) };
-    String::from_utf8(bytes).expect("the host passed a string that is not UTF-8")
-}
-"#;
-
+/// Makes the linker see `cabi_realloc`, as wit-bindgen's generated code
+/// does: it takes the program's own definition, or the weak one of the
+/// runtime's archive (or of wit-bindgen's), and exports it.
 const REALLOC: &str = r#"
-/// The allocator the host calls to hand the guest strings and lists.
 #[cfg(target_arch = "wasm32")]
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn cabi_realloc(
-    old_ptr: *mut u8,
-    old_len: usize,
-    align: usize,
-    new_len: usize,
-) -> *mut u8 {
-    let new = unsafe { Layout::from_size_align_unchecked(new_len, align) };
-    if old_len == 0 {
-        return unsafe { alloc_bytes(new) };
-    }
-    let old = unsafe { Layout::from_size_align_unchecked(old_len, align) };
-    if new_len == 0 {
-        unsafe { dealloc_bytes(old_ptr, old) };
-        return align as *mut u8;
-    }
-    let ptr = unsafe { alloc_crate::alloc::realloc(old_ptr, old, new_len) };
-    if ptr.is_null() {
-        alloc_crate::alloc::handle_alloc_error(new);
-    }
-    ptr
-}
+#[used]
+#[doc(hidden)]
+static __FORCE_CABI_REALLOC: fn() = RUNTIME::maybe_link_cabi_realloc;
 "#;
+
+/// What a Rust `wasi_thread_start` may do, said where users implement it.
+const THREAD_START_DOCS: &str = "///
+/// # What an implementation may do
+///
+/// The host calls this on the new thread, in a new instance of the module
+/// sharing its memory, and nothing runs before it: unlike wasi-libc's
+/// `wasi_thread_start` (written in assembly), these bindings do not give
+/// the thread a stack or thread-local storage of its own, and stable Rust
+/// cannot set the `__stack_pointer` global to do so. The new instance's
+/// `__stack_pointer` holds its initial value: the shadow stack of the main
+/// thread, which is running too.
+///
+/// So an implementation must not use the shadow stack or thread-local
+/// storage. It may use atomics (on statics, or on memory `start_arg` points
+/// to, e.g. `memory.atomic.notify`) and call functions that keep every
+/// value in wasm locals; it must not take the address of a local, spill a
+/// large value (arrays, structs returned by value, formatting), allocate,
+/// panic (so no indexing that may be out of bounds, no `unwrap`) or call
+/// into `std`, all of which may write below `__stack_pointer`, into the
+/// main thread's stack. Check what it compiled to: neither the entry nor a
+/// function it calls may read or write `__stack_pointer`.
+///
+/// With Rust's standard library (`wasm32-wasip1-threads`), use
+/// `std::thread` instead and do not export this function: std links
+/// wasi-libc, whose own `wasi_thread_start` sets up the thread's stack and
+/// TLS before it runs the closure.
+";
+
+/// The wasi-threads entry point: `(export "wasi_thread_start" (func (param
+/// i32 i32)))`.
+fn is_thread_start(core: &wasi_threads_abi::CoreFunc) -> bool {
+    use wasi_threads_abi::ValType;
+    core.module.is_none()
+        && core.name == "wasi_thread_start"
+        && core.param_types() == [ValType::I32, ValType::I32]
+        && core.result_types().is_empty()
+}
 
 pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
     let wm = gen.wm;
@@ -126,6 +107,7 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
         let depth = path.len();
         let mut fg = FuncGen::new(gen, Glue::GuestImport, depth, func);
         fg.callee = "wit_import".to_string();
+        fg.context = qualified.clone();
         fg.params = func
             .params
             .iter()
@@ -252,6 +234,9 @@ unsafe extern \"C\" fn wit_import({}){ret} {{ unreachable!() }}
             .unwrap_or_default();
         let mut method = String::new();
         docs(&mut method, &func.docs);
+        if is_thread_start(core) {
+            method.push_str(THREAD_START_DOCS);
+        }
         let _ = writeln!(method, "fn {name}({}){result};", args.join(", "));
         crate::parses::<syn::TraitItemFn>(&method, &core.name)?;
         match traits.iter_mut().find(|(i, _)| i == interface) {
@@ -262,6 +247,7 @@ unsafe extern \"C\" fn wit_import({}){ret} {{ unreachable!() }}
         let mut fg = FuncGen::new(gen, Glue::GuestExport, depth, func);
         fg.callee = format!("T::{name}");
         fg.arg_labels = Vec::new();
+        fg.context = crate::qualified(core);
         abi::call(
             gen.resolve(),
             AbiVariant::GuestExport,
@@ -401,8 +387,12 @@ pub(crate) use {macro_name} as export;",
 
     let _ = writeln!(
         root,
-        "{ALLOW}\npub mod _rt {{\n{RT}{}}}",
-        if needs_realloc { REALLOC } else { "" }
+        "{ALLOW}\npub mod _rt {{\npub use {RUNTIME}::{{{RT_ITEMS}}};\n{}}}",
+        if needs_realloc {
+            REALLOC.replace("RUNTIME", RUNTIME)
+        } else {
+            String::new()
+        }
     );
     tree.body = root + &tree.body;
     let mut out = String::new();

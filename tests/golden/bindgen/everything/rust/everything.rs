@@ -38,71 +38,14 @@ macro_rules! __export_everything_impl {
 pub(crate) use __export_everything_impl as export;
 #[allow(unused, clippy::all)]
 pub mod _rt {
-    extern crate alloc as alloc_crate;
-    pub use alloc_crate::alloc::Layout;
-    pub use alloc_crate::boxed::Box;
-    pub use alloc_crate::string::String;
-    pub use alloc_crate::vec::Vec;
-    /// Allocates with the global allocator; a zero-sized layout gets a dangling,
-    /// aligned pointer.
-    pub unsafe fn alloc_bytes(layout: Layout) -> *mut u8 {
-        if layout.size() == 0 {
-            return layout.align() as *mut u8;
-        }
-        let ptr = unsafe { alloc_crate::alloc::alloc(layout) };
-        if ptr.is_null() {
-            alloc_crate::alloc::handle_alloc_error(layout);
-        }
-        ptr
-    }
-    pub unsafe fn dealloc_bytes(ptr: *mut u8, layout: Layout) {
-        if layout.size() != 0 {
-            unsafe { alloc_crate::alloc::dealloc(ptr, layout) }
-        }
-    }
-    /// A temporary allocation, freed when the import call has returned.
-    pub struct Temp {
-        pub ptr: *mut u8,
-        pub layout: Layout,
-    }
-    impl Drop for Temp {
-        fn drop(&mut self) {
-            unsafe { dealloc_bytes(self.ptr, self.layout) }
-        }
-    }
-    /// Takes ownership of a string the host allocated with `cabi_realloc`.
-    pub unsafe fn string_lift(ptr: i32, len: i32) -> String {
-        let len = len as usize;
-        if len == 0 {
-            return String::new();
-        }
-        let bytes = unsafe { Vec::from_raw_parts(ptr as *mut u8, len, len) };
-        String::from_utf8(bytes).expect("the host passed a string that is not UTF-8")
-    }
-    /// The allocator the host calls to hand the guest strings and lists.
+    pub use ::wasi_threads_guest_rt::{
+        alloc_bytes, char_lift, dealloc_bytes, invalid_discriminant, string_lift, Box,
+        Layout, String, Temp, Vec,
+    };
     #[cfg(target_arch = "wasm32")]
-    #[unsafe(no_mangle)]
-    pub unsafe extern "C" fn cabi_realloc(
-        old_ptr: *mut u8,
-        old_len: usize,
-        align: usize,
-        new_len: usize,
-    ) -> *mut u8 {
-        let new = unsafe { Layout::from_size_align_unchecked(new_len, align) };
-        if old_len == 0 {
-            return unsafe { alloc_bytes(new) };
-        }
-        let old = unsafe { Layout::from_size_align_unchecked(old_len, align) };
-        if new_len == 0 {
-            unsafe { dealloc_bytes(old_ptr, old) };
-            return align as *mut u8;
-        }
-        let ptr = unsafe { alloc_crate::alloc::realloc(old_ptr, old, new_len) };
-        if ptr.is_null() {
-            alloc_crate::alloc::handle_alloc_error(new);
-        }
-        ptr
-    }
+    #[used]
+    #[doc(hidden)]
+    static __FORCE_CABI_REALLOC: fn() = ::wasi_threads_guest_rt::maybe_link_cabi_realloc;
 }
 #[allow(unused, clippy::all)]
 #[doc(hidden)]
@@ -155,7 +98,7 @@ pub unsafe fn _post_return_run<T: Guest>(arg0: i32) {
 #[doc(hidden)]
 pub unsafe fn _export_reverse_cabi<T: Guest>(arg0: i32, arg1: i32) -> i32 {
     unsafe {
-        let s1 = _rt::string_lift(arg0, arg1);
+        let s1 = _rt::string_lift(arg0, arg1, "the arguments of `reverse`");
         let ret2 = T::reverse(s1);
         let ptr3 = _rt::alloc_bytes(_rt::Layout::from_size_align(8, 4).unwrap()) as i32;
         let bytes4 = ret2.into_bytes();
@@ -216,11 +159,15 @@ pub unsafe fn _export_describe_cabi<T: Guest>(arg0: i32, arg1: i64, arg2: i32) -
                 })
             }
             2 => {
-                let s1 = _rt::string_lift(arg1 as i32, arg2);
+                let s1 = _rt::string_lift(
+                    arg1 as i32,
+                    arg2,
+                    "the arguments of `describe`",
+                );
                 test::kinds::kinds::Shape::Labelled(s1)
             }
             3 => test::kinds::kinds::Shape::Empty,
-            _ => unreachable!("invalid discriminant"),
+            _ => _rt::invalid_discriminant("the arguments of `describe`"),
         };
         let ret3 = T::describe(v2);
         let ptr4 = _rt::alloc_bytes(_rt::Layout::from_size_align(8, 4).unwrap()) as i32;
@@ -729,8 +676,10 @@ pub mod test {
                         unreachable!()
                     }
                     let ret1 = wit_import((x) as i32);
-                    let c2 = char::from_u32(ret1 as u32)
-                        .expect("a Unicode scalar value");
+                    let c2 = super::super::super::_rt::char_lift(
+                        ret1,
+                        "the result of `test:kinds/kinds#echo-char`",
+                    );
                     c2
                 }
             }
@@ -762,7 +711,11 @@ pub mod test {
                     wit_import(ptr1, len1, ptr2);
                     let l4 = *((ptr2 as usize + 0) as *const i32);
                     let l5 = *((ptr2 as usize + 4) as *const i32);
-                    let s6 = super::super::super::_rt::string_lift(l4, l5);
+                    let s6 = super::super::super::_rt::string_lift(
+                        l4,
+                        l5,
+                        "the result of `test:kinds/kinds#echo-string`",
+                    );
                     let f7 = s6;
                     f7
                 }
@@ -865,7 +818,11 @@ pub mod test {
                         let base = base11 + (i * 8) as i32;
                         let l8 = *((base as usize + 0) as *const i32);
                         let l9 = *((base as usize + 4) as *const i32);
-                        let s10 = super::super::super::_rt::string_lift(l8, l9);
+                        let s10 = super::super::super::_rt::string_lift(
+                            l8,
+                            l9,
+                            "the result of `test:kinds/kinds#echo-strings`",
+                        );
                         v11.push(s10);
                     }
                     super::super::super::_rt::dealloc_bytes(
@@ -915,10 +872,18 @@ pub mod test {
                         1 => {
                             let l10 = *((ptr7 as usize + 4) as *const i32);
                             let l11 = *((ptr7 as usize + 8) as *const i32);
-                            let s12 = super::super::super::_rt::string_lift(l10, l11);
+                            let s12 = super::super::super::_rt::string_lift(
+                                l10,
+                                l11,
+                                "the result of `test:kinds/kinds#echo-option`",
+                            );
                             Some(s12)
                         }
-                        _ => unreachable!("invalid discriminant"),
+                        _ => {
+                            super::super::super::_rt::invalid_discriminant(
+                                "the result of `test:kinds/kinds#echo-option`",
+                            )
+                        }
                     };
                     let f14 = v13;
                     f14
@@ -965,10 +930,18 @@ pub mod test {
                         1 => {
                             let l11 = *((ptr7 as usize + 4) as *const i32);
                             let l12 = *((ptr7 as usize + 8) as *const i32);
-                            let s13 = super::super::super::_rt::string_lift(l11, l12);
+                            let s13 = super::super::super::_rt::string_lift(
+                                l11,
+                                l12,
+                                "the result of `test:kinds/kinds#echo-result`",
+                            );
                             Err(s13)
                         }
-                        _ => unreachable!("invalid discriminant"),
+                        _ => {
+                            super::super::super::_rt::invalid_discriminant(
+                                "the result of `test:kinds/kinds#echo-result`",
+                            )
+                        }
                     };
                     let f15 = v14;
                     f15
@@ -994,7 +967,11 @@ pub mod test {
                     let v5: Result<(), ()> = match ret4 {
                         0 => Ok(()),
                         1 => Err(()),
-                        _ => unreachable!("invalid discriminant"),
+                        _ => {
+                            super::super::super::_rt::invalid_discriminant(
+                                "the result of `test:kinds/kinds#echo-bare-result`",
+                            )
+                        }
                     };
                     v5
                 }
@@ -1035,7 +1012,11 @@ pub mod test {
                     let l5 = i32::from(*((ptr3 as usize + 0) as *const u8));
                     let l6 = *((ptr3 as usize + 4) as *const i32);
                     let l7 = *((ptr3 as usize + 8) as *const i32);
-                    let s8 = super::super::super::_rt::string_lift(l6, l7);
+                    let s8 = super::super::super::_rt::string_lift(
+                        l6,
+                        l7,
+                        "the result of `test:kinds/kinds#echo-tuple`",
+                    );
                     let l9 = *((ptr3 as usize + 16) as *const f64);
                     let f10 = ((l5) as u8, s8, l9);
                     f10
@@ -1166,7 +1147,11 @@ pub mod test {
                     let l11 = *((ptr6 as usize + 16) as *const f32);
                     let l12 = *((ptr6 as usize + 20) as *const i32);
                     let l13 = *((ptr6 as usize + 24) as *const i32);
-                    let s14 = super::super::super::_rt::string_lift(l12, l13);
+                    let s14 = super::super::super::_rt::string_lift(
+                        l12,
+                        l13,
+                        "the result of `test:kinds/kinds#echo-mixed`",
+                    );
                     let l15 = *((ptr6 as usize + 28) as *const i32);
                     let l16 = *((ptr6 as usize + 32) as *const i32);
                     let base20 = l15;
@@ -1178,7 +1163,11 @@ pub mod test {
                         let base = base20 + (i * 8) as i32;
                         let l17 = *((base as usize + 0) as *const i32);
                         let l18 = *((base as usize + 4) as *const i32);
-                        let s19 = super::super::super::_rt::string_lift(l17, l18);
+                        let s19 = super::super::super::_rt::string_lift(
+                            l17,
+                            l18,
+                            "the result of `test:kinds/kinds#echo-mixed`",
+                        );
                         v20.push(s19);
                     }
                     super::super::super::_rt::dealloc_bytes(
@@ -1260,11 +1249,19 @@ pub mod test {
                         2 => {
                             let l16 = *((ptr10 as usize + 8) as *const i32);
                             let l17 = *((ptr10 as usize + 12) as *const i32);
-                            let s18 = super::super::super::_rt::string_lift(l16, l17);
+                            let s18 = super::super::super::_rt::string_lift(
+                                l16,
+                                l17,
+                                "the result of `test:kinds/kinds#echo-shape`",
+                            );
                             super::super::super::test::kinds::kinds::Shape::Labelled(s18)
                         }
                         3 => super::super::super::test::kinds::kinds::Shape::Empty,
-                        _ => unreachable!("invalid discriminant"),
+                        _ => {
+                            super::super::super::_rt::invalid_discriminant(
+                                "the result of `test:kinds/kinds#echo-shape`",
+                            )
+                        }
                     };
                     let f20 = v19;
                     f20
@@ -1374,13 +1371,21 @@ pub mod test {
                             2 => {
                                 let l17 = *((base as usize + 8) as *const i32);
                                 let l18 = *((base as usize + 12) as *const i32);
-                                let s19 = super::super::super::_rt::string_lift(l17, l18);
+                                let s19 = super::super::super::_rt::string_lift(
+                                    l17,
+                                    l18,
+                                    "the result of `test:kinds/kinds#echo-shapes`",
+                                );
                                 super::super::super::test::kinds::kinds::Shape::Labelled(
                                     s19,
                                 )
                             }
                             3 => super::super::super::test::kinds::kinds::Shape::Empty,
-                            _ => unreachable!("invalid discriminant"),
+                            _ => {
+                                super::super::super::_rt::invalid_discriminant(
+                                    "the result of `test:kinds/kinds#echo-shapes`",
+                                )
+                            }
                         };
                         v21.push(v20);
                     }
@@ -1412,7 +1417,11 @@ pub mod test {
                         0 => super::super::super::test::kinds::kinds::Color::Red,
                         1 => super::super::super::test::kinds::kinds::Color::Green,
                         2 => super::super::super::test::kinds::kinds::Color::Blue,
-                        _ => unreachable!("invalid discriminant"),
+                        _ => {
+                            super::super::super::_rt::invalid_discriminant(
+                                "the result of `test:kinds/kinds#echo-color`",
+                            )
+                        }
                     };
                     v2
                 }

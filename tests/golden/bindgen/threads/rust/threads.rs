@@ -20,47 +20,10 @@ macro_rules! __export_threads_impl {
 pub(crate) use __export_threads_impl as export;
 #[allow(unused, clippy::all)]
 pub mod _rt {
-    extern crate alloc as alloc_crate;
-    pub use alloc_crate::alloc::Layout;
-    pub use alloc_crate::boxed::Box;
-    pub use alloc_crate::string::String;
-    pub use alloc_crate::vec::Vec;
-    /// Allocates with the global allocator; a zero-sized layout gets a dangling,
-    /// aligned pointer.
-    pub unsafe fn alloc_bytes(layout: Layout) -> *mut u8 {
-        if layout.size() == 0 {
-            return layout.align() as *mut u8;
-        }
-        let ptr = unsafe { alloc_crate::alloc::alloc(layout) };
-        if ptr.is_null() {
-            alloc_crate::alloc::handle_alloc_error(layout);
-        }
-        ptr
-    }
-    pub unsafe fn dealloc_bytes(ptr: *mut u8, layout: Layout) {
-        if layout.size() != 0 {
-            unsafe { alloc_crate::alloc::dealloc(ptr, layout) }
-        }
-    }
-    /// A temporary allocation, freed when the import call has returned.
-    pub struct Temp {
-        pub ptr: *mut u8,
-        pub layout: Layout,
-    }
-    impl Drop for Temp {
-        fn drop(&mut self) {
-            unsafe { dealloc_bytes(self.ptr, self.layout) }
-        }
-    }
-    /// Takes ownership of a string the host allocated with `cabi_realloc`.
-    pub unsafe fn string_lift(ptr: i32, len: i32) -> String {
-        let len = len as usize;
-        if len == 0 {
-            return String::new();
-        }
-        let bytes = unsafe { Vec::from_raw_parts(ptr as *mut u8, len, len) };
-        String::from_utf8(bytes).expect("the host passed a string that is not UTF-8")
-    }
+    pub use ::wasi_threads_guest_rt::{
+        alloc_bytes, char_lift, dealloc_bytes, invalid_discriminant, string_lift, Box,
+        Layout, String, Temp, Vec,
+    };
 }
 #[allow(unused, clippy::all)]
 #[doc(hidden)]
@@ -78,6 +41,31 @@ pub trait Guest {
     ///
     /// Deployed modules export it as `wasi_thread_start`, not under its
     /// canonical name `wasi-thread-start`.
+    ///
+    /// # What an implementation may do
+    ///
+    /// The host calls this on the new thread, in a new instance of the module
+    /// sharing its memory, and nothing runs before it: unlike wasi-libc's
+    /// `wasi_thread_start` (written in assembly), these bindings do not give
+    /// the thread a stack or thread-local storage of its own, and stable Rust
+    /// cannot set the `__stack_pointer` global to do so. The new instance's
+    /// `__stack_pointer` holds its initial value: the shadow stack of the main
+    /// thread, which is running too.
+    ///
+    /// So an implementation must not use the shadow stack or thread-local
+    /// storage. It may use atomics (on statics, or on memory `start_arg` points
+    /// to, e.g. `memory.atomic.notify`) and call functions that keep every
+    /// value in wasm locals; it must not take the address of a local, spill a
+    /// large value (arrays, structs returned by value, formatting), allocate,
+    /// panic (so no indexing that may be out of bounds, no `unwrap`) or call
+    /// into `std`, all of which may write below `__stack_pointer`, into the
+    /// main thread's stack. Check what it compiled to: neither the entry nor a
+    /// function it calls may read or write `__stack_pointer`.
+    ///
+    /// With Rust's standard library (`wasm32-wasip1-threads`), use
+    /// `std::thread` instead and do not export this function: std links
+    /// wasi-libc, whose own `wasi_thread_start` sets up the thread's stack and
+    /// TLS before it runs the closure.
     fn wasi_thread_start(thread_id: i32, start_arg: StartArg);
 }
 #[allow(unused, clippy::all)]
