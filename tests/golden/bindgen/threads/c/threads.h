@@ -44,7 +44,7 @@ _Static_assert(_Alignof(__wasi_thread_spawn_result_t) == 4, "canonical ABI align
  * `wasi-thread-start` ends that thread only; a trap or `proc_exit` in
  * any thread ends every thread of the program.
  */
-int32_t __wasi_thread_spawn(void *start_arg) __attribute__((__warn_unused_result__));
+__wasi_thread_spawn_result_t __wasi_thread_spawn(void *start_arg) __attribute__((__warn_unused_result__));
 
 /**
  * The entry point of a thread started with `thread-spawn`: `thread-id`
