@@ -466,44 +466,38 @@ void __test_kinds_kinds_counter_drop(__test_kinds_kinds_counter_t handle);
  * Runs the guest's checks of every import; returns how many passed,
  * or the first failure.
  *
- * Defined by the program; the export `run` calls it. It owns its
- * arguments (their `_free` functions free them); the strings and lists
- * of its result must come from `malloc`: `cabi_post_run` frees them
- * once the host has read them.
+ * Defined by the program; the export `run` calls it.
+ * The strings and lists of its result must come from `malloc`:
+ * `cabi_post_run` frees them once the host has read them.
  */
 void exports_everything_run(__test_kinds_kinds_result_u32_string_t *ret);
 
 /**
  * Exports taking values from the host and giving them back changed.
  *
- * Defined by the program; the export `reverse` calls it. It owns its
- * arguments (their `_free` functions free them); the strings and lists
- * of its result must come from `malloc`: `cabi_post_reverse` frees them
- * once the host has read them.
+ * Defined by the program; the export `reverse` calls it.
+ * It owns its arguments: their `_free` functions free them.
+ * The strings and lists of its result must come from `malloc`:
+ * `cabi_post_reverse` frees them once the host has read them.
  */
 void exports_everything_reverse(__test_kinds_kinds_string_t *s, __test_kinds_kinds_string_t *ret);
 
 /**
- * Defined by the program; the export `scale` calls it. It owns its
- * arguments (their `_free` functions free them); the strings and lists
- * of its result must come from `malloc`: `cabi_post_scale` frees them
- * once the host has read them.
+ * Defined by the program; the export `scale` calls it.
  */
 void exports_everything_scale(__test_kinds_kinds_point_t *p, int32_t by, __test_kinds_kinds_point_t *ret);
 
 /**
- * Defined by the program; the export `describe` calls it. It owns its
- * arguments (their `_free` functions free them); the strings and lists
- * of its result must come from `malloc`: `cabi_post_describe` frees them
- * once the host has read them.
+ * Defined by the program; the export `describe` calls it.
+ * It owns its arguments: their `_free` functions free them.
+ * The strings and lists of its result must come from `malloc`:
+ * `cabi_post_describe` frees them once the host has read them.
  */
 void exports_everything_describe(__test_kinds_kinds_shape_t *s, __test_kinds_kinds_string_t *ret);
 
 /**
- * Defined by the program; the export `total` calls it. It owns its
- * arguments (their `_free` functions free them); the strings and lists
- * of its result must come from `malloc`: `cabi_post_total` frees them
- * once the host has read them.
+ * Defined by the program; the export `total` calls it.
+ * It owns its arguments: their `_free` functions free them.
  */
 uint64_t exports_everything_total(__test_kinds_kinds_list_u32_t *xs);
 
