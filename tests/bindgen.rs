@@ -520,3 +520,69 @@ world w { import a-b; import a; }
         "{err}"
     );
 }
+
+/// Links a freestanding (libc-free) wasm32 module with shared memory from
+/// `sources`, with the generated files of `dir` on the include path.
+fn build_freestanding(dir: &std::path::Path, sources: &[PathBuf], wasm: &std::path::Path) {
+    let out = clang()
+        .args([
+            "--target=wasm32",
+            "-O2",
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-nostdlib",
+            "-matomics",
+            "-mbulk-memory",
+            "-fuse-ld=/usr/bin/wasm-ld-19",
+        ])
+        .arg("-I")
+        .arg(dir)
+        .args(sources)
+        .arg("-Wl,--no-entry,--export=_start,--import-memory,--export-memory,--shared-memory,--max-memory=1048576")
+        .arg("-o")
+        .arg(wasm)
+        .output()
+        .expect("run clang-19 (scripts/test.sh installs it)");
+    check(out, "building the freestanding C guest");
+}
+
+/// The generated assembly entry gives each thread the stack and
+/// thread-local block its start argument names: a libc-free guest's
+/// threads keep arrays on their own stacks, recurse, and count in a
+/// `_Thread_local`, concurrently, on the reference host. The same guest
+/// with a C `wasi_thread_start` that skips the set-up fails (its threads'
+/// locals are not on their own stacks).
+#[test]
+fn the_generated_thread_entry_gives_each_thread_its_own_stack() {
+    let dir = c_files("thread-stacks", "wit");
+    let guest = root().join("tests/guests/c-thread-stacks");
+    let header = std::fs::read_to_string(dir.join("threads.h")).unwrap();
+    assert!(header.contains("wasi-libc's own\n * `wasi_thread_start` is the entry"));
+    let wasm = dir.join("stacks.wasm");
+    build_freestanding(
+        &dir,
+        &[
+            guest.join("stacks.c"),
+            dir.join("threads.c"),
+            dir.join("threads_thread_start.s"),
+        ],
+        &wasm,
+    );
+    let run = wasi_threads(&["run", wasm.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "exit code {}: {}", run.code, run.stderr);
+
+    let shared = dir.join("shared-stack.wasm");
+    build_freestanding(
+        &dir,
+        &[
+            guest.join("stacks.c"),
+            dir.join("threads.c"),
+            guest.join("shared_stack.c"),
+        ],
+        &shared,
+    );
+    let run = wasi_threads(&["run", shared.to_str().unwrap()]);
+    assert_eq!(run.code, 11, "one shared stack: {}", run.stderr);
+}

@@ -22,7 +22,7 @@ use wit_parser::{
 };
 
 use wasi_threads_abi::layout::LayoutKind;
-use wasi_threads_abi::{naming, WitItem, WitModel};
+use wasi_threads_abi::{naming, ValType, WitItem, WitModel};
 
 use crate::{BindgenError, Generated};
 
@@ -498,6 +498,23 @@ void *cabi_realloc(void *ptr, size_t old_size, size_t align, size_t new_size) {
         return Err(BindgenError::unsupported(&wm.model.origin, e.clone()));
     }
 
+    // The wasi-threads entry point: for programs without wasi-libc, an
+    // assembly entry that gives each thread its own stack and TLS.
+    let entry = wm.model.exports.iter().any(|e| {
+        e.name == "wasi_thread_start"
+            && e.param_types() == [ValType::I32, ValType::I32]
+            && e.results.is_empty()
+    });
+    let mut entry_file = None;
+    let decls = if entry {
+        let file = format!("{base}_thread_start.s");
+        let (text, asm) = thread_start(&p, &file);
+        entry_file = Some((file, asm));
+        format!("{text}{decls}")
+    } else {
+        decls
+    };
+
     let guard = format!("__{p}_{base}_h").to_shouty_snake_case();
     let mut header = String::new();
     let _ = writeln!(
@@ -573,12 +590,123 @@ __attribute__((__unused__)) static inline double __{p}_bindgen_i64_to_f64(int64_
             ""
         }
     );
-    Ok(Generated {
-        files: vec![
-            (format!("{base}.h"), header),
-            (format!("{base}.c"), source.trim_end().to_string() + "\n"),
-        ],
-    })
+    let mut files = vec![
+        (format!("{base}.h"), header),
+        (format!("{base}.c"), source.trim_end().to_string() + "\n"),
+    ];
+    files.extend(entry_file);
+    Ok(Generated { files })
+}
+
+/// The header's part on starting threads (the start-argument layout and
+/// the program's `__<p>_thread_start`), and the assembly entry
+/// `wasi_thread_start` that reads that layout, as wasi-libc's own
+/// `wasi_thread_start.s` reads its `struct start_args`.
+fn thread_start(p: &str, file: &str) -> (String, String) {
+    let arg = format!("__{p}_thread_start_arg_t");
+    let user = format!("__{p}_thread_start");
+    let header = format!(
+        "/**
+ * Starting threads without wasi-libc.
+ *
+ * The wasm `__stack_pointer` and `__tls_base` globals are per instance, and
+ * every thread is a new instance: a thread's code needs them set to memory
+ * of its own before it runs any C code that uses the shadow stack (locals
+ * whose address is taken, large locals, most calls) or thread-local
+ * variables. `{file}`, generated beside this header, is
+ * that entry: it defines and exports `wasi_thread_start`, which treats the
+ * start argument as a `{arg} *`, sets `__stack_pointer` to its `stack`,
+ * initialises the thread-local block at its `tls_base` (with the linker's
+ * `__wasm_init_tls`, which also sets `__tls_base`) unless that is NULL, and
+ * only then calls the program's `{user}(thread_id, arg)`.
+ * Pass `__{p}_thread_spawn` the address of such a block; it must stay valid
+ * until the thread ends.
+ *
+ * With wasi-libc linked for threads (`-pthread`), wasi-libc's own
+ * `wasi_thread_start` is the entry (threads start with `pthread_create`):
+ * do not link `{file}` then. A program that defines
+ * `wasi_thread_start` itself in C (declared below) runs on whatever
+ * `__stack_pointer` the new instance starts with, shared by every thread:
+ * such code must not touch the shadow stack.
+ */
+typedef struct {arg} {{
+    /**
+     * The top of the thread's stack (stacks grow down), 16-byte aligned.
+     */
+    void *stack;
+    /**
+     * The thread's thread-local block, `__builtin_wasm_tls_size()` bytes
+     * aligned to `__builtin_wasm_tls_align()`; NULL when the program has
+     * no thread-local variables.
+     */
+    void *tls_base;
+    /**
+     * The argument `{user}` receives.
+     */
+    void *arg;
+}} {arg};
+
+_Static_assert(sizeof({arg}) == 12, \"the entry's layout\");
+_Static_assert(offsetof({arg}, stack) == 0, \"the entry's layout\");
+_Static_assert(offsetof({arg}, tls_base) == 4, \"the entry's layout\");
+_Static_assert(offsetof({arg}, arg) == 8, \"the entry's layout\");
+
+/**
+ * Defined by a program linking `{file}`: the body of a thread, on the
+ * stack and thread-local block its start argument gave. `thread_id` is the
+ * id `__{p}_thread_spawn` returned, `arg` the start argument's `arg`.
+ */
+void {user}(int32_t thread_id, void *arg);
+
+"
+    );
+    let asm = format!(
+        "# The wasi-threads entry point for programs without wasi-libc, generated
+# by wasi-threads bindgen (see the header): sets up the thread's stack and
+# thread-local block from the start argument, then calls {user}.
+# wasi-libc's libc-top-half/musl/src/thread/wasm32/wasi_thread_start.s
+# does the same for pthreads; never link both.
+
+\t.text
+
+\t.export_name\twasi_thread_start, wasi_thread_start
+
+\t.globaltype\t__stack_pointer, i32
+\t.functype\t__wasm_init_tls (i32) -> ()
+\t.functype\t{user} (i32, i32) -> ()
+
+\t.globl\twasi_thread_start
+\t.type\twasi_thread_start,@function
+
+wasi_thread_start:
+\t.functype\twasi_thread_start (i32, i32) -> ()
+
+\t# __stack_pointer = start_arg->stack
+\tlocal.get\t1
+\ti32.load\t0
+\tglobal.set\t__stack_pointer
+
+\t# if (start_arg->tls_base) __wasm_init_tls(start_arg->tls_base)
+\tblock
+\tlocal.get\t1
+\ti32.load\t4
+\ti32.eqz
+\tbr_if\t0
+\tlocal.get\t1
+\ti32.load\t4
+\tcall\t__wasm_init_tls
+\tend_block
+
+\t# {user}(thread_id, start_arg->arg)
+\tlocal.get\t0
+\tlocal.get\t1
+\ti32.load\t8
+\tcall\t{user}
+
+\tend_function
+"
+    );
+    (header, asm)
 }
 
 /// `int32_t` for `i32` and so on.
