@@ -431,8 +431,17 @@ interface a {
 }
 interface b {
   /// A point of b: a tag and a double.
-  record point { tag: u8, y: f64 }
-  enum error-code { busy, gone, broken, late }
+  record point {
+    /// What the point is.
+    tag: u8,
+    y: f64,
+  }
+  enum error-code {
+    busy, gone, broken,
+    /// Too late.
+    late,
+  }
+  /// Makes a point of b.
   make: func(x: u8) -> result<point, error-code>;
   all: func(ps: list<point>) -> u32;
 }
@@ -455,7 +464,15 @@ world w { import a; import b; }
     assert!(header.contains("_Static_assert(offsetof(__t_two_b_point_t, y) == 8, "));
     assert!(header
         .contains(" * A point of b: a tag and a double.\n */\ntypedef struct __t_two_b_point_t {"));
-    assert!(header.contains("#define T_TWO_B_ERROR_CODE_LATE ((__t_two_b_error_code_t)3)"));
+    // Doc comments from the WIT on the type, the field, the case and the
+    // function, as wasi-libc's api.h has them.
+    for doc in [
+        "    /**\n     * What the point is.\n     */\n    uint8_t tag;",
+        "/**\n * Too late.\n */\n#define T_TWO_B_ERROR_CODE_LATE ((__t_two_b_error_code_t)3)",
+        "/**\n * Makes a point of b.\n */\n__t_two_a_result_t_two_b_point_t_two_b_error_code_t __t_two_b_make(uint8_t x)",
+    ] {
+        assert!(header.contains(doc), "{doc}\n{header}");
+    }
     std::fs::write(
         dir.join("use.c"),
         r#"#include "w.h"
