@@ -1,15 +1,30 @@
 //! C guest bindings in the style of wasi-libc's `wasi/api.h`: typedefs for
 //! the world's types, laid out exactly as the canonical ABI lays them out in
 //! memory (so every list is passed as it is, without copying), a raw import
-//! `__imported_<module>_<function>` per core import, and a typed wrapper
-//! `__<module>_<function>` that lowers its arguments and lifts its result
-//! as wit-bindgen-core's instruction stream says.
+//! `__imported_<prefix>_<function>` per core import, and a typed wrapper
+//! `__<prefix>_<function>` that lowers its arguments and lifts its result
+//! as wit-bindgen-core's instruction stream says. `<prefix>` is the snake
+//! case of the interface's core module as [`naming::interface_module`]
+//! gives it (`wasi` for the canonical WIT), so names of two interfaces
+//! never meet; where two different types would still get one C name, the
+//! generator refuses rather than merge them.
+//!
+//! Exports of scalars only are declared for the program to define under
+//! their core names (`wasi_thread_start`); any other export gets glue from
+//! the same instruction stream, as wit-bindgen's C bindings have: the core
+//! export lifts its values and calls the program's typed
+//! `exports_<prefix>_<function>`, lowers the result into a per-thread return
+//! area, and `cabi_post_<export>` frees what the result owns. Types owning
+//! memory get `_free` functions, and a weak `cabi_realloc` is defined where
+//! the host hands the guest memory. For a world exporting
+//! `wasi_thread_start`, an assembly entry sets up each thread's stack and
+//! thread-local block for programs without wasi-libc.
 //!
 //! C has no pointer type in WIT; a 32-bit integer type alias whose doc
 //! comment has a line `C type: void *` (any pointer type) is written as that
 //! pointer, which on wasm32 has the same ABI. The canonical WIT's
-//! `start-arg` says so, which gives wasi-libc's
-//! `int32_t __wasi_thread_spawn(void *start_arg)`.
+//! `start-arg` says so, which gives a declaration one translation unit
+//! accepts beside wasi-libc's `int32_t __wasi_thread_spawn(void *start_arg)`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
