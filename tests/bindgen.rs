@@ -72,7 +72,7 @@ fn the_canonical_c_header_declares_what_wasi_libc_declares() {
     let c = generated("wit", Target::C);
     let header = &c.files[0].1;
     assert!(
-        header.contains("int32_t __wasi_thread_spawn(void *start_arg)"),
+        header.contains("__wasi_thread_spawn_result_t __wasi_thread_spawn(void *start_arg)"),
         "{header}"
     );
     assert!(header.contains(
@@ -195,22 +195,45 @@ fn clang() -> Command {
 }
 
 /// Compiles a C file for wasm32 with every warning an error, checking
-/// syntax and types only.
+/// syntax and types only, with wasi-libc's headers (the bindings' source
+/// includes `<stdlib.h>` where it frees or allocates).
 fn clang_check(path: &std::path::Path) -> std::process::Output {
-    clang()
+    clang_wasm32()
+        .args(["-fsyntax-only", "-x", "c"])
+        .arg(path)
+        .output()
+        .expect("run clang-19 (scripts/test.sh installs it)")
+}
+
+/// clang-19 for wasm32 (threads), C11, every warning an error, with
+/// wasi-libc's headers from `WASI_LIBC_INCLUDE`.
+fn clang_wasm32() -> Command {
+    let include = PathBuf::from(std::env::var("WASI_LIBC_INCLUDE").expect(
+        "WASI_LIBC_INCLUDE names wasi-libc's headers (generic-musl and wasm-wasi-musl); scripts/test.sh sets it up",
+    ));
+    let resource = clang()
+        .arg("-print-resource-dir")
+        .output()
+        .expect("run clang-19 (scripts/test.sh installs it)");
+    let resource = PathBuf::from(String::from_utf8(resource.stdout).unwrap().trim());
+    let mut command = clang();
+    command
         .args([
-            "--target=wasm32",
+            "--target=wasm32-wasip1-threads",
+            "-pthread",
             "-std=c11",
             "-Wall",
             "-Wextra",
             "-Werror",
-            "-fsyntax-only",
-            "-x",
-            "c",
+            "-nostdinc",
+            "-isystem",
         ])
-        .arg(path)
-        .output()
-        .expect("run clang-19 (scripts/test.sh installs it)")
+        .arg(resource.join("include"))
+        .arg("-isystem")
+        .arg(include.join("wasm-wasi-musl"))
+        .arg("-isystem")
+        .arg(include.join("generic-musl"));
+    command
 }
 
 fn check(out: std::process::Output, what: &str) {
@@ -455,4 +478,222 @@ int has(__t_w_i_wide_t w) {{ return (w.words[T_W_I_WIDE_B32_WORD] & T_W_I_WIDE_B
     )
     .unwrap();
     check(clang_check(&dir.join("use.c")), "compiling use.c");
+}
+
+/// The canonical header's declarations agree with wasi-libc's own
+/// `wasi/api.h`: one translation unit includes both, and clang accepts the
+/// two declarations of `__wasi_thread_spawn` as one function.
+#[test]
+fn the_canonical_c_header_is_compatible_with_wasi_libc_api_h() {
+    let dir = c_files("threads-with-api-h", "wit");
+    std::fs::write(
+        dir.join("both.c"),
+        "#include <wasi/api.h>\n#include \"threads.h\"\n\
+         _Static_assert(__builtin_types_compatible_p(__typeof__(&__wasi_thread_spawn), int32_t (*)(void *)), \"one function\");\n\
+         int32_t spawn(void *arg) { return __wasi_thread_spawn(arg); }\n",
+    )
+    .unwrap();
+    check(
+        clang_wasm32()
+            .args(["-fsyntax-only", "-I"])
+            .arg(&dir)
+            .arg(dir.join("both.c"))
+            .output()
+            .expect("run clang-19"),
+        "compiling wasi/api.h beside threads.h",
+    );
+}
+
+/// Two interfaces of one world each define `point` (and `error-code`) with
+/// their own layout: the C bindings have two typedefs, each with its
+/// interface's prefix and its own static asserts, which clang checks for
+/// wasm32; a program uses both, links, and imports each function from its
+/// own interface's module, as the model says.
+#[test]
+fn c_types_of_the_same_name_in_two_interfaces_stay_apart() {
+    let dir = root().join("target/bindgen-c/two-points");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wit = dir.join("two.wit");
+    std::fs::write(
+        &wit,
+        "package t:two;
+interface a {
+  record point { x: s32, y: s32 }
+  enum error-code { busy, gone }
+  make: func(x: s32) -> result<point, error-code>;
+  all: func(ps: list<point>) -> u32;
+}
+interface b {
+  /// A point of b: a tag and a double.
+  record point {
+    /// What the point is.
+    tag: u8,
+    y: f64,
+  }
+  enum error-code {
+    busy, gone, broken,
+    /// Too late.
+    late,
+  }
+  /// Makes a point of b.
+  make: func(x: u8) -> result<point, error-code>;
+  all: func(ps: list<point>) -> u32;
+}
+world w { import a; import b; }
+",
+    )
+    .unwrap();
+    let c = generate_path(&wit, &WitOptions::default(), Target::C).unwrap();
+    for (file, text) in &c.files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    let header = &c.files[0].1;
+    for (name, size, align) in [("__t_two_a_point_t", 8, 4), ("__t_two_b_point_t", 16, 8)] {
+        assert!(
+            header.contains(&format!("_Static_assert(sizeof({name}) == {size}, "))
+                && header.contains(&format!("_Static_assert(_Alignof({name}) == {align}, ")),
+            "{name}: {header}"
+        );
+    }
+    assert!(header.contains("_Static_assert(offsetof(__t_two_b_point_t, y) == 8, "));
+    assert!(header
+        .contains(" * A point of b: a tag and a double.\n */\ntypedef struct __t_two_b_point_t {"));
+    // Doc comments from the WIT on the type, the field, the case and the
+    // function, as wasi-libc's api.h has them.
+    for doc in [
+        "    /**\n     * What the point is.\n     */\n    uint8_t tag;",
+        "/**\n * Too late.\n */\n#define T_TWO_B_ERROR_CODE_LATE ((__t_two_b_error_code_t)3)",
+        "/**\n * Makes a point of b.\n */\n__t_two_a_result_t_two_b_point_t_two_b_error_code_t __t_two_b_make(uint8_t x)",
+    ] {
+        assert!(header.contains(doc), "{doc}\n{header}");
+    }
+    std::fs::write(
+        dir.join("use.c"),
+        r#"#include "w.h"
+_Static_assert(sizeof(__t_two_a_point_t) == 8 && sizeof(__t_two_b_point_t) == 16, "two layouts");
+_Static_assert(!__builtin_types_compatible_p(__t_two_a_point_t, __t_two_b_point_t), "two types");
+_Static_assert(!__builtin_types_compatible_p(__t_two_a_list_point_t, __t_two_a_list_t_two_b_point_t), "two lists");
+__attribute__((__export_name__("use")))
+int use(void) {
+    __t_two_a_result_point_error_code_t a = __t_two_a_make(-3);
+    __t_two_a_result_t_two_b_point_t_two_b_error_code_t b = __t_two_b_make(7);
+    __t_two_a_point_t as[2] = {{1, 2}, {3, 4}};
+    __t_two_b_point_t bs[1] = {{9, 0.5}};
+    if (!a.is_err && a.val.ok.y != 0) return 1;
+    if (!b.is_err && b.val.ok.y != 0.0) return 2;
+    if (b.is_err && b.val.err == T_TWO_B_ERROR_CODE_LATE) return 3;
+    return (int) (__t_two_a_all(as, 2) + __t_two_b_all(bs, 1));
+}
+"#,
+    )
+    .unwrap();
+    let wasm = dir.join("two.wasm");
+    check(
+        clang_wasm32()
+            .args(["-O2", "-nostdlib", "-fuse-ld=/usr/bin/wasm-ld-19", "-I"])
+            .arg(&dir)
+            .arg(dir.join("use.c"))
+            .arg(dir.join("w.c"))
+            .args(["-Wl,--no-entry", "-o"])
+            .arg(&wasm)
+            .output()
+            .expect("run clang-19"),
+        "building the program using both points",
+    );
+    let model = wasi_threads_abi::WitModel::load(&wit, &WitOptions::default()).unwrap();
+    let report = wasi_threads_abi::check_module_path(&wasm, &[&model.model]).unwrap();
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    assert_eq!(report.imports_matched, 4, "{:?}", report.uncovered);
+}
+
+/// Names that would still meet in C (interface `a-b`'s `c` and interface
+/// `a`'s `b-c` are both `__t_n_a_b_c_t`) are refused, never merged.
+#[test]
+fn c_names_that_would_meet_are_refused() {
+    let dir = root().join("target/bindgen-c/meeting-names");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wit = dir.join("n.wit");
+    std::fs::write(
+        &wit,
+        "package t:n;
+interface a-b { record c { x: u32 } f: func(x: c); }
+interface a { record b-c { y: u64 } g: func(x: b-c); }
+world w { import a-b; import a; }
+",
+    )
+    .unwrap();
+    let Err(err) = generate_path(&wit, &WitOptions::default(), Target::C) else {
+        panic!("names that meet in C were not refused");
+    };
+    assert!(
+        err.to_string()
+            .contains("two different types would both be named `__t_n_a_b_c_t` in C"),
+        "{err}"
+    );
+}
+
+/// Links a freestanding (libc-free) wasm32 module with shared memory from
+/// `sources`, with the generated files of `dir` on the include path.
+fn build_freestanding(dir: &std::path::Path, sources: &[PathBuf], wasm: &std::path::Path) {
+    let out = clang()
+        .args([
+            "--target=wasm32",
+            "-O2",
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-nostdlib",
+            "-matomics",
+            "-mbulk-memory",
+            "-fuse-ld=/usr/bin/wasm-ld-19",
+        ])
+        .arg("-I")
+        .arg(dir)
+        .args(sources)
+        .arg("-Wl,--no-entry,--export=_start,--import-memory,--export-memory,--shared-memory,--max-memory=1048576")
+        .arg("-o")
+        .arg(wasm)
+        .output()
+        .expect("run clang-19 (scripts/test.sh installs it)");
+    check(out, "building the freestanding C guest");
+}
+
+/// The generated assembly entry gives each thread the stack and
+/// thread-local block its start argument names: a libc-free guest's
+/// threads keep arrays on their own stacks, recurse, and count in a
+/// `_Thread_local`, concurrently, on the reference host. The same guest
+/// with a C `wasi_thread_start` that skips the set-up fails (its threads'
+/// locals are not on their own stacks).
+#[test]
+fn the_generated_thread_entry_gives_each_thread_its_own_stack() {
+    let dir = c_files("thread-stacks", "wit");
+    let guest = root().join("tests/guests/c-thread-stacks");
+    let header = std::fs::read_to_string(dir.join("threads.h")).unwrap();
+    assert!(header.contains("wasi-libc's own\n * `wasi_thread_start` is the entry"));
+    let wasm = dir.join("stacks.wasm");
+    build_freestanding(
+        &dir,
+        &[
+            guest.join("stacks.c"),
+            dir.join("threads.c"),
+            dir.join("threads_thread_start.s"),
+        ],
+        &wasm,
+    );
+    let run = wasi_threads(&["run", wasm.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "exit code {}: {}", run.code, run.stderr);
+
+    let shared = dir.join("shared-stack.wasm");
+    build_freestanding(
+        &dir,
+        &[
+            guest.join("stacks.c"),
+            dir.join("threads.c"),
+            guest.join("shared_stack.c"),
+        ],
+        &shared,
+    );
+    let run = wasi_threads(&["run", shared.to_str().unwrap()]);
+    assert_eq!(run.code, 11, "one shared stack: {}", run.stderr);
 }

@@ -119,6 +119,65 @@ pub fn build_c_guest(source: &Path, name: &str) -> PathBuf {
     wasm
 }
 
+/// Builds a C reactor (no `main`; exports `_initialize`) from `sources`
+/// with clang-19 against the threaded wasi-libc, with every warning an
+/// error and `include` on the include path; returns `target/guests/<name>`.
+pub fn build_c_reactor(sources: &[&Path], include: &Path, name: &str) -> PathBuf {
+    let libc_include = PathBuf::from(std::env::var("WASI_LIBC_INCLUDE").expect(
+        "WASI_LIBC_INCLUDE names wasi-libc's headers (generic-musl and wasm-wasi-musl); scripts/test.sh sets it up",
+    ));
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("run rustc");
+    let sysroot = PathBuf::from(String::from_utf8(sysroot.stdout).unwrap().trim());
+    let libc = sysroot.join("lib/rustlib/wasm32-wasip1-threads/lib/self-contained");
+    let resource = Command::new("clang-19")
+        .arg("-print-resource-dir")
+        .output()
+        .expect("run clang-19");
+    let resource = PathBuf::from(String::from_utf8(resource.stdout).unwrap().trim());
+    let out_dir = root().join("target/guests");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let wasm = out_dir.join(name);
+    let out = Command::new("clang-19")
+        .args([
+            "--target=wasm32-wasip1-threads",
+            "-O2",
+            "-std=c11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-matomics",
+            "-mbulk-memory",
+            "-pthread",
+        ])
+        .args(["-nostdinc", "-isystem"])
+        .arg(resource.join("include"))
+        .arg("-isystem")
+        .arg(libc_include.join("wasm-wasi-musl"))
+        .arg("-isystem")
+        .arg(libc_include.join("generic-musl"))
+        .arg("-I")
+        .arg(include)
+        .args(["-nostdlib", "-fuse-ld=/usr/bin/wasm-ld-19"])
+        .arg(libc.join("crt1-reactor.o"))
+        .args(sources)
+        .arg(libc.join("libc.a"))
+        .arg(resource.join("lib/wasi/libclang_rt.builtins-wasm32.a"))
+        .arg("-Wl,--no-entry,--export=_initialize,--shared-memory,--import-memory,--export-memory,--max-memory=67108864")
+        .arg("-o")
+        .arg(&wasm)
+        .output()
+        .expect("run clang-19 (scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "building {name} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wasm
+}
+
 /// Builds a Rust guest crate of `tests/guests/<dir>` for
 /// wasm32-wasip1-threads; returns the path of `<file>`.
 pub fn build_rust_guest(dir: &str, file: &str) -> PathBuf {

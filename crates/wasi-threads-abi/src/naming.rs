@@ -83,6 +83,44 @@ pub fn strip_directives(docs: Option<&str>) -> Option<String> {
     (!text.trim().is_empty()).then_some(text)
 }
 
+/// The core module of an interface's imports, by the rules above: its
+/// `Core module:` directive, else its canonical name (`ns:pkg/iface@1.0.0`),
+/// else, for an interface declared inline in a world, its name there.
+/// Generators derive the names of an interface's items from it (the C
+/// prefix `__wasi_` of module `wasi`), so items of two interfaces never
+/// share a name. A malformed directive is reported by the model; here it
+/// counts as absent.
+pub fn interface_module(resolve: &wit_parser::Resolve, id: wit_parser::InterfaceId) -> String {
+    let iface = &resolve.interfaces[id];
+    if let Ok(Some(module)) = directive(iface.docs.contents.as_deref(), CORE_MODULE) {
+        return module;
+    }
+    if let Some(name) = resolve.id_of(id) {
+        return name;
+    }
+    for (_, world) in resolve.worlds.iter() {
+        for (key, item) in world.imports.iter().chain(world.exports.iter()) {
+            if matches!(item, wit_parser::WorldItem::Interface { id: i, .. } if *i == id) {
+                return resolve.name_world_key(key);
+            }
+        }
+    }
+    iface
+        .name
+        .clone()
+        .unwrap_or_else(|| "interface".to_string())
+}
+
+/// The name a world's own items take in generated code: the world's
+/// `Core module:` directive, else the world's name.
+pub fn world_module(resolve: &wit_parser::Resolve, id: wit_parser::WorldId) -> String {
+    let world = &resolve.worlds[id];
+    match directive(world.docs.contents.as_deref(), CORE_MODULE) {
+        Ok(Some(module)) => module,
+        _ => world.name.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,28 +1,43 @@
 //! C guest bindings in the style of wasi-libc's `wasi/api.h`: typedefs for
 //! the world's types, laid out exactly as the canonical ABI lays them out in
 //! memory (so every list is passed as it is, without copying), a raw import
-//! `__imported_<module>_<function>` per core import, and a typed wrapper
-//! `__<module>_<function>` that lowers its arguments and lifts its result
-//! as wit-bindgen-core's instruction stream says.
+//! `__imported_<prefix>_<function>` per core import, and a typed wrapper
+//! `__<prefix>_<function>` that lowers its arguments and lifts its result
+//! as wit-bindgen-core's instruction stream says. `<prefix>` is the snake
+//! case of the interface's core module as [`naming::interface_module`]
+//! gives it (`wasi` for the canonical WIT), so names of two interfaces
+//! never meet; where two different types would still get one C name, the
+//! generator refuses rather than merge them.
+//!
+//! Exports of scalars only are declared for the program to define under
+//! their core names (`wasi_thread_start`); any other export gets glue from
+//! the same instruction stream, as wit-bindgen's C bindings have: the core
+//! export lifts its values and calls the program's typed
+//! `exports_<prefix>_<function>`, lowers the result into a per-thread return
+//! area, and `cabi_post_<export>` frees what the result owns. Types owning
+//! memory get `_free` functions, and a weak `cabi_realloc` is defined where
+//! the host hands the guest memory. For a world exporting
+//! `wasi_thread_start`, an assembly entry sets up each thread's stack and
+//! thread-local block for programs without wasi-libc.
 //!
 //! C has no pointer type in WIT; a 32-bit integer type alias whose doc
 //! comment has a line `C type: void *` (any pointer type) is written as that
 //! pointer, which on wasm32 has the same ABI. The canonical WIT's
-//! `start-arg` says so, which gives wasi-libc's
-//! `int32_t __wasi_thread_spawn(void *start_arg)`.
+//! `start-arg` says so, which gives a declaration one translation unit
+//! accepts beside wasi-libc's `int32_t __wasi_thread_spawn(void *start_arg)`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use heck::{ToShoutySnakeCase, ToSnakeCase};
 use wit_bindgen_core::abi::{self, AbiVariant, Bindgen, Bitcast, Instruction, LiftLower, WasmType};
 use wit_parser::{
-    Alignment, ArchitectureSize, Docs, Function, FunctionKind, Handle, Int, Resolve, SizeAlign,
-    Type, TypeDefKind, TypeId,
+    Alignment, ArchitectureSize, Docs, Function, FunctionKind, Handle, Int, InterfaceId, Resolve,
+    SizeAlign, Type, TypeDefKind, TypeId, TypeOwner,
 };
 
 use wasi_threads_abi::layout::LayoutKind;
-use wasi_threads_abi::{WitItem, WitModel};
+use wasi_threads_abi::{naming, ValType, WitItem, WitModel};
 
 use crate::{BindgenError, Generated};
 
@@ -44,11 +59,20 @@ fn ident(name: &str) -> String {
 
 struct CGen<'a> {
     wm: &'a WitModel,
-    /// `wasi`: the prefix of every C name (`__wasi_fd_t`).
+    /// `wasi`: the prefix of the names shared by the world's interfaces
+    /// (strings, anonymous types, helpers), from the first import's module.
+    /// Each interface's own types and functions take the prefix of its own
+    /// core module ([`CGen::owner_prefix`]).
     prefix: String,
     /// Typedefs, in dependency order.
     typedefs: String,
     defined: BTreeSet<String>,
+    /// What each C type name stands for: a second, different type given
+    /// the same name is an error, never a silent merge.
+    claimed: BTreeMap<String, String>,
+    /// Declarations and definitions of the `_free` functions.
+    free_decls: String,
+    free_defs: String,
     errors: Vec<String>,
 }
 
@@ -65,6 +89,9 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
         prefix,
         typedefs: String::new(),
         defined: BTreeSet::new(),
+        claimed: BTreeMap::new(),
+        free_decls: String::new(),
+        free_defs: String::new(),
         errors: Vec::new(),
     };
     let base = match wm.world {
@@ -120,8 +147,9 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
             // support table); their intrinsics have no C binding yet.
             WitItem::ExportedResource { .. } => continue,
         };
-        let raw_name = format!("__imported_{}_{fname}", module.to_snake_case());
-        let wrapper = format!("__{}_{fname}", module.to_snake_case());
+        let ip = gen.item_prefix(item.interface());
+        let raw_name = format!("__imported_{ip}_{fname}");
+        let wrapper = format!("__{ip}_{fname}");
         let params: Vec<String> = core
             .params
             .iter()
@@ -241,17 +269,24 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
         }
     }
 
-    // Exports: declared for the program (or libc) to define.
+    // Exports. One of scalars only is declared for the program (or libc)
+    // to define under its core name, as wasi-libc declares
+    // `wasi_thread_start`; any other gets glue that lifts its core values,
+    // calls the program's typed `exports_<prefix>_<name>`, lowers the
+    // result into a return area, and a `cabi_post_*` freeing what the
+    // result owns, as wit-bindgen's C bindings have.
+    let mut glue = String::new();
+    let mut needs_realloc = false;
     for (core, item) in wm.model.exports.iter().zip(&wm.export_items) {
-        let WitItem::Function { func, .. } = item else {
+        let WitItem::Function { func, interface } = item else {
             continue;
         };
-        let name = ident(&core.name.replace(['#', ':', '/', '.', '[', ']', '-'], "_"));
         let direct = !core.indirect_params
             && !core.retptr
             && func.params.iter().all(|p| gen.is_scalar(&p.ty))
             && func.result.as_ref().is_none_or(|t| gen.is_scalar(t));
-        let (params, ret) = if direct {
+        if direct {
+            let name = ident(&core.name.replace(['#', ':', '/', '.', '[', ']', '-'], "_"));
             let params: Vec<String> = func
                 .params
                 .iter()
@@ -261,43 +296,239 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
                 .result
                 .as_ref()
                 .map_or("void".to_string(), |t| gen.param_ty(t));
-            (params, ret)
-        } else {
-            let params = core
-                .params
-                .iter()
-                .enumerate()
-                .map(|(i, p)| format!("{} arg{i}", c_core(p.ty.as_str())))
-                .collect();
-            let ret = core
-                .results
-                .first()
-                .map_or("void".to_string(), |t| c_core(t.ty.as_str()).to_string());
-            (params, ret)
-        };
-        doc(&mut decls, &func.docs, "");
-        if !direct {
+            doc(&mut decls, &func.docs, "");
             let _ = writeln!(
                 decls,
-                "/* Declared with its core signature: its values cross as the canonical ABI flattens them. */"
+                "{}({}) __attribute__((__export_name__({:?})));\n",
+                join_decl(&ret, &name),
+                if params.is_empty() {
+                    "void".to_string()
+                } else {
+                    params.join(", ")
+                },
+                core.name
             );
+            continue;
         }
-        let _ = writeln!(
-            decls,
-            "{}({}) __attribute__((__export_name__({:?})));\n",
-            join_decl(&ret, &name),
-            if params.is_empty() {
-                "void".to_string()
+        needs_realloc |=
+            core.indirect_params || abi::guest_export_params_have_allocations(&wm.resolve, func);
+        let ip = gen.item_prefix(*interface);
+        let fname = func_ident(&wm.resolve, func);
+        let user = format!("exports_{ip}_{fname}");
+        let mut sig_params = Vec::new();
+        let mut by_ptr = Vec::new();
+        let mut param_tys = Vec::new();
+        for p in &func.params {
+            let name = ident(&p.name);
+            if gen.is_scalar(&p.ty) {
+                let ty = gen.param_ty(&p.ty);
+                sig_params.push(join_decl(&ty, &name));
+                by_ptr.push(false);
+                param_tys.push(ty);
             } else {
-                params.join(", ")
-            },
+                let ty = gen.ty(&p.ty);
+                sig_params.push(format!("{ty} *{name}"));
+                by_ptr.push(true);
+                param_tys.push(ty);
+            }
+        }
+        let (ret, result) = match &func.result {
+            None => ("void".to_string(), None),
+            Some(t) if gen.is_scalar(t) => {
+                let ty = gen.param_ty(t);
+                (ty.clone(), Some((ty, false)))
+            }
+            Some(t) => {
+                let ty = gen.ty(t);
+                sig_params.push(format!("{ty} *ret"));
+                ("void".to_string(), Some((ty, true)))
+            }
+        };
+        let mut docs = func.docs.clone();
+        let mut note = format!(
+            "Defined by the program; the export `{}` calls it.",
             core.name
         );
+        if func.params.iter().any(|p| gen.owns(&p.ty)) {
+            note.push_str("\nIt owns its arguments: their `_free` functions free them.");
+        }
+        if core.retptr && abi::guest_export_needs_post_return(&wm.resolve, func) {
+            let _ = write!(
+                note,
+                "\nThe strings and lists of its result must come from `malloc`:\n`cabi_post_{}` frees them once the host has read them.",
+                core.name
+            );
+        }
+        docs.contents = Some(match naming::strip_directives(docs.contents.as_deref()) {
+            Some(text) => format!("{text}\n\n{note}"),
+            None => note,
+        });
+        doc(&mut decls, &docs, "");
+        let _ = writeln!(
+            decls,
+            "{}({});\n",
+            join_decl(&ret, &user),
+            if sig_params.is_empty() {
+                "void".to_string()
+            } else {
+                sig_params.join(", ")
+            }
+        );
+
+        let core_params: Vec<String> = core
+            .params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("{} arg{i}", c_core(p.ty.as_str())))
+            .collect();
+        let core_ret = match core.result_types().as_slice() {
+            [] => "void",
+            [one] => c_core(one.as_str()),
+            _ => {
+                return Err(BindgenError::Invalid {
+                    function: core.name.clone(),
+                    message: "a core export returns more than one value".into(),
+                })
+            }
+        };
+        let args = (0..core.params.len()).map(|i| format!("arg{i}")).collect();
+        let mut fg = CFunc::new(&mut gen, String::new(), args, None);
+        fg.export = Some(ExportCall {
+            callee: user.clone(),
+            by_ptr,
+            param_tys,
+            result,
+            core_ret: core_ret.to_string(),
+        });
+        abi::call(
+            &wm.resolve,
+            AbiVariant::GuestExport,
+            LiftLower::LiftArgsLowerResults,
+            func,
+            &mut fg,
+            false,
+        );
+        if let Some(message) = fg.error.take() {
+            return Err(BindgenError::Invalid {
+                function: core.name.clone(),
+                message,
+            });
+        }
+        let body = fg.src;
+        let _ = writeln!(
+            glue,
+            "__attribute__((__export_name__({:?})))\n{core_ret} __wasm_export_{ip}_{fname}({}) {{\n{body}}}\n",
+            core.name,
+            if core_params.is_empty() {
+                "void".to_string()
+            } else {
+                core_params.join(", ")
+            }
+        );
+        if core.retptr && abi::guest_export_needs_post_return(&wm.resolve, func) {
+            let mut fg = CFunc::new(&mut gen, String::new(), vec!["arg0".to_string()], None);
+            fg.export = Some(ExportCall {
+                callee: String::new(),
+                by_ptr: Vec::new(),
+                param_tys: Vec::new(),
+                result: None,
+                core_ret: "void".to_string(),
+            });
+            abi::post_return(&wm.resolve, func, &mut fg);
+            if let Some(message) = fg.error.take() {
+                return Err(BindgenError::Invalid {
+                    function: core.name.clone(),
+                    message,
+                });
+            }
+            let _ = writeln!(
+                glue,
+                "__attribute__((__export_name__(\"cabi_post_{}\")))\nvoid __wasm_export_{ip}_{fname}_post_return(int32_t arg0) {{\n{}}}\n",
+                core.name, fg.src
+            );
+        }
     }
+    for (core, item) in wm.model.imports.iter().zip(&wm.import_items) {
+        if let WitItem::Function { func, .. } = item {
+            needs_realloc |= core.retptr && func.result.as_ref().is_some_and(|t| gen.owns(t));
+        }
+    }
+
+    // A `_free` function for every type that owns memory.
+    let mut used: Vec<Type> = Vec::new();
+    for item in wm.import_items.iter().chain(&wm.export_items) {
+        if let WitItem::Function { func, .. } = item {
+            used.extend(func.params.iter().map(|p| p.ty));
+            used.extend(func.result);
+        }
+    }
+    used.extend(ids.iter().map(|id| Type::Id(*id)));
+    for ty in &used {
+        if wasi_threads_abi::support::unsupported_in_type(
+            &wm.resolve,
+            ty,
+            wasi_threads_abi::Generator::C,
+        )
+        .is_none()
+        {
+            gen.free_fn(ty);
+        }
+    }
+    let mut uses_stdlib = !gen.free_defs.is_empty() || glue.contains("free(");
+    let mut realloc_decl = String::new();
+    let mut realloc_def = String::new();
+    if needs_realloc {
+        uses_stdlib = true;
+        realloc_decl = "/**
+ * The allocator through which the host places strings, lists and
+ * parameter areas in this module's memory (the canonical ABI's
+ * `cabi_realloc`). These bindings define it weakly, with `realloc`: a
+ * program may define its own, compatible with `free`, which the bindings
+ * use to free what the host allocated.
+ */
+void *cabi_realloc(void *ptr, size_t old_size, size_t align, size_t new_size);
+
+"
+        .to_string();
+        realloc_def = "__attribute__((__weak__, __export_name__(\"cabi_realloc\")))
+void *cabi_realloc(void *ptr, size_t old_size, size_t align, size_t new_size) {
+    (void) old_size;
+    if (new_size == 0) {
+        return (void *) align;
+    }
+    void *ret = realloc(ptr, new_size);
+    if (!ret) {
+        abort();
+    }
+    return ret;
+}
+
+"
+        .to_string();
+    }
+    let decls = format!("{}{realloc_decl}{decls}", gen.free_decls);
+    let defs = format!("{}{defs}{glue}{realloc_def}", gen.free_defs);
 
     if let Some(e) = gen.errors.first() {
         return Err(BindgenError::unsupported(&wm.model.origin, e.clone()));
     }
+
+    // The wasi-threads entry point: for programs without wasi-libc, an
+    // assembly entry that gives each thread its own stack and TLS.
+    let entry = wm.model.exports.iter().any(|e| {
+        e.name == "wasi_thread_start"
+            && e.param_types() == [ValType::I32, ValType::I32]
+            && e.results.is_empty()
+    });
+    let mut entry_file = None;
+    let decls = if entry {
+        let file = format!("{base}_thread_start.s");
+        let (text, asm) = thread_start(&p, &file);
+        entry_file = Some((file, asm));
+        format!("{text}{decls}")
+    } else {
+        decls
+    };
 
     let guard = format!("__{p}_{base}_h").to_shouty_snake_case();
     let mut header = String::new();
@@ -365,16 +596,132 @@ __attribute__((__unused__)) static inline double __{p}_bindgen_i64_to_f64(int64_
  */
 
 #include \"{base}.h\"
-
+{}
 {helpers}{raw}{defs}",
-        wm.model.origin
+        wm.model.origin,
+        if uses_stdlib {
+            "\n#include <stdlib.h>\n"
+        } else {
+            ""
+        }
     );
-    Ok(Generated {
-        files: vec![
-            (format!("{base}.h"), header),
-            (format!("{base}.c"), source.trim_end().to_string() + "\n"),
-        ],
-    })
+    let mut files = vec![
+        (format!("{base}.h"), header),
+        (format!("{base}.c"), source.trim_end().to_string() + "\n"),
+    ];
+    files.extend(entry_file);
+    Ok(Generated { files })
+}
+
+/// The header's part on starting threads (the start-argument layout and
+/// the program's `__<p>_thread_start`), and the assembly entry
+/// `wasi_thread_start` that reads that layout, as wasi-libc's own
+/// `wasi_thread_start.s` reads its `struct start_args`.
+fn thread_start(p: &str, file: &str) -> (String, String) {
+    let arg = format!("__{p}_thread_start_arg_t");
+    let user = format!("__{p}_thread_start");
+    let header = format!(
+        "/**
+ * Starting threads without wasi-libc.
+ *
+ * The wasm `__stack_pointer` and `__tls_base` globals are per instance, and
+ * every thread is a new instance: a thread's code needs them set to memory
+ * of its own before it runs any C code that uses the shadow stack (locals
+ * whose address is taken, large locals, most calls) or thread-local
+ * variables. `{file}`, generated beside this header, is
+ * that entry: it defines and exports `wasi_thread_start`, which treats the
+ * start argument as a `{arg} *`, sets `__stack_pointer` to its `stack`,
+ * initialises the thread-local block at its `tls_base` (with the linker's
+ * `__wasm_init_tls`, which also sets `__tls_base`) unless that is NULL, and
+ * only then calls the program's `{user}(thread_id, arg)`.
+ * Pass `__{p}_thread_spawn` the address of such a block; it must stay valid
+ * until the thread ends.
+ *
+ * With wasi-libc linked for threads (`-pthread`), wasi-libc's own
+ * `wasi_thread_start` is the entry (threads start with `pthread_create`):
+ * do not link `{file}` then. A program that defines
+ * `wasi_thread_start` itself in C (declared below) runs on whatever
+ * `__stack_pointer` the new instance starts with, shared by every thread:
+ * such code must not touch the shadow stack.
+ */
+typedef struct {arg} {{
+    /**
+     * The top of the thread's stack (stacks grow down), 16-byte aligned.
+     */
+    void *stack;
+    /**
+     * The thread's thread-local block, `__builtin_wasm_tls_size()` bytes
+     * aligned to `__builtin_wasm_tls_align()`; NULL when the program has
+     * no thread-local variables.
+     */
+    void *tls_base;
+    /**
+     * The argument `{user}` receives.
+     */
+    void *arg;
+}} {arg};
+
+_Static_assert(sizeof({arg}) == 12, \"the entry's layout\");
+_Static_assert(offsetof({arg}, stack) == 0, \"the entry's layout\");
+_Static_assert(offsetof({arg}, tls_base) == 4, \"the entry's layout\");
+_Static_assert(offsetof({arg}, arg) == 8, \"the entry's layout\");
+
+/**
+ * Defined by a program linking `{file}`: the body of a thread, on the
+ * stack and thread-local block its start argument gave. `thread_id` is the
+ * id `__{p}_thread_spawn` returned, `arg` the start argument's `arg`.
+ */
+void {user}(int32_t thread_id, void *arg);
+
+"
+    );
+    let asm = format!(
+        "# The wasi-threads entry point for programs without wasi-libc, generated
+# by wasi-threads bindgen (see the header): sets up the thread's stack and
+# thread-local block from the start argument, then calls {user}.
+# wasi-libc's libc-top-half/musl/src/thread/wasm32/wasi_thread_start.s
+# does the same for pthreads; never link both.
+
+\t.text
+
+\t.export_name\twasi_thread_start, wasi_thread_start
+
+\t.globaltype\t__stack_pointer, i32
+\t.functype\t__wasm_init_tls (i32) -> ()
+\t.functype\t{user} (i32, i32) -> ()
+
+\t.globl\twasi_thread_start
+\t.type\twasi_thread_start,@function
+
+wasi_thread_start:
+\t.functype\twasi_thread_start (i32, i32) -> ()
+
+\t# __stack_pointer = start_arg->stack
+\tlocal.get\t1
+\ti32.load\t0
+\tglobal.set\t__stack_pointer
+
+\t# if (start_arg->tls_base) __wasm_init_tls(start_arg->tls_base)
+\tblock
+\tlocal.get\t1
+\ti32.load\t4
+\ti32.eqz
+\tbr_if\t0
+\tlocal.get\t1
+\ti32.load\t4
+\tcall\t__wasm_init_tls
+\tend_block
+
+\t# {user}(thread_id, start_arg->arg)
+\tlocal.get\t0
+\tlocal.get\t1
+\ti32.load\t8
+\tcall\t{user}
+
+\tend_function
+"
+    );
+    (header, asm)
 }
 
 /// `int32_t` for `i32` and so on.
@@ -455,6 +802,92 @@ impl<'a> CGen<'a> {
         &self.wm.resolve
     }
 
+    /// The C prefix of an interface's items (`wasi` in `__wasi_thread_spawn`
+    /// and `__wasi_start_arg_t`), from the core module the naming rules give
+    /// the interface, so two interfaces never share a name; of the world's
+    /// own items (`None`), the world's.
+    fn item_prefix(&self, interface: Option<InterfaceId>) -> String {
+        match (interface, self.wm.world) {
+            (Some(i), _) => naming::interface_module(self.resolve(), i).to_snake_case(),
+            (None, Some(w)) => naming::world_module(self.resolve(), w).to_snake_case(),
+            (None, None) => self.prefix.clone(),
+        }
+    }
+
+    /// The C prefix of a named type: its interface's (or world's).
+    fn owner_prefix(&self, id: TypeId) -> String {
+        match self.resolve().types[id].owner {
+            TypeOwner::Interface(i) => self.item_prefix(Some(i)),
+            TypeOwner::World(_) => self.item_prefix(None),
+            TypeOwner::None => self.prefix.clone(),
+        }
+    }
+
+    /// A world's `use` of an interface's type names that type itself.
+    fn resolve_use(&self, id: TypeId) -> TypeId {
+        let def = &self.resolve().types[id];
+        match (&def.kind, def.owner) {
+            (TypeDefKind::Type(Type::Id(target)), TypeOwner::World(_))
+                if self.resolve().types[*target].name == def.name =>
+            {
+                self.resolve_use(*target)
+            }
+            _ => id,
+        }
+    }
+
+    /// Records that C name `name` stands for `what`; a different type under
+    /// a name already taken is an error.
+    fn claim(&mut self, name: &str, what: String) {
+        match self.claimed.get(name) {
+            Some(prev) if *prev != what => self.errors.push(format!(
+                "two different types would both be named `{name}` in C ({prev}; {what})"
+            )),
+            Some(_) => {}
+            None => {
+                self.claimed.insert(name.to_string(), what);
+            }
+        }
+    }
+
+    /// A description of a type that tells different types apart: named
+    /// types by their definition, anonymous ones by their structure.
+    fn type_key(&self, ty: &Type) -> String {
+        let Type::Id(id) = ty else {
+            return self.anon_name(ty);
+        };
+        let id = self.resolve_use(*id);
+        let def = &self.resolve().types[id];
+        if let Some(name) = &def.name {
+            let owner = match def.owner {
+                TypeOwner::Interface(i) => naming::interface_module(self.resolve(), i),
+                TypeOwner::World(w) => format!("world {}", self.resolve().worlds[w].name),
+                TypeOwner::None => String::new(),
+            };
+            return format!("`{name}` of {owner}");
+        }
+        let inner = |t: &Type| self.type_key(t);
+        match &def.kind {
+            TypeDefKind::List(t) => format!("list<{}>", inner(t)),
+            TypeDefKind::Option(t) => format!("option<{}>", inner(t)),
+            TypeDefKind::Result(r) => format!(
+                "result<{}, {}>",
+                r.ok.as_ref().map_or("_".into(), inner),
+                r.err.as_ref().map_or("_".into(), inner)
+            ),
+            TypeDefKind::Tuple(t) => format!(
+                "tuple<{}>",
+                t.types.iter().map(inner).collect::<Vec<_>>().join(", ")
+            ),
+            TypeDefKind::Handle(Handle::Own(r)) => format!("own<{}>", inner(&Type::Id(*r))),
+            TypeDefKind::Handle(Handle::Borrow(r)) => {
+                format!("borrow<{}>", inner(&Type::Id(*r)))
+            }
+            TypeDefKind::Type(t) => inner(t),
+            other => other.as_str().to_string(),
+        }
+    }
+
     fn top_level(&mut self, ty: &Type) -> TopLevel {
         match ty {
             Type::String => TopLevel::String,
@@ -491,33 +924,17 @@ impl<'a> CGen<'a> {
         name
     }
 
-    /// A type as a parameter or result of a wrapper: integer aliases are
-    /// written as their integer (or their `C type:` pointer), as wasi-libc
-    /// writes `int32_t __wasi_thread_spawn(void *start_arg)`.
+    /// A type as a parameter or result of a function: aliases by their
+    /// typedef, as wasi-libc writes `__wasi_fd_t fd`, except that an alias
+    /// with a `C type:` pointer is that pointer, as wasi-libc writes
+    /// `__wasi_thread_spawn(void *start_arg)`.
     fn param_ty(&mut self, ty: &Type) -> String {
         if let Type::Id(id) = ty {
             if let Some(p) = self.pointer_alias(*id) {
                 return p;
             }
-            if let TypeDefKind::Type(t) = &self.resolve().types[*id].kind {
-                if self.is_primitive(t) {
-                    let t = *t;
-                    return self.param_ty(&t);
-                }
-            }
         }
         self.ty(ty)
-    }
-
-    fn is_primitive(&self, ty: &Type) -> bool {
-        match ty {
-            Type::Id(id) => match &self.resolve().types[*id].kind {
-                TypeDefKind::Type(t) => self.is_primitive(t),
-                _ => false,
-            },
-            Type::String | Type::ErrorContext => false,
-            _ => true,
-        }
     }
 
     fn is_scalar(&self, ty: &Type) -> bool {
@@ -525,6 +942,7 @@ impl<'a> CGen<'a> {
             Type::Id(id) => match &self.resolve().types[*id].kind {
                 TypeDefKind::Type(t) => self.is_scalar(t),
                 TypeDefKind::Enum(_) | TypeDefKind::Handle(_) => true,
+                TypeDefKind::Flags(f) => f.flags.len() <= 32,
                 _ => false,
             },
             Type::String | Type::ErrorContext => false,
@@ -534,6 +952,7 @@ impl<'a> CGen<'a> {
 
     /// The pointer type a `C type:` doc line gives an integer alias.
     fn pointer_alias(&mut self, id: TypeId) -> Option<String> {
+        let id = self.resolve_use(id);
         let def = &self.resolve().types[id];
         let TypeDefKind::Type(target) = &def.kind else {
             return None;
@@ -567,8 +986,9 @@ impl<'a> CGen<'a> {
 
     /// `__wasi_fd_t` for a named type.
     fn named(&self, id: TypeId) -> String {
+        let id = self.resolve_use(id);
         let name = self.resolve().types[id].name.as_deref().unwrap_or_default();
-        format!("__{}_{}_t", self.prefix, ident(name))
+        format!("__{}_{}_t", self.owner_prefix(id), ident(name))
     }
 
     /// The C type of a WIT type, defining anonymous types on first use.
@@ -593,6 +1013,8 @@ impl<'a> CGen<'a> {
                     return self.named(*id);
                 }
                 let name = format!("__{}_{}_t", self.prefix, self.anon_name(ty));
+                let key = self.type_key(ty);
+                self.claim(&name, key);
                 if !self.defined.contains(&name) {
                     let body = self.body(*id, &name);
                     let asserts = self.layout_asserts(*id, &name);
@@ -624,9 +1046,17 @@ impl<'a> CGen<'a> {
             Type::String => "string".into(),
             Type::ErrorContext => "error_context".into(),
             Type::Id(id) => {
-                let def = &self.resolve().types[*id];
+                let id = self.resolve_use(*id);
+                let def = &self.resolve().types[id];
                 if let Some(name) = &def.name {
-                    return ident(name);
+                    // A type of another interface than the shared prefix's
+                    // carries its own prefix: `list_a_point`, `list_b_point`.
+                    let prefix = self.owner_prefix(id);
+                    return if prefix == self.prefix {
+                        ident(name)
+                    } else {
+                        format!("{prefix}_{}", ident(name))
+                    };
                 }
                 match &def.kind {
                     TypeDefKind::List(t) => format!("list_{}", self.anon_name(t)),
@@ -669,7 +1099,14 @@ impl<'a> CGen<'a> {
         {
             return;
         }
+        let target = self.resolve_use(id);
+        if target != id {
+            self.define(target);
+            return;
+        }
         let name = self.named(id);
+        let key = self.type_key(&Type::Id(id));
+        self.claim(&name, key);
         if self.defined.contains(&name) {
             return;
         }
@@ -919,6 +1356,122 @@ impl<'a> CGen<'a> {
         out
     }
 
+    /// Whether a value of the type owns memory: strings and lists, at any
+    /// depth.
+    fn owns(&self, ty: &Type) -> bool {
+        let Type::Id(id) = ty else {
+            return matches!(ty, Type::String);
+        };
+        match &self.resolve().types[*id].kind {
+            TypeDefKind::List(_) => true,
+            TypeDefKind::Type(t) | TypeDefKind::Option(t) => self.owns(t),
+            TypeDefKind::Record(r) => r.fields.iter().any(|f| self.owns(&f.ty)),
+            TypeDefKind::Tuple(t) => t.types.iter().any(|t| self.owns(t)),
+            TypeDefKind::Variant(v) => v
+                .cases
+                .iter()
+                .filter_map(|c| c.ty.as_ref())
+                .any(|t| self.owns(t)),
+            TypeDefKind::Result(r) => [&r.ok, &r.err].into_iter().flatten().any(|t| self.owns(t)),
+            _ => false,
+        }
+    }
+
+    /// The `_free` function of a type that owns memory, declared and
+    /// defined on first use (as wit-bindgen's C bindings have one per
+    /// type); `None` for a type that owns none.
+    fn free_fn(&mut self, ty: &Type) -> Option<String> {
+        if !self.owns(ty) {
+            return None;
+        }
+        let c = self.ty(ty);
+        let name = format!("{}_free", c.strip_suffix("_t").unwrap_or(&c));
+        if !self.defined.insert(name.clone()) {
+            return Some(name);
+        }
+        let mut body = String::new();
+        let free_memory = "    if (ptr->len > 0) {\n        free(ptr->ptr);\n    }\n";
+        match ty {
+            Type::String => body.push_str(free_memory),
+            Type::Id(id) => {
+                let id = self.resolve_use(*id);
+                match self.resolve().types[id].kind.clone() {
+                    TypeDefKind::Type(t) => {
+                        if let Some(f) = self.free_fn(&t) {
+                            let _ = writeln!(body, "    {f}(ptr);");
+                        }
+                    }
+                    TypeDefKind::List(t) => {
+                        if let Some(f) = self.free_fn(&t) {
+                            let _ = writeln!(
+                                body,
+                                "    for (size_t i = 0; i < ptr->len; i++) {{\n        {f}(&ptr->ptr[i]);\n    }}"
+                            );
+                        }
+                        body.push_str(free_memory);
+                    }
+                    TypeDefKind::Record(r) => {
+                        for field in &r.fields {
+                            if let Some(f) = self.free_fn(&field.ty) {
+                                let _ = writeln!(body, "    {f}(&ptr->{});", ident(&field.name));
+                            }
+                        }
+                    }
+                    TypeDefKind::Tuple(t) => {
+                        for (i, t) in t.types.iter().enumerate() {
+                            if let Some(f) = self.free_fn(t) {
+                                let _ = writeln!(body, "    {f}(&ptr->f{i});");
+                            }
+                        }
+                    }
+                    TypeDefKind::Variant(v) => {
+                        body.push_str("    switch (ptr->tag) {\n");
+                        for (i, case) in v.cases.iter().enumerate() {
+                            if let Some(f) = case.ty.as_ref().and_then(|t| self.free_fn(t)) {
+                                let _ = writeln!(
+                                    body,
+                                    "    case {i}:\n        {f}(&ptr->val.{});\n        break;",
+                                    ident(&case.name)
+                                );
+                            }
+                        }
+                        body.push_str("    default:\n        break;\n    }\n");
+                    }
+                    TypeDefKind::Option(t) => {
+                        if let Some(f) = self.free_fn(&t) {
+                            let _ = writeln!(
+                                body,
+                                "    if (ptr->is_some) {{\n        {f}(&ptr->val);\n    }}"
+                            );
+                        }
+                    }
+                    TypeDefKind::Result(r) => {
+                        if let Some(f) = r.ok.as_ref().and_then(|t| self.free_fn(t)) {
+                            let _ = writeln!(
+                                body,
+                                "    if (!ptr->is_err) {{\n        {f}(&ptr->val.ok);\n    }}"
+                            );
+                        }
+                        if let Some(f) = r.err.as_ref().and_then(|t| self.free_fn(t)) {
+                            let _ = writeln!(
+                                body,
+                                "    if (ptr->is_err) {{\n        {f}(&ptr->val.err);\n    }}"
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        let _ = writeln!(
+            self.free_decls,
+            "/**\n * Frees the memory a `{c}` owns (its strings and lists, with `free`),\n * not `*ptr` itself.\n */\nvoid {name}({c} *ptr);\n"
+        );
+        let _ = writeln!(self.free_defs, "void {name}({c} *ptr) {{\n{body}}}\n");
+        Some(name)
+    }
+
     /// The access path of case `i` of a variant-like value, and the
     /// expression of its discriminant.
     fn case_access(&self, kind: CaseKind<'_>, value: &str, i: usize) -> String {
@@ -960,6 +1513,24 @@ struct CFunc<'g, 'a> {
     sizes: &'a SizeAlign,
     /// An instruction this generator has no code for: the wrapper is refused.
     error: Option<String>,
+    /// For an export's glue (or its `cabi_post_*`): how it calls the
+    /// program's function.
+    export: Option<ExportCall>,
+    /// The element addresses of the list loops being generated.
+    iter_bases: Vec<String>,
+}
+
+/// How an export's glue calls the program's typed function.
+struct ExportCall {
+    callee: String,
+    /// Per WIT parameter: passed by pointer (strings, lists, records,
+    /// variants...), or by value (scalars).
+    by_ptr: Vec<bool>,
+    param_tys: Vec<String>,
+    /// The result's C type, and whether it is written through `ret`.
+    result: Option<(String, bool)>,
+    /// The core export's result type (`void`, `int32_t`...).
+    core_ret: String,
 }
 
 impl<'g, 'a> CFunc<'g, 'a> {
@@ -982,6 +1553,8 @@ impl<'g, 'a> CFunc<'g, 'a> {
             tmp: 0,
             sizes,
             error: None,
+            export: None,
+            iter_bases: Vec::new(),
         }
     }
 
@@ -1336,6 +1909,95 @@ impl Bindgen for CFunc<'_, '_> {
                 ];
                 self.lift_arms(&operands[0], &name, sets, results);
             }
+            Instruction::CallInterface { func, .. } => {
+                let Some(call) = self.export.take() else {
+                    self.error = Some("a call of the program's function outside an export".into());
+                    return;
+                };
+                let mut args = Vec::new();
+                for ((op, by_ptr), ty) in operands.iter().zip(&call.by_ptr).zip(&call.param_tys) {
+                    if *by_ptr {
+                        let n = self.tmp();
+                        self.line(format!("{ty} a{n} = {op};"));
+                        args.push(format!("&a{n}"));
+                    } else {
+                        args.push(format!("({ty}) ({op})"));
+                    }
+                }
+                let n = self.tmp();
+                match &call.result {
+                    None => self.line(format!("{}({});", call.callee, args.join(", "))),
+                    Some((ty, false)) => {
+                        self.line(format!("{ty} r{n} = {}({});", call.callee, args.join(", ")));
+                        results.push(format!("r{n}"));
+                    }
+                    Some((ty, true)) => {
+                        args.push(format!("&r{n}"));
+                        self.line(format!("{ty} r{n};\n{}({});", call.callee, args.join(", ")));
+                        results.push(format!("r{n}"));
+                    }
+                }
+                let _ = func;
+                self.export = Some(call);
+            }
+            Instruction::Return { amt, .. } if self.export.is_some() => {
+                if *amt == 1 {
+                    let ty = self
+                        .export
+                        .as_ref()
+                        .map(|c| c.core_ret.clone())
+                        .unwrap_or_default();
+                    self.line(format!("return ({ty}) ({});", operands[0]));
+                }
+            }
+            Instruction::GuestDeallocate { .. } => {
+                self.line(format!("free((void *) (uintptr_t) ({}));", operands[0]));
+            }
+            Instruction::GuestDeallocateString => {
+                self.line(format!(
+                    "if (({}) > 0) {{\n    free((void *) (uintptr_t) ({}));\n}}",
+                    operands[1], operands[0]
+                ));
+            }
+            Instruction::IterBasePointer => {
+                let n = self.tmp();
+                let base = format!("base{n}");
+                self.iter_bases.push(base.clone());
+                results.push(base);
+            }
+            Instruction::GuestDeallocateList { element } => {
+                let (code, _) = self.finished.pop().unwrap_or_default();
+                let base = self.iter_bases.pop().unwrap_or_default();
+                let size = self.sizes.size(element).size_wasm32();
+                let n = self.tmp();
+                let mut s = format!(
+                    "int32_t ptr{n} = {};\nint32_t len{n} = {};\nfor (int32_t i{n} = 0; i{n} < len{n}; i{n}++) {{\n    int32_t {base} = ptr{n} + i{n} * {size};\n    (void) {base};\n",
+                    operands[0], operands[1]
+                );
+                for l in code.lines() {
+                    let _ = writeln!(s, "{l}");
+                }
+                let _ = write!(
+                    s,
+                    "}}\nif (len{n} > 0) {{\n    free((void *) (uintptr_t) ptr{n});\n}}"
+                );
+                self.line(s);
+            }
+            Instruction::GuestDeallocateVariant { blocks } => {
+                let arms = self
+                    .finished
+                    .split_off(self.finished.len().saturating_sub(*blocks));
+                let mut s = format!("switch ((int32_t) ({})) {{\n", operands[0]);
+                for (i, (code, _)) in arms.into_iter().enumerate() {
+                    let _ = writeln!(s, "    case {i}: {{");
+                    for l in code.lines() {
+                        let _ = writeln!(s, "    {l}");
+                    }
+                    s.push_str("        break;\n    }\n");
+                }
+                s.push('}');
+                self.line(s);
+            }
             Instruction::CallWasm { sig, .. } => {
                 let call = format!("{}({})", self.raw, operands.join(", "));
                 match sig.results.first() {
@@ -1369,6 +2031,16 @@ impl Bindgen for CFunc<'_, '_> {
 
     fn return_pointer(&mut self, size: ArchitectureSize, align: Alignment) -> String {
         let n = self.tmp();
+        if self.export.is_some() {
+            // The host reads it after the call returns (and calls
+            // `cabi_post_*`), on the same thread: one area per thread.
+            self.line(format!(
+                "static _Thread_local _Alignas({}) uint8_t ret_area[{}];\nint32_t ptr{n} = (int32_t) (uintptr_t) ret_area;",
+                align.align_wasm32(),
+                size.size_wasm32().max(1)
+            ));
+            return format!("ptr{n}");
+        }
         self.line(format!(
             "_Alignas({}) uint8_t ret_area{n}[{}];\nint32_t ptr{n} = (int32_t) (uintptr_t) ret_area{n};",
             align.align_wasm32(),

@@ -4,6 +4,8 @@
 
 #include "everything.h"
 
+#include <stdlib.h>
+
 __attribute__((__unused__)) static inline int32_t __test_kinds_kinds_bindgen_f32_to_i32(float value) {
     int32_t bits;
     __builtin_memcpy(&bits, &value, sizeof bits);
@@ -197,6 +199,73 @@ void __imported_test_kinds_kinds_counter_drop(int32_t arg0) __attribute__((
     __import_module__("test:kinds/kinds"),
     __import_name__("[resource-drop]counter")
 ));
+
+void __test_kinds_kinds_string_free(__test_kinds_kinds_string_t *ptr) {
+    if (ptr->len > 0) {
+        free(ptr->ptr);
+    }
+}
+
+void __test_kinds_kinds_list_u8_free(__test_kinds_kinds_list_u8_t *ptr) {
+    if (ptr->len > 0) {
+        free(ptr->ptr);
+    }
+}
+
+void __test_kinds_kinds_list_string_free(__test_kinds_kinds_list_string_t *ptr) {
+    for (size_t i = 0; i < ptr->len; i++) {
+        __test_kinds_kinds_string_free(&ptr->ptr[i]);
+    }
+    if (ptr->len > 0) {
+        free(ptr->ptr);
+    }
+}
+
+void __test_kinds_kinds_option_string_free(__test_kinds_kinds_option_string_t *ptr) {
+    if (ptr->is_some) {
+        __test_kinds_kinds_string_free(&ptr->val);
+    }
+}
+
+void __test_kinds_kinds_result_u32_string_free(__test_kinds_kinds_result_u32_string_t *ptr) {
+    if (ptr->is_err) {
+        __test_kinds_kinds_string_free(&ptr->val.err);
+    }
+}
+
+void __test_kinds_kinds_tuple3_u8_string_f64_free(__test_kinds_kinds_tuple3_u8_string_f64_t *ptr) {
+    __test_kinds_kinds_string_free(&ptr->f1);
+}
+
+void __test_kinds_kinds_mixed_free(__test_kinds_kinds_mixed_t *ptr) {
+    __test_kinds_kinds_string_free(&ptr->name);
+    __test_kinds_kinds_list_string_free(&ptr->tags);
+}
+
+void __test_kinds_kinds_shape_free(__test_kinds_kinds_shape_t *ptr) {
+    switch (ptr->tag) {
+    case 2:
+        __test_kinds_kinds_string_free(&ptr->val.labelled);
+        break;
+    default:
+        break;
+    }
+}
+
+void __test_kinds_kinds_list_shape_free(__test_kinds_kinds_list_shape_t *ptr) {
+    for (size_t i = 0; i < ptr->len; i++) {
+        __test_kinds_kinds_shape_free(&ptr->ptr[i]);
+    }
+    if (ptr->len > 0) {
+        free(ptr->ptr);
+    }
+}
+
+void __test_kinds_kinds_list_u32_free(__test_kinds_kinds_list_u32_t *ptr) {
+    if (ptr->len > 0) {
+        free(ptr->ptr);
+    }
+}
 
 __test_kinds_kinds_own_counter_t __test_kinds_kinds_counter_new(uint32_t start) {
     int32_t ret1 = __imported_test_kinds_kinds_counter_new((int32_t) (start));
@@ -552,9 +621,9 @@ __test_kinds_kinds_many_t __test_kinds_kinds_echo_many(__test_kinds_kinds_many_t
     return (__test_kinds_kinds_many_t) ((__test_kinds_kinds_many_t) { { (uint32_t) (l2), (uint32_t) (l3) } });
 }
 
-uint32_t __test_kinds_kinds_echo_id(uint32_t x) {
+__test_kinds_kinds_id_t __test_kinds_kinds_echo_id(__test_kinds_kinds_id_t x) {
     int32_t ret1 = __imported_test_kinds_kinds_echo_id((int32_t) (x));
-    return (uint32_t) ((uint32_t) (ret1));
+    return (__test_kinds_kinds_id_t) ((uint32_t) (ret1));
 }
 
 uint64_t __test_kinds_kinds_sum_many(uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t e, uint32_t f, uint32_t g, uint32_t h, uint32_t i, uint32_t j, uint32_t k, uint32_t l, uint32_t m, uint32_t n, uint32_t o, uint32_t p, uint64_t q) {
@@ -587,4 +656,143 @@ void __test_kinds_kinds_ping(void) {
 
 void __test_kinds_kinds_counter_drop(__test_kinds_kinds_counter_t handle) {
     __imported_test_kinds_kinds_counter_drop((int32_t) handle);
+}
+
+__attribute__((__export_name__("run")))
+int32_t __wasm_export_everything_run(void) {
+    __test_kinds_kinds_result_u32_string_t r1;
+    exports_everything_run(&r1);
+    static _Thread_local _Alignas(4) uint8_t ret_area[12];
+    int32_t ptr2 = (int32_t) (uintptr_t) ret_area;
+    switch ((int) (r1).is_err) {
+        case 0: {
+            const uint32_t payload3 = (r1).val.ok;
+            *(uint8_t *) (uintptr_t) (ptr2 + 0) = (uint8_t) (0);
+            *(int32_t *) (uintptr_t) (ptr2 + 4) = (int32_t) ((int32_t) (payload3));
+            break;
+        }
+        case 1: {
+            const __test_kinds_kinds_string_t payload4 = (r1).val.err;
+            *(uint8_t *) (uintptr_t) (ptr2 + 0) = (uint8_t) (1);
+            *(int32_t *) (uintptr_t) (ptr2 + 8) = (int32_t) ((int32_t) (payload4).len);
+            *(int32_t *) (uintptr_t) (ptr2 + 4) = (int32_t) ((int32_t) (uintptr_t) (payload4).ptr);
+            break;
+        }
+    }
+    return (int32_t) (ptr2);
+}
+
+__attribute__((__export_name__("cabi_post_run")))
+void __wasm_export_everything_run_post_return(int32_t arg0) {
+    int32_t l1 = (int32_t) *(const uint8_t *) (uintptr_t) (arg0 + 0);
+    switch ((int32_t) (l1)) {
+        case 0: {
+            break;
+        }
+        case 1: {
+            int32_t l2 = *(const int32_t *) (uintptr_t) (arg0 + 4);
+            int32_t l3 = *(const int32_t *) (uintptr_t) (arg0 + 8);
+            if ((l3) > 0) {
+                free((void *) (uintptr_t) (l2));
+            }
+            break;
+        }
+    }
+}
+
+__attribute__((__export_name__("reverse")))
+int32_t __wasm_export_everything_reverse(int32_t arg0, int32_t arg1) {
+    __test_kinds_kinds_string_t a1 = (__test_kinds_kinds_string_t) { (uint8_t *) (uintptr_t) (arg0), (size_t) (arg1) };
+    __test_kinds_kinds_string_t r2;
+    exports_everything_reverse(&a1, &r2);
+    static _Thread_local _Alignas(4) uint8_t ret_area[8];
+    int32_t ptr3 = (int32_t) (uintptr_t) ret_area;
+    *(int32_t *) (uintptr_t) (ptr3 + 4) = (int32_t) ((int32_t) (r2).len);
+    *(int32_t *) (uintptr_t) (ptr3 + 0) = (int32_t) ((int32_t) (uintptr_t) (r2).ptr);
+    return (int32_t) (ptr3);
+}
+
+__attribute__((__export_name__("cabi_post_reverse")))
+void __wasm_export_everything_reverse_post_return(int32_t arg0) {
+    int32_t l1 = *(const int32_t *) (uintptr_t) (arg0 + 0);
+    int32_t l2 = *(const int32_t *) (uintptr_t) (arg0 + 4);
+    if ((l2) > 0) {
+        free((void *) (uintptr_t) (l1));
+    }
+}
+
+__attribute__((__export_name__("scale")))
+int32_t __wasm_export_everything_scale(int32_t arg0, int32_t arg1, int32_t arg2) {
+    __test_kinds_kinds_point_t a1 = (__test_kinds_kinds_point_t) { arg0, arg1 };
+    __test_kinds_kinds_point_t r2;
+    exports_everything_scale(&a1, (int32_t) (arg2), &r2);
+    static _Thread_local _Alignas(4) uint8_t ret_area[8];
+    int32_t ptr3 = (int32_t) (uintptr_t) ret_area;
+    *(int32_t *) (uintptr_t) (ptr3 + 0) = (int32_t) ((int32_t) ((r2).x));
+    *(int32_t *) (uintptr_t) (ptr3 + 4) = (int32_t) ((int32_t) ((r2).y));
+    return (int32_t) (ptr3);
+}
+
+__attribute__((__export_name__("describe")))
+int32_t __wasm_export_everything_describe(int32_t arg0, int64_t arg1, int32_t arg2) {
+    __test_kinds_kinds_shape_t v1;
+    __builtin_memset(&v1, 0, sizeof v1);
+    switch (arg0) {
+        case 0: {
+            v1.tag = 0;
+            v1.val.circle = __test_kinds_kinds_bindgen_i64_to_f64(arg1);
+            break;
+        }
+        case 1: {
+            v1.tag = 1;
+            v1.val.rect = (__test_kinds_kinds_point_t) { (int32_t) (arg1), arg2 };
+            break;
+        }
+        case 2: {
+            v1.tag = 2;
+            v1.val.labelled = (__test_kinds_kinds_string_t) { (uint8_t *) (uintptr_t) ((int32_t) (arg1)), (size_t) (arg2) };
+            break;
+        }
+        case 3: {
+            v1.tag = 3;
+            break;
+        }
+    }
+    __test_kinds_kinds_shape_t a2 = v1;
+    __test_kinds_kinds_string_t r3;
+    exports_everything_describe(&a2, &r3);
+    static _Thread_local _Alignas(4) uint8_t ret_area[8];
+    int32_t ptr4 = (int32_t) (uintptr_t) ret_area;
+    *(int32_t *) (uintptr_t) (ptr4 + 4) = (int32_t) ((int32_t) (r3).len);
+    *(int32_t *) (uintptr_t) (ptr4 + 0) = (int32_t) ((int32_t) (uintptr_t) (r3).ptr);
+    return (int32_t) (ptr4);
+}
+
+__attribute__((__export_name__("cabi_post_describe")))
+void __wasm_export_everything_describe_post_return(int32_t arg0) {
+    int32_t l1 = *(const int32_t *) (uintptr_t) (arg0 + 0);
+    int32_t l2 = *(const int32_t *) (uintptr_t) (arg0 + 4);
+    if ((l2) > 0) {
+        free((void *) (uintptr_t) (l1));
+    }
+}
+
+__attribute__((__export_name__("total")))
+int64_t __wasm_export_everything_total(int32_t arg0, int32_t arg1) {
+    __test_kinds_kinds_list_u32_t a1 = (__test_kinds_kinds_list_u32_t) { (uint32_t *) (uintptr_t) (arg0), (size_t) (arg1) };
+    uint64_t r2 = exports_everything_total(&a1);
+    return (int64_t) ((int64_t) (r2));
+}
+
+__attribute__((__weak__, __export_name__("cabi_realloc")))
+void *cabi_realloc(void *ptr, size_t old_size, size_t align, size_t new_size) {
+    (void) old_size;
+    if (new_size == 0) {
+        return (void *) align;
+    }
+    void *ret = realloc(ptr, new_size);
+    if (!ret) {
+        abort();
+    }
+    return ret;
 }

@@ -308,6 +308,83 @@ typedef struct __test_kinds_kinds_list_shape_t {
 _Static_assert(sizeof(__test_kinds_kinds_list_shape_t) == 8, "canonical ABI size");
 _Static_assert(_Alignof(__test_kinds_kinds_list_shape_t) == 4, "canonical ABI alignment");
 
+typedef struct __test_kinds_kinds_list_u32_t {
+    uint32_t *ptr;
+    size_t len;
+} __test_kinds_kinds_list_u32_t;
+
+_Static_assert(sizeof(__test_kinds_kinds_list_u32_t) == 8, "canonical ABI size");
+_Static_assert(_Alignof(__test_kinds_kinds_list_u32_t) == 4, "canonical ABI alignment");
+
+/**
+ * Frees the memory a `__test_kinds_kinds_string_t` owns (its strings and lists, with `free`),
+ * not `*ptr` itself.
+ */
+void __test_kinds_kinds_string_free(__test_kinds_kinds_string_t *ptr);
+
+/**
+ * Frees the memory a `__test_kinds_kinds_list_u8_t` owns (its strings and lists, with `free`),
+ * not `*ptr` itself.
+ */
+void __test_kinds_kinds_list_u8_free(__test_kinds_kinds_list_u8_t *ptr);
+
+/**
+ * Frees the memory a `__test_kinds_kinds_list_string_t` owns (its strings and lists, with `free`),
+ * not `*ptr` itself.
+ */
+void __test_kinds_kinds_list_string_free(__test_kinds_kinds_list_string_t *ptr);
+
+/**
+ * Frees the memory a `__test_kinds_kinds_option_string_t` owns (its strings and lists, with `free`),
+ * not `*ptr` itself.
+ */
+void __test_kinds_kinds_option_string_free(__test_kinds_kinds_option_string_t *ptr);
+
+/**
+ * Frees the memory a `__test_kinds_kinds_result_u32_string_t` owns (its strings and lists, with `free`),
+ * not `*ptr` itself.
+ */
+void __test_kinds_kinds_result_u32_string_free(__test_kinds_kinds_result_u32_string_t *ptr);
+
+/**
+ * Frees the memory a `__test_kinds_kinds_tuple3_u8_string_f64_t` owns (its strings and lists, with `free`),
+ * not `*ptr` itself.
+ */
+void __test_kinds_kinds_tuple3_u8_string_f64_free(__test_kinds_kinds_tuple3_u8_string_f64_t *ptr);
+
+/**
+ * Frees the memory a `__test_kinds_kinds_mixed_t` owns (its strings and lists, with `free`),
+ * not `*ptr` itself.
+ */
+void __test_kinds_kinds_mixed_free(__test_kinds_kinds_mixed_t *ptr);
+
+/**
+ * Frees the memory a `__test_kinds_kinds_shape_t` owns (its strings and lists, with `free`),
+ * not `*ptr` itself.
+ */
+void __test_kinds_kinds_shape_free(__test_kinds_kinds_shape_t *ptr);
+
+/**
+ * Frees the memory a `__test_kinds_kinds_list_shape_t` owns (its strings and lists, with `free`),
+ * not `*ptr` itself.
+ */
+void __test_kinds_kinds_list_shape_free(__test_kinds_kinds_list_shape_t *ptr);
+
+/**
+ * Frees the memory a `__test_kinds_kinds_list_u32_t` owns (its strings and lists, with `free`),
+ * not `*ptr` itself.
+ */
+void __test_kinds_kinds_list_u32_free(__test_kinds_kinds_list_u32_t *ptr);
+
+/**
+ * The allocator through which the host places strings, lists and
+ * parameter areas in this module's memory (the canonical ABI's
+ * `cabi_realloc`). These bindings define it weakly, with `realloc`: a
+ * program may define its own, compatible with `free`, which the bindings
+ * use to free what the host allocated.
+ */
+void *cabi_realloc(void *ptr, size_t old_size, size_t align, size_t new_size);
+
 __test_kinds_kinds_own_counter_t __test_kinds_kinds_counter_new(uint32_t start) __attribute__((__warn_unused_result__));
 
 void __test_kinds_kinds_counter_add(__test_kinds_kinds_borrow_counter_t self, uint32_t n);
@@ -368,7 +445,7 @@ __test_kinds_kinds_perms_t __test_kinds_kinds_echo_perms(__test_kinds_kinds_perm
 
 __test_kinds_kinds_many_t __test_kinds_kinds_echo_many(__test_kinds_kinds_many_t x) __attribute__((__warn_unused_result__));
 
-uint32_t __test_kinds_kinds_echo_id(uint32_t x) __attribute__((__warn_unused_result__));
+__test_kinds_kinds_id_t __test_kinds_kinds_echo_id(__test_kinds_kinds_id_t x) __attribute__((__warn_unused_result__));
 
 /**
  * Seventeen flat parameters: passed indirectly, through memory.
@@ -388,24 +465,41 @@ void __test_kinds_kinds_counter_drop(__test_kinds_kinds_counter_t handle);
 /**
  * Runs the guest's checks of every import; returns how many passed,
  * or the first failure.
+ *
+ * Defined by the program; the export `run` calls it.
+ * The strings and lists of its result must come from `malloc`:
+ * `cabi_post_run` frees them once the host has read them.
  */
-/* Declared with its core signature: its values cross as the canonical ABI flattens them. */
-int32_t run(void) __attribute__((__export_name__("run")));
+void exports_everything_run(__test_kinds_kinds_result_u32_string_t *ret);
 
 /**
  * Exports taking values from the host and giving them back changed.
+ *
+ * Defined by the program; the export `reverse` calls it.
+ * It owns its arguments: their `_free` functions free them.
+ * The strings and lists of its result must come from `malloc`:
+ * `cabi_post_reverse` frees them once the host has read them.
  */
-/* Declared with its core signature: its values cross as the canonical ABI flattens them. */
-int32_t reverse(int32_t arg0, int32_t arg1) __attribute__((__export_name__("reverse")));
+void exports_everything_reverse(__test_kinds_kinds_string_t *s, __test_kinds_kinds_string_t *ret);
 
-/* Declared with its core signature: its values cross as the canonical ABI flattens them. */
-int32_t scale(int32_t arg0, int32_t arg1, int32_t arg2) __attribute__((__export_name__("scale")));
+/**
+ * Defined by the program; the export `scale` calls it.
+ */
+void exports_everything_scale(__test_kinds_kinds_point_t *p, int32_t by, __test_kinds_kinds_point_t *ret);
 
-/* Declared with its core signature: its values cross as the canonical ABI flattens them. */
-int32_t describe(int32_t arg0, int64_t arg1, int32_t arg2) __attribute__((__export_name__("describe")));
+/**
+ * Defined by the program; the export `describe` calls it.
+ * It owns its arguments: their `_free` functions free them.
+ * The strings and lists of its result must come from `malloc`:
+ * `cabi_post_describe` frees them once the host has read them.
+ */
+void exports_everything_describe(__test_kinds_kinds_shape_t *s, __test_kinds_kinds_string_t *ret);
 
-/* Declared with its core signature: its values cross as the canonical ABI flattens them. */
-int64_t total(int32_t arg0, int32_t arg1) __attribute__((__export_name__("total")));
+/**
+ * Defined by the program; the export `total` calls it.
+ * It owns its arguments: their `_free` functions free them.
+ */
+uint64_t exports_everything_total(__test_kinds_kinds_list_u32_t *xs);
 
 #ifdef __cplusplus
 }

@@ -9,7 +9,7 @@ int32_t __imported_wasi_thread_spawn(int32_t arg0) __attribute__((
     __import_name__("thread-spawn")
 ));
 
-int32_t __wasi_thread_spawn(void *start_arg) {
+__wasi_thread_spawn_result_t __wasi_thread_spawn(void *start_arg) {
     int32_t ret1 = __imported_wasi_thread_spawn((int32_t) (start_arg));
-    return (int32_t) (ret1);
+    return (__wasi_thread_spawn_result_t) (ret1);
 }

@@ -37,6 +37,58 @@ _Static_assert(sizeof(__wasi_thread_spawn_result_t) == 4, "canonical ABI size");
 _Static_assert(_Alignof(__wasi_thread_spawn_result_t) == 4, "canonical ABI alignment");
 
 /**
+ * Starting threads without wasi-libc.
+ *
+ * The wasm `__stack_pointer` and `__tls_base` globals are per instance, and
+ * every thread is a new instance: a thread's code needs them set to memory
+ * of its own before it runs any C code that uses the shadow stack (locals
+ * whose address is taken, large locals, most calls) or thread-local
+ * variables. `threads_thread_start.s`, generated beside this header, is
+ * that entry: it defines and exports `wasi_thread_start`, which treats the
+ * start argument as a `__wasi_thread_start_arg_t *`, sets `__stack_pointer` to its `stack`,
+ * initialises the thread-local block at its `tls_base` (with the linker's
+ * `__wasm_init_tls`, which also sets `__tls_base`) unless that is NULL, and
+ * only then calls the program's `__wasi_thread_start(thread_id, arg)`.
+ * Pass `__wasi_thread_spawn` the address of such a block; it must stay valid
+ * until the thread ends.
+ *
+ * With wasi-libc linked for threads (`-pthread`), wasi-libc's own
+ * `wasi_thread_start` is the entry (threads start with `pthread_create`):
+ * do not link `threads_thread_start.s` then. A program that defines
+ * `wasi_thread_start` itself in C (declared below) runs on whatever
+ * `__stack_pointer` the new instance starts with, shared by every thread:
+ * such code must not touch the shadow stack.
+ */
+typedef struct __wasi_thread_start_arg_t {
+    /**
+     * The top of the thread's stack (stacks grow down), 16-byte aligned.
+     */
+    void *stack;
+    /**
+     * The thread's thread-local block, `__builtin_wasm_tls_size()` bytes
+     * aligned to `__builtin_wasm_tls_align()`; NULL when the program has
+     * no thread-local variables.
+     */
+    void *tls_base;
+    /**
+     * The argument `__wasi_thread_start` receives.
+     */
+    void *arg;
+} __wasi_thread_start_arg_t;
+
+_Static_assert(sizeof(__wasi_thread_start_arg_t) == 12, "the entry's layout");
+_Static_assert(offsetof(__wasi_thread_start_arg_t, stack) == 0, "the entry's layout");
+_Static_assert(offsetof(__wasi_thread_start_arg_t, tls_base) == 4, "the entry's layout");
+_Static_assert(offsetof(__wasi_thread_start_arg_t, arg) == 8, "the entry's layout");
+
+/**
+ * Defined by a program linking `threads_thread_start.s`: the body of a thread, on the
+ * stack and thread-local block its start argument gave. `thread_id` is the
+ * id `__wasi_thread_spawn` returned, `arg` the start argument's `arg`.
+ */
+void __wasi_thread_start(int32_t thread_id, void *arg);
+
+/**
  * Asks the host to start a thread that calls `wasi-thread-start` with
  * its new id and `start-arg`, in a new instance of this module.
  *
@@ -44,7 +96,7 @@ _Static_assert(_Alignof(__wasi_thread_spawn_result_t) == 4, "canonical ABI align
  * `wasi-thread-start` ends that thread only; a trap or `proc_exit` in
  * any thread ends every thread of the program.
  */
-int32_t __wasi_thread_spawn(void *start_arg) __attribute__((__warn_unused_result__));
+__wasi_thread_spawn_result_t __wasi_thread_spawn(void *start_arg) __attribute__((__warn_unused_result__));
 
 /**
  * The entry point of a thread started with `thread-spawn`: `thread-id`
