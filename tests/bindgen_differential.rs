@@ -62,7 +62,7 @@ fn every_type_kind_crosses_between_generated_c_guest_code_and_generated_host_cod
     let (mut store, instance) = exercise(&wasm);
 
     let memory = store.data().memory.clone().unwrap();
-    let exports = bindings::EverythingExports::new(&mut store, &instance)
+    let exports = bindings::Everything::new(&mut store, &instance)
         .unwrap()
         .with_memory(memory);
     let heap_top = instance

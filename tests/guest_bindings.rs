@@ -28,20 +28,20 @@ struct Host {
 }
 
 impl names_a::Host for Host {
-    fn name(&mut self) -> wasmtime::Result<String> {
-        Ok("wit-bindgen's world".to_string())
+    fn name(&mut self) -> String {
+        "wit-bindgen's world".to_string()
     }
 }
 
 impl names_b::Host for Host {
-    fn name(&mut self) -> wasmtime::Result<String> {
-        Ok("the first guest! world".to_string())
+    fn name(&mut self) -> String {
+        "the first guest! world".to_string()
     }
 }
 
 impl names_c::Host for Host {
-    fn name(&mut self) -> wasmtime::Result<String> {
-        Ok("the second guest! world, ünïcödé".to_string())
+    fn name(&mut self) -> String {
+        "the second guest! world, ünïcödé".to_string()
     }
 }
 
@@ -136,7 +136,7 @@ fn guest_bindings_of_two_worlds_link_and_run_beside_wit_bindgens() {
 
     let (mut store, instance) = instantiate(&engine, &module);
     let memory = store.data().memory.clone().unwrap();
-    let all = bindings::AllExports::new(&mut store, &instance)
+    let all = bindings::All::new(&mut store, &instance)
         .unwrap()
         .with_memory(memory.clone());
     let before = memory.data_size();
