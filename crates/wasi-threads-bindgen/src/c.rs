@@ -236,20 +236,14 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
                     operands,
                     func.result.as_ref().map(|_| ret.clone()),
                 );
-                abi::call(
+                crate::emit(
                     &wm.resolve,
                     AbiVariant::GuestImport,
                     LiftLower::LowerArgsLiftResults,
                     func,
                     &mut fg,
-                    false,
-                );
-                if let Some(message) = fg.error.take() {
-                    return Err(BindgenError::Invalid {
-                        function: qualified,
-                        message,
-                    });
-                }
+                    &qualified,
+                )?;
                 let body = fg.src;
                 let _ = writeln!(defs, "{sig} {{\n{prologue}{body}}}\n");
             }
@@ -400,20 +394,14 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
             result,
             core_ret: core_ret.to_string(),
         });
-        abi::call(
+        crate::emit(
             &wm.resolve,
             AbiVariant::GuestExport,
             LiftLower::LiftArgsLowerResults,
             func,
             &mut fg,
-            false,
-        );
-        if let Some(message) = fg.error.take() {
-            return Err(BindgenError::Invalid {
-                function: core.name.clone(),
-                message,
-            });
-        }
+            &core.name,
+        )?;
         let body = fg.src;
         let _ = writeln!(
             glue,
@@ -1682,6 +1670,12 @@ impl<'g, 'a> CFunc<'g, 'a> {
         s.push('}');
         self.line(s);
         results.push(format!("v{n}"));
+    }
+}
+
+impl crate::Glue for CFunc<'_, '_> {
+    fn take_error(&mut self) -> Option<String> {
+        self.error.take()
     }
 }
 

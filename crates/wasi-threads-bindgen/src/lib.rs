@@ -134,6 +134,33 @@ impl From<LoadError> for BindgenError {
 }
 
 /// `iface#func` (or `func` for a world's own): how messages name a function.
+/// A generator of one function's glue from wit-bindgen-core's
+/// instruction stream (the Rust and the C one).
+pub(crate) trait Glue: wit_bindgen_core::abi::Bindgen {
+    /// The first instruction it had no code for, if any.
+    fn take_error(&mut self) -> Option<String>;
+}
+
+/// Runs the canonical ABI's instructions for `func` through `glue`; an
+/// instruction it has no code for refuses the function, named `function`.
+pub(crate) fn emit<G: Glue>(
+    resolve: &wit_parser::Resolve,
+    variant: wit_parser::abi::AbiVariant,
+    lift_lower: wit_bindgen_core::abi::LiftLower,
+    func: &wit_parser::Function,
+    glue: &mut G,
+    function: &str,
+) -> Result<(), BindgenError> {
+    wit_bindgen_core::abi::call(resolve, variant, lift_lower, func, glue, false);
+    match glue.take_error() {
+        Some(message) => Err(BindgenError::Invalid {
+            function: function.to_string(),
+            message,
+        }),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn qualified(core: &wasi_threads_abi::CoreFunc) -> String {
     match &core.source_interface {
         Some(iface) => format!("{iface}#{}", core.source_name),

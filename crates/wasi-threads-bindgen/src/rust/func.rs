@@ -321,6 +321,12 @@ pub(crate) fn wasm_type(ty: WasmType) -> &'static str {
     }
 }
 
+impl crate::Glue for FuncGen<'_, '_> {
+    fn take_error(&mut self) -> Option<String> {
+        self.error.take()
+    }
+}
+
 impl Bindgen for FuncGen<'_, '_> {
     type Operand = String;
 

@@ -120,20 +120,14 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
                 }
             })
             .collect();
-        abi::call(
+        crate::emit(
             gen.resolve(),
             AbiVariant::GuestImport,
             LiftLower::LowerArgsLiftResults,
             func,
             &mut fg,
-            false,
-        );
-        if let Some(message) = fg.error.take() {
-            return Err(BindgenError::Invalid {
-                function: qualified,
-                message,
-            });
-        }
+            &qualified,
+        )?;
         needs_realloc |= fg.lifts_lists;
         if fg.uses_keep {
             fg.src = format!(
@@ -248,20 +242,14 @@ unsafe extern \"C\" fn wit_import({}){ret} {{ unreachable!() }}
         fg.callee = format!("T::{name}");
         fg.arg_labels = Vec::new();
         fg.context = crate::qualified(core);
-        abi::call(
+        crate::emit(
             gen.resolve(),
             AbiVariant::GuestExport,
             LiftLower::LiftArgsLowerResults,
             func,
             &mut fg,
-            false,
-        );
-        if let Some(message) = fg.error.take() {
-            return Err(BindgenError::Invalid {
-                function: core.name.clone(),
-                message,
-            });
-        }
+            &core.name,
+        )?;
         needs_realloc |=
             fg.lifts_lists || abi::guest_export_params_have_allocations(gen.resolve(), func);
         let params: Vec<String> = core

@@ -13,7 +13,7 @@
 
 use std::fmt::Write;
 
-use wit_bindgen_core::abi::{self, AbiVariant, LiftLower};
+use wit_bindgen_core::abi::{AbiVariant, LiftLower};
 use wit_parser::{Function, FunctionKind, InterfaceId, Type, TypeDefKind, TypeId, TypeOwner};
 
 use wasi_threads_abi::{CoreFunc, Meaning, WitItem};
@@ -763,20 +763,14 @@ memory: fn(&mut wasmtime::Caller<'_, T>) -> Option<{HOST_RT}::GuestMemory>,
         fg.is_async = flags.async_;
         fg.host_call = Some(Box::new(host_call));
         fg.arg_labels = arg_labels(gen, func, core);
-        abi::call(
+        crate::emit(
             gen.resolve(),
             AbiVariant::GuestImport,
             LiftLower::LiftArgsLowerResults,
             func,
             &mut fg,
-            false,
-        );
-        if let Some(message) = fg.error.take() {
-            return Err(BindgenError::Invalid {
-                function: qualified,
-                message,
-            });
-        }
+            &qualified,
+        )?;
         if scalar && fg.uses_memory {
             return Err(BindgenError::Invalid {
                 function: qualified,
@@ -946,20 +940,14 @@ let mut cx = {HOST_RT}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut call
             // Arguments are named by position, as in `bindgen!`: WIT names
             // cannot clash with the glue's own.
             fg.params = (0..func.params.len()).map(|i| format!("arg{i}")).collect();
-            abi::call(
+            crate::emit(
                 gen.resolve(),
                 AbiVariant::GuestExport,
                 LiftLower::LowerArgsLiftResults,
                 func,
                 &mut fg,
-                false,
-            );
-            if let Some(message) = fg.error.take() {
-                return Err(BindgenError::Invalid {
-                    function: core.name.clone(),
-                    message,
-                });
-            }
+                &core.name,
+            )?;
             let args: String = func
                 .params
                 .iter()
