@@ -62,68 +62,12 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// Builds the C guest with clang-19 against the threaded wasi-libc of the
-/// Rust target; the headers come from `WASI_LIBC_INCLUDE` (set by
-/// `scripts/test.sh`).
-pub fn build_c_guest(source: &Path, name: &str) -> PathBuf {
-    let include = std::env::var("WASI_LIBC_INCLUDE").expect(
-        "WASI_LIBC_INCLUDE names wasi-libc's headers (generic-musl and wasm-wasi-musl); scripts/test.sh sets it up",
-    );
-    let include = PathBuf::from(include);
-    let sysroot = Command::new("rustc")
-        .args(["--print", "sysroot"])
-        .output()
-        .expect("run rustc");
-    let sysroot = PathBuf::from(String::from_utf8(sysroot.stdout).unwrap().trim());
-    let libc = sysroot.join("lib/rustlib/wasm32-wasip1-threads/lib/self-contained");
-    let resource = Command::new("clang-19")
-        .arg("-print-resource-dir")
-        .output()
-        .expect("run clang-19");
-    let resource = PathBuf::from(String::from_utf8(resource.stdout).unwrap().trim());
-    let out_dir = root().join("target/guests");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let wasm = out_dir.join(name);
-    let out = Command::new("clang-19")
-        .args([
-            "--target=wasm32-wasip1-threads",
-            "-O2",
-            "-Wall",
-            "-Werror",
-            "-matomics",
-            "-mbulk-memory",
-            "-pthread",
-        ])
-        .args(["-nostdinc", "-isystem"])
-        .arg(resource.join("include"))
-        .arg("-isystem")
-        .arg(include.join("wasm-wasi-musl"))
-        .arg("-isystem")
-        .arg(include.join("generic-musl"))
-        .args(["-nostdlib", "-fuse-ld=/usr/bin/wasm-ld-19"])
-        .arg(libc.join("crt1-command.o"))
-        .arg(source)
-        .arg(libc.join("libc.a"))
-        .arg(resource.join("lib/wasi/libclang_rt.builtins-wasm32.a"))
-        .arg("-Wl,--shared-memory,--import-memory,--export-memory,--max-memory=67108864")
-        .arg("-o")
-        .arg(&wasm)
-        .output()
-        .expect("run clang-19 (scripts/test.sh installs it)");
-    assert!(
-        out.status.success(),
-        "building {} failed:\n{}",
-        source.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    wasm
-}
-
-/// Builds a C reactor (no `main`; exports `_initialize`) from `sources`
-/// with clang-19 against the threaded wasi-libc, with every warning an
-/// error and `include` on the include path; returns `target/guests/<name>`.
-pub fn build_c_reactor(sources: &[&Path], include: &Path, name: &str) -> PathBuf {
-    let libc_include = PathBuf::from(std::env::var("WASI_LIBC_INCLUDE").expect(
+/// clang-19 for wasm32-wasip1-threads with `warnings`, wasi-libc's headers
+/// from `WASI_LIBC_INCLUDE` (set by `scripts/test.sh`) and no default
+/// libraries; returns the command, the threaded wasi-libc directory of the
+/// Rust target and clang's resource directory, for [`build_wasm`].
+fn clang_wasi_libc(warnings: &[&str]) -> (Command, PathBuf, PathBuf) {
+    let include = PathBuf::from(std::env::var("WASI_LIBC_INCLUDE").expect(
         "WASI_LIBC_INCLUDE names wasi-libc's headers (generic-musl and wasm-wasi-musl); scripts/test.sh sets it up",
     ));
     let sysroot = Command::new("rustc")
@@ -137,45 +81,84 @@ pub fn build_c_reactor(sources: &[&Path], include: &Path, name: &str) -> PathBuf
         .output()
         .expect("run clang-19");
     let resource = PathBuf::from(String::from_utf8(resource.stdout).unwrap().trim());
-    let out_dir = root().join("target/guests");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let wasm = out_dir.join(name);
-    let out = Command::new("clang-19")
-        .args([
-            "--target=wasm32-wasip1-threads",
-            "-O2",
-            "-std=c11",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-matomics",
-            "-mbulk-memory",
-            "-pthread",
-        ])
+    let mut clang = Command::new("clang-19");
+    clang
+        .args(["--target=wasm32-wasip1-threads", "-O2"])
+        .args(warnings)
+        .args(["-matomics", "-mbulk-memory", "-pthread"])
         .args(["-nostdinc", "-isystem"])
         .arg(resource.join("include"))
         .arg("-isystem")
-        .arg(libc_include.join("wasm-wasi-musl"))
+        .arg(include.join("wasm-wasi-musl"))
         .arg("-isystem")
-        .arg(libc_include.join("generic-musl"))
-        .arg("-I")
-        .arg(include)
-        .args(["-nostdlib", "-fuse-ld=/usr/bin/wasm-ld-19"])
-        .arg(libc.join("crt1-reactor.o"))
+        .arg(include.join("generic-musl"))
+        .args(["-nostdlib", "-fuse-ld=/usr/bin/wasm-ld-19"]);
+    (clang, libc, resource)
+}
+
+/// Links what `clang` was given between `crt` and wasi-libc into
+/// `target/guests/<name>`; a failure names `what`.
+fn build_wasm(
+    mut clang: Command,
+    (libc, resource): (&Path, &Path),
+    crt: &str,
+    sources: &[&Path],
+    link: &str,
+    name: &str,
+    what: &str,
+) -> PathBuf {
+    let out_dir = root().join("target/guests");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let wasm = out_dir.join(name);
+    let out = clang
+        .arg(libc.join(crt))
         .args(sources)
         .arg(libc.join("libc.a"))
         .arg(resource.join("lib/wasi/libclang_rt.builtins-wasm32.a"))
-        .arg("-Wl,--no-entry,--export=_initialize,--shared-memory,--import-memory,--export-memory,--max-memory=67108864")
+        .arg(link)
         .arg("-o")
         .arg(&wasm)
         .output()
         .expect("run clang-19 (scripts/test.sh installs it)");
     assert!(
         out.status.success(),
-        "building {name} failed:\n{}",
+        "building {what} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     wasm
+}
+
+/// Builds the C guest with clang-19 against the threaded wasi-libc of the
+/// Rust target; the headers come from `WASI_LIBC_INCLUDE` (set by
+/// `scripts/test.sh`).
+pub fn build_c_guest(source: &Path, name: &str) -> PathBuf {
+    let (clang, libc, resource) = clang_wasi_libc(&["-Wall", "-Werror"]);
+    build_wasm(
+        clang,
+        (&libc, &resource),
+        "crt1-command.o",
+        &[source],
+        "-Wl,--shared-memory,--import-memory,--export-memory,--max-memory=67108864",
+        name,
+        &source.display().to_string(),
+    )
+}
+
+/// Builds a C reactor (no `main`; exports `_initialize`) from `sources`
+/// with clang-19 against the threaded wasi-libc, with every warning an
+/// error and `include` on the include path; returns `target/guests/<name>`.
+pub fn build_c_reactor(sources: &[&Path], include: &Path, name: &str) -> PathBuf {
+    let (mut clang, libc, resource) = clang_wasi_libc(&["-std=c11", "-Wall", "-Wextra", "-Werror"]);
+    clang.arg("-I").arg(include);
+    build_wasm(
+        clang,
+        (&libc, &resource),
+        "crt1-reactor.o",
+        sources,
+        "-Wl,--no-entry,--export=_initialize,--shared-memory,--import-memory,--export-memory,--max-memory=67108864",
+        name,
+        name,
+    )
 }
 
 /// Builds a Rust guest crate of `tests/guests/<dir>` for
