@@ -315,28 +315,14 @@ fn generated_c_asserts_every_layout_and_a_wrong_one_fails() {
 fn generated_c_starts_threads_on_the_reference_host() {
     let dir = c_files("threads", "wit");
     let wasm = dir.join("spawn.wasm");
-    let out = clang()
-        .args([
-            "--target=wasm32",
-            "-O2",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-nostdlib",
-            "-matomics",
-            "-mbulk-memory",
-            "-fuse-ld=/usr/bin/wasm-ld-19",
-        ])
-        .arg("-I")
-        .arg(&dir)
-        .arg(root().join("tests/guests/c-bindgen/spawn.c"))
-        .arg(dir.join("threads.c"))
-        .arg("-Wl,--no-entry,--export=_start,--import-memory,--export-memory,--shared-memory,--max-memory=1048576")
-        .arg("-o")
-        .arg(&wasm)
-        .output()
-        .expect("run clang-19 (scripts/test.sh installs it)");
-    check(out, "building the C guest");
+    build_freestanding(
+        &dir,
+        &[
+            root().join("tests/guests/c-bindgen/spawn.c"),
+            dir.join("threads.c"),
+        ],
+        &wasm,
+    );
     let run = wasi_threads(&["run", wasm.to_str().unwrap()]);
     assert_eq!(run.code, 0, "exit code {}: {}", run.code, run.stderr);
 }
