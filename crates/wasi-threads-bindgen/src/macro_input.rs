@@ -23,7 +23,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::ext::IdentExt;
-use syn::parse::{ParseStream, Parser};
+use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{braced, bracketed, Token};
 
@@ -89,6 +89,21 @@ pub fn parse(tokens: TokenStream, target: Target) -> syn::Result<MacroInput> {
     parser.parse2(tokens)
 }
 
+/// `{ "wit name" <Sep> rust::Path, ... }`: `trappable_error_type` (`=>`)
+/// and `with` (`:`).
+fn wit_names_to_paths<Sep: Parse>(content: ParseStream<'_>) -> syn::Result<Vec<(String, String)>> {
+    let inner;
+    braced!(inner in content);
+    let fields =
+        Punctuated::<(String, String), Token![,]>::parse_terminated_with(&inner, |input| {
+            let wit = input.parse::<syn::LitStr>()?.value();
+            input.parse::<Sep>()?;
+            let path = input.parse::<syn::Path>()?;
+            Ok((wit, path_string(&path)))
+        })?;
+    Ok(fields.into_iter().collect())
+}
+
 fn parse_input(input: ParseStream<'_>, target: Target) -> syn::Result<MacroInput> {
     let mut out = MacroInput::default();
     if input.peek(syn::LitStr) {
@@ -147,32 +162,12 @@ fn parse_input(input: ParseStream<'_>, target: Target) -> syn::Result<MacroInput
             }
             "trappable_error_type" => {
                 host_only(&key)?;
-                let inner;
-                braced!(inner in content);
-                let fields = Punctuated::<(String, String), Token![,]>::parse_terminated_with(
-                    &inner,
-                    |input| {
-                        let wit = input.parse::<syn::LitStr>()?.value();
-                        input.parse::<Token![=>]>()?;
-                        let path = input.parse::<syn::Path>()?;
-                        Ok((wit, path_string(&path)))
-                    },
-                )?;
+                let fields = wit_names_to_paths::<Token![=>]>(&content)?;
                 out.host.trappable_error_type.extend(fields);
             }
             "with" => {
                 host_only(&key)?;
-                let inner;
-                braced!(inner in content);
-                let fields = Punctuated::<(String, String), Token![,]>::parse_terminated_with(
-                    &inner,
-                    |input| {
-                        let wit = input.parse::<syn::LitStr>()?.value();
-                        input.parse::<Token![:]>()?;
-                        let path = input.parse::<syn::Path>()?;
-                        Ok((wit, path_string(&path)))
-                    },
-                )?;
+                let fields = wit_names_to_paths::<Token![:]>(&content)?;
                 out.host.with.extend(fields);
             }
             "additional_derives" => {
