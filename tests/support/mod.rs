@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod corpus;
+pub mod exported_host;
 pub mod golden;
 pub mod smith;
 
