@@ -199,3 +199,114 @@ fn exercise(wasm: &std::path::Path) -> (Store<Echo>, wasmtime::Instance) {
     assert_eq!(exports.call_total(&mut store, Vec::new()).unwrap(), 0);
     (store, instance)
 }
+
+/// Host bindings of `tests/bindgen/twins.wit`: two interfaces that each
+/// define `point`, `error-code` and `echo`.
+mod twins {
+    wasi_threads_bindgen_rt::host!({ path: "tests/bindgen/twins.wit" });
+
+    use test::twins::{narrow, wide};
+
+    /// Serves both imports as the WIT documents them.
+    #[derive(Default)]
+    pub struct Server {
+        pub memory: Option<wasmtime::SharedMemory>,
+        pub calls: Vec<&'static str>,
+    }
+
+    impl narrow::Host for Server {
+        fn echo(&mut self, p: narrow::Point) -> Result<narrow::Point, narrow::ErrorCode> {
+            self.calls.push("narrow");
+            if p.x > 100 {
+                Err(narrow::ErrorCode::TooBig)
+            } else {
+                Ok(p)
+            }
+        }
+    }
+
+    impl wide::Host for Server {
+        fn echo(&mut self, p: wide::Point) -> Result<wide::Point, wide::ErrorCode> {
+            self.calls.push("wide");
+            if p.x > 1 << 40 {
+                Err(wide::ErrorCode::TooBig(p.x))
+            } else {
+                Ok(wide::Point {
+                    label: p.label.chars().rev().collect(),
+                    ..p
+                })
+            }
+        }
+    }
+}
+
+/// Two interfaces with types and functions of the same names, in one
+/// world, on both Rust generators: each keeps its own layout (a `u8, u16`
+/// record against a `u64, f64, string` one) both ways.
+#[test]
+fn same_named_types_of_two_interfaces_stay_apart_in_rust_host_and_guest_bindings() {
+    use twins::test::twins::{narrow, wide};
+    let wasm = build_rust_guest("twins-guest-macro", "twins_guest_macro.wasm");
+    let mut config = Config::new();
+    config.wasm_threads(true).shared_memory(true);
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::from_file(&engine, wasm).unwrap();
+    let mut store = Store::new(&engine, twins::Server::default());
+    let mut linker = Linker::new(&engine);
+    for import in module.imports() {
+        if let ExternType::Memory(ty) = import.ty() {
+            let memory = SharedMemory::new(&engine, ty).unwrap();
+            linker
+                .define(&store, import.module(), import.name(), memory.clone())
+                .unwrap();
+            store.data_mut().memory = Some(memory);
+        }
+    }
+    twins::add_to_linker_with_memory(
+        &mut linker,
+        |t: &mut twins::Server| t,
+        |caller| caller.data().memory.clone().map(Into::into),
+    )
+    .unwrap();
+    linker.define_unknown_imports_as_traps(&module).unwrap();
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+        init.call(&mut store, ()).unwrap();
+    }
+    let memory = store.data().memory.clone().unwrap();
+    let exports = twins::Twins::new(&mut store, &instance)
+        .unwrap()
+        .with_memory(memory);
+
+    assert_eq!(exports.call_run(&mut store).unwrap(), Ok(()));
+    assert_eq!(store.data().calls, ["narrow", "narrow", "wide", "wide"]);
+
+    let p = narrow::Point { x: 9, y: 513 };
+    assert_eq!(
+        exports.call_narrow_echo(&mut store, p.clone()).unwrap(),
+        Ok(p)
+    );
+    assert_eq!(
+        exports
+            .call_narrow_echo(&mut store, narrow::Point { x: 101, y: 0 })
+            .unwrap(),
+        Err(narrow::ErrorCode::TooBig)
+    );
+    let w = wide::Point {
+        x: u64::from(u32::MAX) + 2,
+        y: 1e300,
+        label: "ünï".into(),
+    };
+    let back = exports
+        .call_wide_echo(&mut store, w.clone())
+        .unwrap()
+        .unwrap();
+    assert_eq!((back.x, back.y, back.label.as_str()), (w.x, w.y, "ïnü"));
+    match exports
+        .call_wide_echo(&mut store, wide::Point { x: u64::MAX, ..w })
+        .unwrap()
+    {
+        Err(wide::ErrorCode::TooBig(x)) => assert_eq!(x, u64::MAX),
+        other => panic!("expected too-big(u64::MAX), got {other:?}"),
+    }
+}
