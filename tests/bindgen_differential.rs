@@ -103,6 +103,25 @@ fn every_type_kind_crosses_between_generated_c_guest_code_and_generated_host_cod
         before, after,
         "the guest's heap grew over 100 round trips: something leaks"
     );
+
+    // The program's own, strong `cabi_realloc` replaces the weak one of the
+    // bindings: the same checks pass, and the host allocated through it.
+    let wasm = build_c_reactor(
+        &[
+            &root().join("tests/guests/c-kinds/kinds.c"),
+            &dir.join("everything.c"),
+            &root().join("tests/guests/c-kinds/strong_realloc.c"),
+        ],
+        &dir,
+        "c-kinds-strong-realloc.wasm",
+    );
+    let (mut store, instance) = exercise(&wasm);
+    let calls = instance
+        .get_typed_func::<(), u32>(&mut store, "realloc_calls")
+        .unwrap()
+        .call(&mut store, ())
+        .unwrap();
+    assert!(calls > 0, "the program's own cabi_realloc never ran");
 }
 
 fn exercise(wasm: &std::path::Path) -> (Store<Echo>, wasmtime::Instance) {
@@ -278,6 +297,9 @@ fn same_named_types_of_two_interfaces_stay_apart_in_rust_host_and_guest_bindings
         .unwrap()
         .with_memory(memory);
 
+    let realloc_calls = instance
+        .get_typed_func::<(), u32>(&mut store, "realloc_calls")
+        .unwrap();
     assert_eq!(exports.call_run(&mut store).unwrap(), Ok(()));
     assert_eq!(store.data().calls, ["narrow", "narrow", "wide", "wide"]);
 
@@ -309,4 +331,10 @@ fn same_named_types_of_two_interfaces_stay_apart_in_rust_host_and_guest_bindings
         Err(wide::ErrorCode::TooBig(x)) => assert_eq!(x, u64::MAX),
         other => panic!("expected too-big(u64::MAX), got {other:?}"),
     }
+    // The host allocated the guest's copies of the returned labels and of
+    // the label passed in with the program's own, strong `cabi_realloc`.
+    assert!(
+        realloc_calls.call(&mut store, ()).unwrap() >= 3,
+        "the program's own cabi_realloc was not the one exported"
+    );
 }

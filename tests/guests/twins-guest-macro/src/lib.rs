@@ -3,6 +3,10 @@
 //! different layouts, on this project's Rust guest bindings (`guest!`):
 //! `run` calls both imports, the exports answer the host with the rules
 //! the WIT documents.
+//!
+//! It also defines its own `cabi_realloc`, which counts its calls: the
+//! program's strong definition is the one linked and exported, not the
+//! guest runtime's weak one.
 
 mod bindings {
     wasi_threads_macros::guest!("../../bindgen/twins.wit");
@@ -11,6 +15,9 @@ mod bindings {
 use bindings::test::twins::{narrow, wide};
 // The exports' traits are beside the imports, on the same types.
 use bindings::test::twins::{narrow as narrow_out, wide as wide_out};
+
+use std::alloc::{self, Layout};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 struct Twins;
 
@@ -70,3 +77,42 @@ impl wide_out::Guest for Twins {
 }
 
 bindings::export!(Twins with_types_in bindings);
+
+static REALLOC_CALLS: AtomicU32 = AtomicU32::new(0);
+
+/// The program's own allocator for values the host passes in.
+///
+/// # Safety
+/// As the canonical ABI's `cabi_realloc`: `old` was allocated by this
+/// function with `old_len` and `align`.
+#[no_mangle]
+pub unsafe extern "C" fn cabi_realloc(
+    old: *mut u8,
+    old_len: usize,
+    align: usize,
+    new_len: usize,
+) -> *mut u8 {
+    REALLOC_CALLS.fetch_add(1, Ordering::Relaxed);
+    if new_len == 0 {
+        return align as *mut u8;
+    }
+    let ptr = if old_len == 0 {
+        alloc::alloc(Layout::from_size_align(new_len, align).unwrap())
+    } else {
+        alloc::realloc(
+            old,
+            Layout::from_size_align(old_len, align).unwrap(),
+            new_len,
+        )
+    };
+    if ptr.is_null() {
+        std::process::abort();
+    }
+    ptr
+}
+
+/// How many times the program's own `cabi_realloc` ran.
+#[no_mangle]
+pub extern "C" fn realloc_calls() -> u32 {
+    REALLOC_CALLS.load(Ordering::Relaxed)
+}
