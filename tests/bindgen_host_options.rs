@@ -249,6 +249,89 @@ fn trappable_error_types_reach_the_guest_or_trap() {
     assert_eq!(call::<_, i32>(&mut store, &instance, "count").unwrap(), 3);
 }
 
+/// A `trappable_error_type` for an error type one interface defines and
+/// another uses: the conversion is a method of the defining interface's
+/// `Host`, as in `bindgen!`.
+mod store_bindings {
+    use super::StoreError;
+
+    wasi_threads_bindgen_rt::host!({
+        inline: "
+            package t:x;
+            interface types {
+                enum error-code { missing, locked }
+            }
+            interface store {
+                use types.{error-code};
+                get: func(key: u32) -> result<u32, error-code>;
+            }
+            world w { import store; }
+        ",
+        imports: { "t:x/store.get": trappable },
+        trappable_error_type: { "t:x/types.error-code" => StoreError },
+    });
+}
+
+use store_bindings::t::x::{store, types};
+
+/// The host's error for the store: a WIT error, or a trap.
+#[derive(Debug)]
+pub enum StoreError {
+    Code(types::ErrorCode),
+    Corrupt,
+}
+
+struct KeyStore;
+
+impl store::Host for KeyStore {
+    fn get(&mut self, key: u32) -> Result<u32, StoreError> {
+        match key {
+            1 => Ok(10),
+            2 => Err(StoreError::Code(types::ErrorCode::Locked)),
+            _ => Err(StoreError::Corrupt),
+        }
+    }
+}
+
+impl types::Host for KeyStore {
+    fn convert_error_code(&mut self, err: StoreError) -> wasmtime::Result<types::ErrorCode> {
+        match err {
+            StoreError::Code(code) => Ok(code),
+            StoreError::Corrupt => Err(wasmtime::format_err!("the store is corrupt")),
+        }
+    }
+}
+
+#[test]
+fn a_trappable_error_type_of_another_interface_converts_through_its_host() {
+    let engine = Engine::default();
+    let mut linker = Linker::new(&engine);
+    store_bindings::add_to_linker(&mut linker, |s: &mut KeyStore| s).unwrap();
+    let wat = r#"(module
+      (import "t:x/store" "get" (func $get (param i32 i32)))
+      (memory (export "memory") 1)
+      (func (export "get1") (call $get (i32.const 1) (i32.const 256)))
+      (func (export "get2") (call $get (i32.const 2) (i32.const 264)))
+      (func (export "get3") (call $get (i32.const 3) (i32.const 272))))"#;
+    let (mut store, instance) = instance(&engine, &linker, KeyStore, wat);
+    call::<_, ()>(&mut store, &instance, "get1").unwrap();
+    assert_eq!(
+        read(&mut store, &instance, 256, 8),
+        [0, 0, 0, 0, 10, 0, 0, 0]
+    );
+    call::<_, ()>(&mut store, &instance, "get2").unwrap();
+    assert_eq!(
+        read(&mut store, &instance, 264, 5),
+        [1, 0, 0, 0, 1],
+        "err(locked)"
+    );
+    let trap = call::<_, ()>(&mut store, &instance, "get3").unwrap_err();
+    assert!(
+        format!("{trap:?}").contains("the store is corrupt"),
+        "{trap:?}"
+    );
+}
+
 /// `tracing` (lists elided as in `bindgen!`) and `additional_derives`.
 mod calc_bindings {
     wasi_threads_bindgen_rt::host!({
