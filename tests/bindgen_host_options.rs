@@ -332,7 +332,8 @@ fn a_trappable_error_type_of_another_interface_converts_through_its_host() {
     );
 }
 
-/// `tracing` (lists elided as in `bindgen!`) and `additional_derives`.
+/// `tracing` (lists elided as in `bindgen!`, shown with `verbose_tracing`)
+/// and `additional_derives`.
 mod calc_bindings {
     wasi_threads_bindgen_rt::host!({
         inline: "
@@ -341,11 +342,16 @@ mod calc_bindings {
                 record pair { a: u32, b: u32 }
                 add: func(p: pair) -> u32;
                 sum: func(xs: list<u32>) -> u32;
+                sum-loud: func(xs: list<u32>) -> u32;
                 quiet: func() -> u32;
             }
             world w { import calc; }
         ",
-        imports: { "t:t/calc.add": tracing, "t:t/calc.sum": tracing },
+        imports: {
+            "t:t/calc.add": tracing,
+            "t:t/calc.sum": tracing,
+            "t:t/calc.sum-loud": verbose_tracing,
+        },
         additional_derives: [Eq, Hash, PartialOrd],
     });
 }
@@ -363,6 +369,9 @@ impl calc::Host for Calc {
         p.a + p.b
     }
     fn sum(&mut self, xs: Vec<u32>) -> u32 {
+        xs.iter().sum()
+    }
+    fn sum_loud(&mut self, xs: Vec<u32>) -> u32 {
         xs.iter().sum()
     }
     fn quiet(&mut self) -> u32 {
@@ -410,19 +419,20 @@ fn traced_imports_record_a_span_their_arguments_and_result() {
     let wat = r#"(module
       (import "t:t/calc" "add" (func $add (param i32 i32) (result i32)))
       (import "t:t/calc" "sum" (func $sum (param i32 i32) (result i32)))
+      (import "t:t/calc" "sum-loud" (func $sum_loud (param i32 i32) (result i32)))
       (import "t:t/calc" "quiet" (func $quiet (result i32)))
       (memory (export "memory") 1)
       (data (i32.const 16) "\01\00\00\00\02\00\00\00\03\00\00\00")
       (func (export "go") (result i32)
         (i32.add
           (i32.add (call $add (i32.const 2) (i32.const 3)) (call $sum (i32.const 16) (i32.const 3)))
-          (call $quiet))))"#;
+          (i32.add (call $sum_loud (i32.const 16) (i32.const 2)) (call $quiet)))))"#;
     let (mut store, instance) = instance(&engine, &linker, Calc::default(), wat);
     let records = Arc::new(Mutex::new(Vec::new()));
     let result = tracing::subscriber::with_default(Recorder(records.clone()), || {
         call::<_, i32>(&mut store, &instance, "go").unwrap()
     });
-    assert_eq!(result, 12);
+    assert_eq!(result, 15);
     assert_eq!(
         *records.lock().unwrap(),
         [
@@ -432,6 +442,9 @@ fn traced_imports_record_a_span_their_arguments_and_result() {
             r#"span wit-bindgen import: module="calc" function="sum""#,
             r#"event: message=call xs="...""#,
             "event: message=return result=6",
+            r#"span wit-bindgen import: module="calc" function="sum-loud""#,
+            "event: message=call xs=[1, 2]",
+            "event: message=return result=3",
         ]
     );
     // The additional derives: `Hash` and `Eq` (a set), `PartialOrd`.
