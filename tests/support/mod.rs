@@ -71,17 +71,25 @@ fn clang_wasi_libc(warnings: &[&str]) -> (Command, PathBuf, PathBuf) {
     let include = PathBuf::from(std::env::var("WASI_LIBC_INCLUDE").expect(
         "WASI_LIBC_INCLUDE names wasi-libc's headers (generic-musl and wasm-wasi-musl); scripts/test.sh sets it up",
     ));
-    let sysroot = Command::new("rustc")
-        .args(["--print", "sysroot"])
-        .output()
-        .expect("run rustc");
-    let sysroot = PathBuf::from(String::from_utf8(sysroot.stdout).unwrap().trim());
-    let libc = sysroot.join("lib/rustlib/wasm32-wasip1-threads/lib/self-contained");
-    let resource = Command::new("clang-19")
-        .arg("-print-resource-dir")
-        .output()
-        .expect("run clang-19");
-    let resource = PathBuf::from(String::from_utf8(resource.stdout).unwrap().trim());
+    // Asked once per test binary: the property test compiles hundreds of
+    // files.
+    static DIRS: std::sync::OnceLock<(PathBuf, PathBuf)> = std::sync::OnceLock::new();
+    let (libc, resource) = DIRS
+        .get_or_init(|| {
+            let sysroot = Command::new("rustc")
+                .args(["--print", "sysroot"])
+                .output()
+                .expect("run rustc");
+            let sysroot = PathBuf::from(String::from_utf8(sysroot.stdout).unwrap().trim());
+            let libc = sysroot.join("lib/rustlib/wasm32-wasip1-threads/lib/self-contained");
+            let resource = Command::new("clang-19")
+                .arg("-print-resource-dir")
+                .output()
+                .expect("run clang-19");
+            let resource = PathBuf::from(String::from_utf8(resource.stdout).unwrap().trim());
+            (libc, resource)
+        })
+        .clone();
     let mut clang = Command::new("clang-19");
     clang
         .args(["--target=wasm32-wasip1-threads", "-O2"])
@@ -95,6 +103,31 @@ fn clang_wasi_libc(warnings: &[&str]) -> (Command, PathBuf, PathBuf) {
         .arg(include.join("generic-musl"))
         .args(["-nostdlib", "-fuse-ld=/usr/bin/wasm-ld-19"]);
     (clang, libc, resource)
+}
+
+/// Compiles C `sources` for wasm32 against wasi-libc's headers, checking
+/// syntax and types only, C11 with every warning an error and `include` on
+/// the include path; `Err` holds clang's messages.
+pub fn c_syntax_check(sources: &[PathBuf], include: &Path) -> Result<(), String> {
+    let (mut clang, _, _) = clang_wasi_libc(&[
+        "-std=c11",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-Wno-unused-command-line-argument",
+    ]);
+    let out = clang
+        .arg("-fsyntax-only")
+        .arg("-I")
+        .arg(include)
+        .args(sources)
+        .output()
+        .expect("run clang-19 (scripts/test.sh installs it)");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
 }
 
 /// Links what `clang` was given between `crt` and wasi-libc into

@@ -150,6 +150,12 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
         let ip = gen.item_prefix(item.interface());
         let raw_name = format!("__imported_{ip}_{fname}");
         let wrapper = format!("__{ip}_{fname}");
+        // One interface imported under two names would give its functions
+        // twice under the same C names.
+        gen.claim_function(
+            &wrapper,
+            format!("the import `{}` of module `{module}`", core.name),
+        );
         let params: Vec<String> = core
             .params
             .iter()
@@ -309,6 +315,7 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
         let ip = gen.item_prefix(*interface);
         let fname = func_ident(&wm.resolve, func);
         let user = format!("exports_{ip}_{fname}");
+        gen.claim_function(&user, format!("the export `{}`", core.name));
         let mut sig_params = Vec::new();
         let mut by_ptr = Vec::new();
         let mut param_tys = Vec::new();
@@ -824,12 +831,22 @@ impl<'a> CGen<'a> {
         }
     }
 
-    /// Records that C name `name` stands for `what`; a different type under
-    /// a name already taken is an error.
+    /// Records that C name `name` stands for type `what`; a different type
+    /// under a name already taken is an error.
     fn claim(&mut self, name: &str, what: String) {
+        self.claim_as("types", name, what)
+    }
+
+    /// Records that C function name `name` declares `what` (an import or
+    /// an export); a different one under a name already taken is an error.
+    fn claim_function(&mut self, name: &str, what: String) {
+        self.claim_as("functions", name, what)
+    }
+
+    fn claim_as(&mut self, kind: &str, name: &str, what: String) {
         match self.claimed.get(name) {
             Some(prev) if *prev != what => self.errors.push(format!(
-                "two different types would both be named `{name}` in C ({prev}; {what})"
+                "two different {kind} would both be named `{name}` in C ({prev}; {what})"
             )),
             Some(_) => {}
             None => {
@@ -1114,7 +1131,13 @@ impl<'a> CGen<'a> {
     /// offset of every field (and of a variant's payload).
     fn layout_asserts(&self, id: TypeId, name: &str) -> String {
         let kind = &self.resolve().types[id].kind;
-        if matches!(kind, TypeDefKind::Resource) {
+        // A resource (or an alias of one) is not a value of the canonical
+        // ABI: only its handles are.
+        let mut target = id;
+        while let TypeDefKind::Type(Type::Id(next)) = self.resolve().types[target].kind {
+            target = next;
+        }
+        if matches!(self.resolve().types[target].kind, TypeDefKind::Resource) {
             return String::new();
         }
         let layout = self.wm.layout(&Type::Id(id));
