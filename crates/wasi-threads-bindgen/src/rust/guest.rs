@@ -430,7 +430,7 @@ unsafe {{ $($path_to_types)*::{post_path}::<{macro_ty}>(arg0) }}
                     "/// What the guest implements for the resource `{wit_name}` it exports: the
 /// type `Guest::{camel_name}` names. Its values live in [`{camel_name}`]s.
 {allow}
-pub trait Guest{camel_name}: 'static {{\n{methods}}}\n"
+pub trait Guest{camel_name}: Sized + 'static {{\n{methods}}}\n"
                 )
             }
         };
@@ -767,4 +767,119 @@ None => {rt}::resource_taken({what:?}),
     crate::parses::<syn::File>(&text, &format!("{interface}#{wit_name}"))?;
     out.push_str(&text);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use wasi_threads_abi::{WitModel, WitOptions};
+
+    use crate::{generate, BindgenError, Target};
+
+    fn rust(wit: &str) -> Result<String, BindgenError> {
+        let model = WitModel::parse("t.wit", wit, &WitOptions::default()).unwrap();
+        Ok(generate(&model, Target::Rust)?.files.remove(0).1)
+    }
+
+    const FILES: &str = "package t:res;
+        interface files {
+            resource file {
+                constructor(name: string) -> result<file, string>;
+                size: func() -> u32;
+                same: func(other: borrow<file>) -> bool;
+                join: static func(a: borrow<file>, b: file) -> file;
+            }
+            first: func(fs: list<borrow<file>>, maybe: option<borrow<file>>) -> option<file>;
+        }
+        interface users {
+            use files.{file};
+            hold: func(f: borrow<file>, g: file);
+        }
+        world w { export files; export users; }";
+
+    /// The names and signatures of wit-bindgen 0.60's output for exported
+    /// resources (read from its generator): `File`, `FileBorrow<'a>`,
+    /// `GuestFile`, `Guest::File`, `get::<T>()`.
+    #[test]
+    fn exported_resources_bind_with_wit_bindgen_names() {
+        let text = rust(FILES).unwrap();
+        // Compared without the layout prettyplease chose.
+        let squash = |s: &str| {
+            s.split_whitespace()
+                .collect::<String>()
+                .replace(",)", ")")
+                .replace(",>", ">")
+        };
+        let squashed = squash(&text);
+        for expected in [
+            "pub struct File { handle: i32, }",
+            "pub fn new<T: GuestFile>(val: T) -> Self",
+            "pub fn get<T: GuestFile>(&self) -> &T",
+            "pub fn get_mut<T: GuestFile>(&mut self) -> &mut T",
+            "pub fn into_inner<T: GuestFile>(self) -> T",
+            "pub struct FileBorrow<'a>",
+            "pub fn get<T: GuestFile>(&self) -> &'a T",
+            "pub trait GuestFile: Sized + 'static",
+            "fn new(name: super::super::super::_rt::String) -> Result<Self, super::super::super::_rt::String>;",
+            "fn size(&self) -> u32;",
+            "fn same( &self, other: super::super::super::t::res::files::FileBorrow<'_>, ) -> bool;",
+            "fn join( a: super::super::super::t::res::files::FileBorrow<'_>, b: super::super::super::t::res::files::File, ) -> super::super::super::t::res::files::File;",
+            "type File: GuestFile;",
+            "#[link_name = \"[resource-new]file\"]",
+            "#[link_name = \"[resource-rep]file\"]",
+            "#[link_name = \"[resource-drop]file\"]",
+            "#[link(wasm_import_module = \"[export]t:res/files\")]",
+            // A second exported interface lends the resource as the first
+            // one's borrow.
+            "fn hold( f: super::super::super::t::res::files::FileBorrow<'_>, g: super::super::super::t::res::users::File, );",
+            // A fallible constructor's value becomes a handle.
+            ".map(super::super::super::t::res::files::File::new)",
+            // A method gets `&T` from the representation.
+            "FileBorrow::lift( arg0, ) .get::<T>()",
+        ] {
+            assert!(
+                squashed.contains(&squash(expected)),
+                "missing `{expected}` in:\n{text}"
+            );
+        }
+        // The destructor export, implemented by the type `Guest` names.
+        assert!(
+            squashed.contains(&squash("export_name = \"t:res/files#[dtor]file\"")),
+            "{text}"
+        );
+        assert!(
+            squashed.contains(&squash(
+                "t::res::files::File::dtor::<<$ty as $($path_to_types)*::t::res::files::Guest>::File>"
+            )),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_named_type_holding_a_borrow_of_an_exported_resource_is_refused() {
+        let e = rust(
+            "package t:res;
+            interface store {
+                resource blob { size: func() -> u32; }
+                record pair { left: borrow<blob>, right: blob }
+                weigh: func(p: pair) -> u32;
+            }
+            world w { export store; }",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot generate bindings for `t:res/store.pair`: record `pair` holds a borrow of an exported resource: the Rust guest bindings bind such borrows in function parameters only (a named type would need a lifetime parameter)"
+        );
+        // An owned handle in a named type is bound.
+        rust(
+            "package t:res;
+            interface store {
+                resource blob { size: func() -> u32; }
+                record pair { left: blob, right: option<blob> }
+                weigh: func(p: pair) -> u32;
+            }
+            world w { export store; }",
+        )
+        .unwrap();
+    }
 }
