@@ -310,3 +310,30 @@ pub fn maybe_link_cabi_realloc() {
             cabi_realloc;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::TypeGuard;
+
+    #[test]
+    fn the_first_type_is_kept_across_threads() {
+        static GUARD: TypeGuard = TypeGuard::new();
+        let threads: std::vec::Vec<_> = (0..8)
+            .map(|_| std::thread::spawn(|| GUARD.check::<u32>("`r` of `t:t/i`")))
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        GUARD.check::<u32>("`r` of `t:t/i`");
+    }
+
+    #[test]
+    #[should_panic(expected = "two Rust types are used for the exported resource `r` of `t:t/i`")]
+    fn a_second_type_traps() {
+        static GUARD: TypeGuard = TypeGuard::new();
+        GUARD.check::<u32>("`r` of `t:t/i`");
+        GUARD.check::<u64>("`r` of `t:t/i`");
+    }
+}

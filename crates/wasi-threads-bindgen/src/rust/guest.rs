@@ -718,8 +718,7 @@ core::mem::drop(unsafe {{ {rt}::Box::from_raw(ptr) }});
 }}
 /// One Rust type represents the resource (wit-bindgen's guard, safe for
 /// threads): another traps.
-#[doc(hidden)]
-pub fn type_guard<T: Guest{name}>() {{
+fn type_guard<T: Guest{name}>() {{
 static GUARD: {rt}::TypeGuard = {rt}::TypeGuard::new();
 GUARD.check::<T>({what:?});
 }}
