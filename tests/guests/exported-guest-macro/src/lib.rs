@@ -64,7 +64,10 @@ impl Guest for Exports {
     type Counter = MyCounter;
 
     fn finish(c: Counter) -> u32 {
-        c.get::<MyCounter>().count.get()
+        // The value moves out; dropping the handle then runs the
+        // destructor, which frees only the box, and the value is dropped
+        // here.
+        c.into_inner::<MyCounter>().count.get()
     }
 
     fn total(cs: Vec<CounterBorrow<'_>>) -> u32 {
