@@ -32,6 +32,12 @@
 //! code ends the program with [`trap`], which writes a message to stderr
 //! (on WASI preview 1 targets) and executes `unreachable`, without the
 //! panic machinery.
+//!
+//! # Exported resources
+//!
+//! A resource the guest exports is represented by a boxed value of the
+//! user's type; the host holds handles to it. [`TypeGuard`] makes sure one
+//! type is used per resource.
 
 #![no_std]
 
@@ -174,6 +180,73 @@ fn stderr(message: &[&str]) {
 #[cfg(not(all(target_arch = "wasm32", target_os = "wasi", target_env = "p1")))]
 fn stderr(_: &[&str]) {}
 
+/// Remembers the one Rust type that represents an exported resource: the
+/// generated `get::<T>()`, `get_mut`, `into_inner` and destructor read the
+/// resource's representation as a `T`, so the first type used fixes it and
+/// any other ends the program with a [`trap`]. Unlike a `static mut`, it is
+/// safe for threads sharing the memory.
+pub struct TypeGuard {
+    /// 0: no type yet; 1: being set; 2: `id` is set.
+    state: core::sync::atomic::AtomicU8,
+    id: core::cell::UnsafeCell<core::mem::MaybeUninit<core::any::TypeId>>,
+}
+
+// `id` is written once, before `state` becomes 2 (release), and read only
+// after `state` was seen as 2 (acquire).
+unsafe impl Sync for TypeGuard {}
+
+impl TypeGuard {
+    pub const fn new() -> TypeGuard {
+        TypeGuard {
+            state: core::sync::atomic::AtomicU8::new(0),
+            id: core::cell::UnsafeCell::new(core::mem::MaybeUninit::uninit()),
+        }
+    }
+
+    /// Fixes `T` as the type of `resource` (e.g. "test:exported/counters"
+    /// resource `counter`), or checks it is the type fixed before.
+    pub fn check<T: 'static>(&self, resource: &str) {
+        use core::sync::atomic::Ordering::{Acquire, Release};
+        let id = core::any::TypeId::of::<T>();
+        match self.state.compare_exchange(0, 1, Acquire, Acquire) {
+            Ok(_) => {
+                unsafe { (*self.id.get()).write(id) };
+                self.state.store(2, Release);
+                return;
+            }
+            Err(_) => {
+                while self.state.load(Acquire) != 2 {
+                    core::hint::spin_loop();
+                }
+            }
+        }
+        if unsafe { (*self.id.get()).assume_init_ref() } != &id {
+            trap(&[
+                "error: two Rust types are used for the exported resource ",
+                resource,
+                "; use the one its `Guest` trait names\n",
+            ])
+        }
+    }
+}
+
+impl Default for TypeGuard {
+    fn default() -> TypeGuard {
+        TypeGuard::new()
+    }
+}
+
+/// The representation behind an exported resource's handle or borrow,
+/// which `into_inner` has taken: ends the program with a [`trap`].
+#[cold]
+pub fn resource_taken(resource: &str) -> ! {
+    trap(&[
+        "error: the value of the exported resource ",
+        resource,
+        " was taken out with `into_inner`\n",
+    ])
+}
+
 /// The allocator behind every `cabi_realloc` of this crate's archive:
 /// allocates, grows or frees with the global allocator, as the canonical
 /// ABI's `realloc` does.
@@ -235,5 +308,32 @@ pub fn maybe_link_cabi_realloc() {
         #[used]
         static CABI_REALLOC: unsafe extern "C" fn(*mut u8, usize, usize, usize) -> *mut u8 =
             cabi_realloc;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::TypeGuard;
+
+    #[test]
+    fn the_first_type_is_kept_across_threads() {
+        static GUARD: TypeGuard = TypeGuard::new();
+        let threads: std::vec::Vec<_> = (0..8)
+            .map(|_| std::thread::spawn(|| GUARD.check::<u32>("`r` of `t:t/i`")))
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        GUARD.check::<u32>("`r` of `t:t/i`");
+    }
+
+    #[test]
+    #[should_panic(expected = "two Rust types are used for the exported resource `r` of `t:t/i`")]
+    fn a_second_type_traps() {
+        static GUARD: TypeGuard = TypeGuard::new();
+        GUARD.check::<u32>("`r` of `t:t/i`");
+        GUARD.check::<u64>("`r` of `t:t/i`");
     }
 }

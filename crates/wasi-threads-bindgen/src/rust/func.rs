@@ -7,7 +7,8 @@ use std::fmt::Write;
 
 use wit_bindgen_core::abi::{Bindgen, Bitcast, Instruction, WasmType};
 use wit_parser::{
-    Alignment, ArchitectureSize, Function, Handle, Resolve, SizeAlign, Type, TypeDefKind,
+    Alignment, ArchitectureSize, Function, FunctionKind, Handle, Resolve, SizeAlign, Type,
+    TypeDefKind,
 };
 
 use super::{camel, RustGen};
@@ -286,6 +287,30 @@ let p{n} = {rt}::alloc_bytes(layout{n}) as i32;"
             }
         }
         format!("p{n}")
+    }
+}
+
+impl FuncGen<'_, '_> {
+    /// The call of a guest's implementation of an export. A method of an
+    /// exported resource gets `&T` from the representation; a constructor's
+    /// value becomes an owned handle (`R::new`), as wit-bindgen does.
+    fn guest_export_call(&self, func: &Function, operands: &[String]) -> String {
+        let mut args = operands.to_vec();
+        if let (FunctionKind::Method(_), Some(first)) = (&func.kind, args.first_mut()) {
+            first.push_str(".get::<T>()");
+        }
+        let call = format!("{}({})", self.callee, args.join(", "));
+        match &func.kind {
+            FunctionKind::Constructor(r) => {
+                let path = self.gen.type_path(*r, self.depth);
+                if super::guest::constructor_is_fallible(self.gen.resolve(), func) {
+                    format!("{call}.map({path}::new)")
+                } else {
+                    format!("{path}::new({call})")
+                }
+            }
+            _ => call,
+        }
     }
 }
 
@@ -634,11 +659,17 @@ let base = base{n} + (i * {size}) as i32;
                 } else {
                     let (Handle::Own(r) | Handle::Borrow(r)) = handle;
                     let path = self.gen.type_path(*r, self.depth);
-                    match handle {
-                        Handle::Own(_) => {
+                    match (handle, self.gen.exported_resource(*r)) {
+                        // The exporter of a resource receives a borrow as
+                        // the representation itself.
+                        (Handle::Borrow(_), Some(exported)) => {
+                            let path = self.gen.type_path(exported, self.depth);
+                            results.push(format!("{path}Borrow::lift({})", operands[0]))
+                        }
+                        (Handle::Own(_), _) => {
                             results.push(format!("{path}::from_handle({})", operands[0]))
                         }
-                        Handle::Borrow(_) => {
+                        (Handle::Borrow(_), None) => {
                             let n = self.tmp();
                             self.line(format!(
                                 "let h{n} = core::mem::ManuallyDrop::new({path}::from_handle({}));",
@@ -771,6 +802,8 @@ let base = base{n} + (i * {size}) as i32;
                 } else if self.host() {
                     let args: String = operands.iter().map(|op| format!(", {op}")).collect();
                     format!("{}(get(cx.store.data_mut()){args})?", self.callee)
+                } else if self.glue == Glue::GuestExport {
+                    self.guest_export_call(func, operands)
                 } else {
                     format!("{}({})", self.callee, operands.join(", "))
                 };

@@ -6,13 +6,13 @@
 use std::fmt::Write;
 
 use wit_bindgen_core::abi::{self, AbiVariant, LiftLower};
-use wit_parser::{FunctionKind, InterfaceId};
+use wit_parser::{Function, FunctionKind, Handle, InterfaceId, Resolve, Type, TypeDefKind, TypeId};
 
-use wasi_threads_abi::WitItem;
+use wasi_threads_abi::{Intrinsic, WitItem};
 
 use super::func::{FuncGen, Glue};
 use super::host::world_name;
-use super::{docs, snake, ModTree, RustGen};
+use super::{camel, docs, snake, ModTree, RustGen};
 use crate::{BindgenError, Generated};
 
 const ALLOW: &str = "#[allow(unused, clippy::all)]";
@@ -24,6 +24,9 @@ const RUNTIME: &str = "::wasi_threads_guest_rt";
 
 /// What generated code uses of the runtime, under `_rt`.
 const RT_ITEMS: &str = "alloc_bytes, char_lift, dealloc_bytes, invalid_discriminant, string_lift, Box, Layout, String, Temp, Vec";
+
+/// What generated code for exported resources uses of the runtime.
+const RT_RESOURCE_ITEMS: &str = "resource_taken, TypeGuard";
 
 /// Makes the linker see `cabi_realloc`, as wit-bindgen's generated code
 /// does: it takes the program's own definition, or the weak one of the
@@ -84,7 +87,12 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
         let depth = path.len();
         let node = tree.at(&path);
         for ty in gen.resolve().interfaces[id].types.values() {
-            gen.define_type(&mut node.body, *ty, depth, gen.drop_import(*ty));
+            if gen.exported_resource(*ty) == Some(*ty) {
+                exported_resource_type(gen, &mut node.body, *ty, depth)?;
+            } else {
+                refuse_exported_borrow_in_type(gen, *ty)?;
+                gen.define_type(&mut node.body, *ty, depth, gen.drop_import(*ty));
+            }
         }
     }
     let mut root = String::new();
@@ -207,39 +215,100 @@ unsafe extern \"C\" fn wit_import({}){ret} {{ unreachable!() }}
 
     // Exports: a `Guest` trait per interface (and for the world), the glue
     // behind each core export, and the `export!` macro.
-    let mut traits: Vec<(Option<InterfaceId>, String)> = Vec::new();
+    let mut traits: Vec<Trait> = Vec::new();
     let mut glue = Vec::new();
     for (core, item) in wm.model.exports.iter().zip(&wm.export_items) {
-        let WitItem::Function { interface, func } = item else {
-            continue;
+        let (interface, func) = match item {
+            WitItem::Function { interface, func } => (interface, func),
+            WitItem::ExportedResource {
+                interface,
+                resource,
+                intrinsic: Intrinsic::Dtor,
+            } => {
+                let path = interface.map(|i| gen.interface_path(i)).unwrap_or_default();
+                let camel_name = camel(&gen.resource_name(*resource));
+                let iface_trait = trait_entry(&mut traits, *interface, None);
+                iface_trait
+                    .assoc
+                    .push(format!("type {camel_name}: Guest{camel_name};"));
+                trait_entry(&mut traits, *interface, Some(*resource));
+                let ty = format!("$($path_to_types)*::{}", path.join("::"));
+                glue.push(format!(
+                    "#[unsafe(export_name = {:?})]
+unsafe extern \"C\" fn {}(arg0: i32) {{
+unsafe {{ {ty}::{camel_name}::dtor::<<$ty as {ty}::Guest>::{camel_name}>(arg0) }}
+}}",
+                    core.name,
+                    snake(&core.name.replace(['#', ':', '/', '.', '[', ']'], "_"))
+                ));
+                continue;
+            }
+            WitItem::ExportedResource { .. } | WitItem::ResourceDrop { .. } => continue,
         };
         let path = interface.map(|i| gen.interface_path(i)).unwrap_or_default();
         let depth = path.len();
         let name = gen.func_name(func);
-        let args: Vec<String> = func
-            .params
-            .iter()
-            .map(|p| format!("{}: {}", snake(&p.name), gen.ty(&p.ty, depth, true)))
+        // A function of an exported resource is a method of the resource's
+        // trait, `GuestR`, implemented by the type `Guest::R` names.
+        let resource = match func.kind {
+            FunctionKind::Method(r) | FunctionKind::Static(r) | FunctionKind::Constructor(r) => {
+                Some(r)
+            }
+            _ => None,
+        };
+        let (method_name, skip, receiver) = match func.kind {
+            FunctionKind::Method(_) => (snake(func.item_name()), 1, Some("&self".to_string())),
+            FunctionKind::Static(_) => (snake(func.item_name()), 0, None),
+            FunctionKind::Constructor(_) => ("new".to_string(), 0, None),
+            _ => (name.clone(), 0, None),
+        };
+        let args: Vec<String> = receiver
+            .into_iter()
+            .chain(
+                func.params
+                    .iter()
+                    .skip(skip)
+                    .map(|p| format!("{}: {}", snake(&p.name), gen.ty(&p.ty, depth, true))),
+            )
             .collect();
-        let result = func
-            .result
-            .as_ref()
-            .map(|t| format!(" -> {}", gen.ty(t, depth, false)))
-            .unwrap_or_default();
+        let result = match (&func.kind, &func.result) {
+            (FunctionKind::Constructor(_), _) => match constructor_error(gen.resolve(), func) {
+                Some(err) => format!(
+                    " -> Result<Self, {}>",
+                    err.map_or_else(|| "()".to_string(), |t| gen.ty(&t, depth, false))
+                ),
+                None => " -> Self".to_string(),
+            },
+            (_, Some(t)) => format!(" -> {}", gen.ty(t, depth, false)),
+            (_, None) => String::new(),
+        };
         let mut method = String::new();
         docs(&mut method, &func.docs);
         if is_thread_start(core) {
             method.push_str(THREAD_START_DOCS);
         }
-        let _ = writeln!(method, "fn {name}({}){result};", args.join(", "));
+        let _ = writeln!(method, "fn {method_name}({}){result};", args.join(", "));
         crate::parses::<syn::TraitItemFn>(&method, &core.name)?;
-        match traits.iter_mut().find(|(i, _)| i == interface) {
-            Some((_, body)) => body.push_str(&method),
-            None => traits.push((*interface, method)),
-        }
+        trait_entry(&mut traits, *interface, resource)
+            .methods
+            .push_str(&method);
+        // The glue's type parameter, and what `export!` gives for it.
+        let (bound, macro_ty) = match resource {
+            Some(r) => {
+                let camel_name = camel(&gen.resource_name(r));
+                (
+                    format!("Guest{camel_name}"),
+                    format!(
+                        "<$ty as $($path_to_types)*::{}::Guest>::{camel_name}",
+                        path.join("::")
+                    ),
+                )
+            }
+            None => ("Guest".to_string(), "$ty".to_string()),
+        };
 
         let mut fg = FuncGen::new(gen, Glue::GuestExport, depth, func);
-        fg.callee = format!("T::{name}");
+        fg.callee = format!("T::{method_name}");
         fg.arg_labels = Vec::new();
         fg.context = crate::qualified(core);
         crate::emit(
@@ -272,7 +341,7 @@ unsafe extern \"C\" fn wit_import({}){ret} {{ unreachable!() }}
         let glue_name = format!("_export_{name}_cabi");
         let glue_fn = format!(
             "{}\n#[doc(hidden)]
-pub unsafe fn {glue_name}<T: Guest>({}){ret} {{
+pub unsafe fn {glue_name}<T: {bound}>({}){ret} {{
 unsafe {{
 {}}}
 }}\n",
@@ -290,7 +359,7 @@ unsafe {{
         glue.push(format!(
             "#[unsafe(export_name = {:?})]
 unsafe extern \"C\" fn {}({}){ret} {{
-unsafe {{ $($path_to_types)*::{glue_path}::<$ty>({}) }}
+unsafe {{ $($path_to_types)*::{glue_path}::<{macro_ty}>({}) }}
 }}",
             core.name,
             snake(&core.name.replace(['#', ':', '/', '.', '[', ']'], "_")),
@@ -317,7 +386,7 @@ unsafe {{ $($path_to_types)*::{glue_path}::<$ty>({}) }}
             let _ = writeln!(
                 tree.at(&path).body,
                 "{}\n#[doc(hidden)]
-pub unsafe fn {post_name}<T: Guest>(arg0: i32) {{
+pub unsafe fn {post_name}<T: {bound}>(arg0: i32) {{
 unsafe {{
 {}{rt}::dealloc_bytes(arg0 as *mut u8, {rt}::Layout::from_size_align({}, {}).unwrap());
 }}
@@ -335,20 +404,38 @@ unsafe {{
             glue.push(format!(
                 "#[unsafe(export_name = \"cabi_post_{}\")]
 unsafe extern \"C\" fn {}_post(arg0: i32) {{
-unsafe {{ $($path_to_types)*::{post_path}::<$ty>(arg0) }}
+unsafe {{ $($path_to_types)*::{post_path}::<{macro_ty}>(arg0) }}
 }}",
                 core.name,
                 snake(&core.name.replace(['#', ':', '/', '.', '[', ']'], "_"))
             ));
         }
     }
-    for (iface, methods) in &traits {
-        let path = iface.map(|i| gen.interface_path(i)).unwrap_or_default();
-        let _ = writeln!(
-            tree.at(&path).body,
-            "/// What the guest implements for the world's exports; define them with `export!`.\n{}\npub trait Guest {{\n{methods}}}",
-            if path.is_empty() { ALLOW } else { "" }
-        );
+    for t in &traits {
+        let path = t
+            .interface
+            .map(|i| gen.interface_path(i))
+            .unwrap_or_default();
+        let allow = if path.is_empty() { ALLOW } else { "" };
+        let assoc: String = t.assoc.iter().map(|a| format!("{a}\n")).collect();
+        let methods = &t.methods;
+        let text = match t.resource {
+            None => format!(
+                "/// What the guest implements for the world's exports; define them with `export!`.\n{allow}\npub trait Guest {{\n{assoc}{methods}}}\n"
+            ),
+            Some(r) => {
+                let wit_name = gen.resource_name(r);
+                let camel_name = camel(&wit_name);
+                format!(
+                    "/// What the guest implements for the resource `{wit_name}` it exports: the
+/// type `Guest::{camel_name}` names. Its values live in [`{camel_name}`]s.
+{allow}
+pub trait Guest{camel_name}: Sized + 'static {{\n{methods}}}\n"
+                )
+            }
+        };
+        crate::parses::<syn::ItemTrait>(&text, &wm.model.origin)?;
+        tree.at(&path).body.push_str(&text);
     }
     if !glue.is_empty() {
         let macro_name = format!("__export_{}_impl", snake(&world_name));
@@ -373,9 +460,19 @@ pub(crate) use {macro_name} as export;",
         );
     }
 
+    // Exported resources use a few more items of the runtime.
+    let rt_items = if wm
+        .export_items
+        .iter()
+        .any(|i| matches!(i, WitItem::ExportedResource { .. }))
+    {
+        format!("{RT_ITEMS}, {RT_RESOURCE_ITEMS}")
+    } else {
+        RT_ITEMS.to_string()
+    };
     let _ = writeln!(
         root,
-        "{ALLOW}\npub mod _rt {{\npub use {RUNTIME}::{{{RT_ITEMS}}};\n{}}}",
+        "{ALLOW}\npub mod _rt {{\npub use {RUNTIME}::{{{rt_items}}};\n{}}}",
         if needs_realloc {
             REALLOC.replace("RUNTIME", RUNTIME)
         } else {
@@ -388,4 +485,400 @@ pub(crate) use {macro_name} as export;",
     Ok(Generated {
         files: vec![(format!("{}.rs", snake(&world_name)), out)],
     })
+}
+
+/// A trait the guest implements: an interface's (or the world's) `Guest`,
+/// or `GuestR` for an exported resource `r`.
+struct Trait {
+    interface: Option<InterfaceId>,
+    resource: Option<TypeId>,
+    /// `type R: GuestR;` of an interface's exported resources.
+    assoc: Vec<String>,
+    methods: String,
+}
+
+fn trait_entry(
+    traits: &mut Vec<Trait>,
+    interface: Option<InterfaceId>,
+    resource: Option<TypeId>,
+) -> &mut Trait {
+    let at = match traits
+        .iter()
+        .position(|t| t.interface == interface && t.resource == resource)
+    {
+        Some(at) => at,
+        None => {
+            traits.push(Trait {
+                interface,
+                resource,
+                assoc: Vec::new(),
+                methods: String::new(),
+            });
+            traits.len() - 1
+        }
+    };
+    &mut traits[at]
+}
+
+/// A type through its `use` aliases.
+fn dealias(resolve: &Resolve, mut id: TypeId) -> TypeId {
+    while let TypeDefKind::Type(Type::Id(next)) = resolve.types[id].kind {
+        id = next;
+    }
+    id
+}
+
+/// `Some(error type)` for a constructor that returns `result<r, E>` (the
+/// trait's `new` returns `Result<Self, E>`), `None` for one that returns
+/// `r`.
+fn constructor_error(resolve: &Resolve, func: &Function) -> Option<Option<Type>> {
+    let Some(Type::Id(id)) = func.result else {
+        return None;
+    };
+    match &resolve.types[dealias(resolve, id)].kind {
+        TypeDefKind::Result(r) => Some(r.err),
+        _ => None,
+    }
+}
+
+/// Whether a constructor of an exported resource may fail (returns
+/// `result<r, E>`).
+pub(crate) fn constructor_is_fallible(resolve: &Resolve, func: &Function) -> bool {
+    constructor_error(resolve, func).is_some()
+}
+
+/// Whether `ty` holds a borrow of a resource the world exports.
+fn holds_exported_borrow(gen: &RustGen<'_>, ty: &Type, depth: usize) -> bool {
+    let Type::Id(id) = ty else { return false };
+    if depth > gen.resolve().types.len() {
+        return false;
+    }
+    let inner = |t: &Type| holds_exported_borrow(gen, t, depth + 1);
+    match &gen.resolve().types[*id].kind {
+        TypeDefKind::Handle(Handle::Borrow(r)) => gen.exported_resource(*r).is_some(),
+        TypeDefKind::Record(r) => r.fields.iter().any(|f| inner(&f.ty)),
+        TypeDefKind::Tuple(t) => t.types.iter().any(inner),
+        TypeDefKind::Variant(v) => v.cases.iter().any(|c| c.ty.as_ref().is_some_and(inner)),
+        TypeDefKind::Option(t) | TypeDefKind::List(t) | TypeDefKind::Type(t) => inner(t),
+        TypeDefKind::Result(r) => r.ok.iter().chain(r.err.iter()).any(inner),
+        _ => false,
+    }
+}
+
+/// A named type holding a borrow of an exported resource would need a
+/// lifetime parameter (wit-bindgen's `Pair<'a>`), which these bindings do
+/// not give named types: it is refused, naming the type. Anonymous types
+/// (`list<borrow<r>>`, `option<borrow<r>>`, tuples) are bound.
+fn refuse_exported_borrow_in_type(gen: &RustGen<'_>, id: TypeId) -> Result<(), BindgenError> {
+    let def = &gen.resolve().types[id];
+    if def.name.is_none() || !holds_exported_borrow(gen, &Type::Id(id), 0) {
+        return Ok(());
+    }
+    let key = gen.type_keys(id).into_iter().next().unwrap_or_default();
+    Err(BindgenError::unsupported(
+        &key,
+        format!(
+            "{} `{}` holds a borrow of an exported resource: the Rust guest bindings bind such borrows in function parameters only (a named type would need a lifetime parameter)",
+            def.kind.as_str(),
+            def.name.as_deref().unwrap_or_default()
+        ),
+    ))
+}
+
+/// Where a model intrinsic of exported resource `r` is imported from:
+/// `(module, name)`.
+fn intrinsic_import<'a>(
+    gen: &RustGen<'a>,
+    r: TypeId,
+    which: Intrinsic,
+) -> Result<(&'a str, &'a str), BindgenError> {
+    gen.wm
+        .import_items
+        .iter()
+        .zip(&gen.wm.model.imports)
+        .find_map(|(item, core)| match item {
+            WitItem::ExportedResource {
+                resource,
+                intrinsic,
+                ..
+            } if *resource == r && *intrinsic == which => Some((
+                core.module.as_deref().unwrap_or_default(),
+                core.name.as_str(),
+            )),
+            _ => None,
+        })
+        .ok_or_else(|| BindgenError::Invalid {
+            function: gen.resource_name(r),
+            message: format!("the model has no {which:?} intrinsic for the exported resource"),
+        })
+}
+
+/// A core import declared inside a function body, as wit-bindgen declares
+/// the resource intrinsics.
+fn declare_import(module: &str, name: &str, local: &str, params: &str, ret: &str) -> String {
+    format!(
+        "#[cfg(target_arch = \"wasm32\")]
+#[link(wasm_import_module = {module:?})]
+unsafe extern \"C\" {{
+#[link_name = {name:?}]
+fn {local}({params}){ret};
+}}
+#[cfg(not(target_arch = \"wasm32\"))]
+unsafe extern \"C\" fn {local}({params}){ret} {{ unreachable!() }}"
+    )
+}
+
+/// An exported resource `r`, in its interface's module `depth` deep: the
+/// owned handle `R` (which drops the handle with `[resource-drop]`), whose
+/// value of the user's type is boxed and reached through
+/// `[resource-rep]`, and `RBorrow<'a>`, a borrow the host lends, built from
+/// the representation. As wit-bindgen 0.60 generates them.
+fn exported_resource_type(
+    gen: &RustGen<'_>,
+    out: &mut String,
+    r: TypeId,
+    depth: usize,
+) -> Result<(), BindgenError> {
+    let def = &gen.resolve().types[r];
+    let wit_name = def.name.as_deref().unwrap_or_default();
+    let name = camel(wit_name);
+    let rt = format!("{}_rt", RustGen::root(depth));
+    let (module, new) = intrinsic_import(gen, r, Intrinsic::New)?;
+    let (_, rep) = intrinsic_import(gen, r, Intrinsic::Rep)?;
+    let (_, drop) = intrinsic_import(gen, r, Intrinsic::Drop)?;
+    let interface = module.strip_prefix("[export]").unwrap_or(module);
+    let what = format!("`{wit_name}` of `{interface}`");
+    let new = declare_import(module, new, "new", "_: i32", " -> i32");
+    let rep = declare_import(module, rep, "rep", "_: i32", " -> i32");
+    let drop = declare_import(module, drop, "drop", "_: i32", "");
+    let mut text = String::new();
+    docs(&mut text, &def.docs);
+    if !text.is_empty() {
+        text.push_str("///\n");
+    }
+    let _ = write!(
+        text,
+        "/// An owned handle to a `{wit_name}` this guest exports: the value behind it
+/// is of the type `Guest::{name}` names, boxed; the host holds the handle.
+#[derive(Debug)]
+#[repr(transparent)]
+pub struct {name} {{
+handle: i32,
+}}
+impl {name} {{
+/// A new resource holding `val`: `val` moves into a box, whose address is
+/// the representation the host keeps behind the new owned handle.
+pub fn new<T: Guest{name}>(val: T) -> Self {{
+Self::type_guard::<T>();
+let ptr = {rt}::Box::into_raw({rt}::Box::new(Some(val)));
+{new}
+unsafe {{ Self::from_handle(new(ptr.expose_provenance() as i32)) }}
+}}
+/// The value behind this handle.
+pub fn get<T: Guest{name}>(&self) -> &T {{
+match unsafe {{ &*self.as_ptr::<T>() }} {{
+Some(value) => value,
+None => {rt}::resource_taken({what:?}),
+}}
+}}
+/// The value behind this handle, mutably.
+pub fn get_mut<T: Guest{name}>(&mut self) -> &mut T {{
+match unsafe {{ &mut *self.as_ptr::<T>() }} {{
+Some(value) => value,
+None => {rt}::resource_taken({what:?}),
+}}
+}}
+/// Takes the value out and drops the handle; the destructor then frees
+/// only the box.
+pub fn into_inner<T: Guest{name}>(self) -> T {{
+match unsafe {{ (*self.as_ptr::<T>()).take() }} {{
+Some(value) => value,
+None => {rt}::resource_taken({what:?}),
+}}
+}}
+/// Takes ownership of a handle the host gave out.
+///
+/// # Safety
+/// `handle` must be an owned handle to this resource, not used elsewhere.
+pub unsafe fn from_handle(handle: i32) -> Self {{ Self {{ handle }} }}
+/// The handle, still owned by `self`.
+pub fn handle(&self) -> i32 {{ self.handle }}
+/// Gives up ownership of the handle, without dropping the resource.
+pub fn take_handle(self) -> i32 {{ let handle = self.handle; core::mem::forget(self); handle }}
+/// The destructor the host calls (`[dtor]{wit_name}`) once no handle is
+/// left: frees the box.
+///
+/// # Safety
+/// `rep` must be a representation [`{name}::new`] made for a `T`, not yet freed.
+#[doc(hidden)]
+pub unsafe fn dtor<T: Guest{name}>(rep: i32) {{
+Self::type_guard::<T>();
+let ptr = core::ptr::with_exposed_provenance_mut::<Option<T>>(rep as u32 as usize);
+core::mem::drop(unsafe {{ {rt}::Box::from_raw(ptr) }});
+}}
+/// One Rust type represents the resource (wit-bindgen's guard, safe for
+/// threads): another traps.
+fn type_guard<T: Guest{name}>() {{
+static GUARD: {rt}::TypeGuard = {rt}::TypeGuard::new();
+GUARD.check::<T>({what:?});
+}}
+fn as_ptr<T: Guest{name}>(&self) -> *mut Option<T> {{
+Self::type_guard::<T>();
+{rep}
+let rep = unsafe {{ rep(self.handle) }};
+core::ptr::with_exposed_provenance_mut(rep as u32 as usize)
+}}
+}}
+impl Drop for {name} {{
+fn drop(&mut self) {{
+{drop}
+unsafe {{ drop(self.handle) }}
+}}
+}}
+/// A `{wit_name}` the host lends for the length of a call, as the
+/// representation itself.
+#[derive(Debug)]
+#[repr(transparent)]
+pub struct {name}Borrow<'a> {{
+rep: *const u8,
+_marker: core::marker::PhantomData<&'a {name}>,
+}}
+impl<'a> {name}Borrow<'a> {{
+/// A borrow of the value at `rep`.
+///
+/// # Safety
+/// `rep` must be a live representation of this resource.
+#[doc(hidden)]
+pub unsafe fn lift(rep: i32) -> Self {{
+Self {{ rep: core::ptr::with_exposed_provenance(rep as u32 as usize), _marker: core::marker::PhantomData }}
+}}
+/// The value lent. (No mutable access: the host may lend it more than once.)
+pub fn get<T: Guest{name}>(&self) -> &'a T {{
+{name}::type_guard::<T>();
+match unsafe {{ &*self.rep.cast::<Option<T>>() }} {{
+Some(value) => value,
+None => {rt}::resource_taken({what:?}),
+}}
+}}
+}}
+"
+    );
+    crate::parses::<syn::File>(&text, &format!("{interface}#{wit_name}"))?;
+    out.push_str(&text);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use wasi_threads_abi::{WitModel, WitOptions};
+
+    use crate::{generate, BindgenError, Target};
+
+    fn rust(wit: &str) -> Result<String, BindgenError> {
+        let model = WitModel::parse("t.wit", wit, &WitOptions::default()).unwrap();
+        Ok(generate(&model, Target::Rust)?.files.remove(0).1)
+    }
+
+    const FILES: &str = "package t:res;
+        interface files {
+            resource file {
+                constructor(name: string) -> result<file, string>;
+                size: func() -> u32;
+                same: func(other: borrow<file>) -> bool;
+                join: static func(a: borrow<file>, b: file) -> file;
+            }
+            first: func(fs: list<borrow<file>>, maybe: option<borrow<file>>) -> option<file>;
+        }
+        interface users {
+            use files.{file};
+            hold: func(f: borrow<file>, g: file);
+        }
+        world w { export files; export users; }";
+
+    /// The names and signatures of wit-bindgen 0.60's output for exported
+    /// resources (read from its generator): `File`, `FileBorrow<'a>`,
+    /// `GuestFile`, `Guest::File`, `get::<T>()`.
+    #[test]
+    fn exported_resources_bind_with_wit_bindgen_names() {
+        let text = rust(FILES).unwrap();
+        // Compared without the layout prettyplease chose.
+        let squash = |s: &str| {
+            s.split_whitespace()
+                .collect::<String>()
+                .replace(",)", ")")
+                .replace(",>", ">")
+        };
+        let squashed = squash(&text);
+        for expected in [
+            "pub struct File { handle: i32, }",
+            "pub fn new<T: GuestFile>(val: T) -> Self",
+            "pub fn get<T: GuestFile>(&self) -> &T",
+            "pub fn get_mut<T: GuestFile>(&mut self) -> &mut T",
+            "pub fn into_inner<T: GuestFile>(self) -> T",
+            "pub struct FileBorrow<'a>",
+            "pub fn get<T: GuestFile>(&self) -> &'a T",
+            "pub trait GuestFile: Sized + 'static",
+            "fn new(name: super::super::super::_rt::String) -> Result<Self, super::super::super::_rt::String>;",
+            "fn size(&self) -> u32;",
+            "fn same( &self, other: super::super::super::t::res::files::FileBorrow<'_>, ) -> bool;",
+            "fn join( a: super::super::super::t::res::files::FileBorrow<'_>, b: super::super::super::t::res::files::File, ) -> super::super::super::t::res::files::File;",
+            "type File: GuestFile;",
+            "#[link_name = \"[resource-new]file\"]",
+            "#[link_name = \"[resource-rep]file\"]",
+            "#[link_name = \"[resource-drop]file\"]",
+            "#[link(wasm_import_module = \"[export]t:res/files\")]",
+            // A second exported interface lends the resource as the first
+            // one's borrow.
+            "fn hold( f: super::super::super::t::res::files::FileBorrow<'_>, g: super::super::super::t::res::users::File, );",
+            // A fallible constructor's value becomes a handle.
+            ".map(super::super::super::t::res::files::File::new)",
+            // A method gets `&T` from the representation.
+            "FileBorrow::lift( arg0, ) .get::<T>()",
+        ] {
+            assert!(
+                squashed.contains(&squash(expected)),
+                "missing `{expected}` in:\n{text}"
+            );
+        }
+        // The destructor export, implemented by the type `Guest` names.
+        assert!(
+            squashed.contains(&squash("export_name = \"t:res/files#[dtor]file\"")),
+            "{text}"
+        );
+        assert!(
+            squashed.contains(&squash(
+                "t::res::files::File::dtor::<<$ty as $($path_to_types)*::t::res::files::Guest>::File>"
+            )),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_named_type_holding_a_borrow_of_an_exported_resource_is_refused() {
+        let e = rust(
+            "package t:res;
+            interface store {
+                resource blob { size: func() -> u32; }
+                record pair { left: borrow<blob>, right: blob }
+                weigh: func(p: pair) -> u32;
+            }
+            world w { export store; }",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot generate bindings for `t:res/store.pair`: record `pair` holds a borrow of an exported resource: the Rust guest bindings bind such borrows in function parameters only (a named type would need a lifetime parameter)"
+        );
+        // An owned handle in a named type is bound.
+        rust(
+            "package t:res;
+            interface store {
+                resource blob { size: func() -> u32; }
+                record pair { left: blob, right: option<blob> }
+                weigh: func(p: pair) -> u32;
+            }
+            world w { export store; }",
+        )
+        .unwrap();
+    }
 }

@@ -194,6 +194,11 @@ impl<'a> RustGen<'a> {
                         s
                     }
                     TypeDefKind::Handle(Handle::Own(r)) => self.resource(*r, depth),
+                    TypeDefKind::Handle(Handle::Borrow(r))
+                        if self.side == Side::Guest && self.exported_resource(*r).is_some() =>
+                    {
+                        self.exported_borrow(*r, depth)
+                    }
                     TypeDefKind::Handle(Handle::Borrow(r)) => match self.side {
                         Side::Guest if param => format!("&{}", self.resource(*r, depth)),
                         _ => self.resource(*r, depth),
@@ -594,6 +599,26 @@ unsafe {{ drop(self.handle) }}
             .collect()
     }
 
+    /// The resource `r` names (through `use` aliases), if the world
+    /// exports it: the guest defines it, the host holds handles to it.
+    pub fn exported_resource(&self, r: TypeId) -> Option<TypeId> {
+        let mut id = r;
+        while let TypeDefKind::Type(Type::Id(next)) = self.resolve().types[id].kind {
+            id = next;
+        }
+        self.wm.export_items.iter().find_map(|item| match item {
+            WitItem::ExportedResource { resource, .. } if *resource == id => Some(id),
+            _ => None,
+        })
+    }
+
+    /// A guest's borrow of a resource it exports: `RBorrow<'_>`, built from
+    /// the representation, as wit-bindgen names it.
+    pub fn exported_borrow(&self, r: TypeId, depth: usize) -> String {
+        let id = self.exported_resource(r).unwrap_or(r);
+        format!("{}Borrow<'_>", self.type_path(id, depth))
+    }
+
     /// The core import that drops handles of resource `r`, if imported.
     pub fn drop_import(&self, r: TypeId) -> Option<(&'a str, &'a str)> {
         self.wm
@@ -640,6 +665,11 @@ impl StructuralRender<'_, '_> {
                 }
                 s.push(')');
                 s
+            }
+            TypeDefKind::Handle(Handle::Borrow(r))
+                if g.side == Side::Guest && g.exported_resource(*r).is_some() =>
+            {
+                g.exported_borrow(*r, d)
             }
             TypeDefKind::Handle(Handle::Own(r)) | TypeDefKind::Handle(Handle::Borrow(r)) => {
                 g.resource(*r, d)
