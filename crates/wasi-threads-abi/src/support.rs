@@ -59,9 +59,9 @@ impl Generator {
             Map | FixedLengthList => self == Generator::Witx,
             // Rust bindings keep flags in one integer of up to 64 bits.
             WideFlags => matches!(self, Generator::Witx | Generator::C),
-            // WITX describes imports only; the bindings do not bind the
-            // `[export]` resource intrinsics.
-            ExportedResource => self == Generator::Witx,
+            // WITX describes imports only; the C bindings bind the
+            // `[export]` resource intrinsics as wit-bindgen's C does.
+            ExportedResource => matches!(self, Generator::Witx | Generator::C),
         }
     }
 
