@@ -106,9 +106,16 @@ fn the_c_guest_of_exported_resources_frees_what_it_allocates() {
         let b = g.lift(h);
         let area = describe.call(&mut g.store, a).unwrap();
         post.call(&mut g.store, area).unwrap();
-        let list: Vec<u8> = [a, b, a].iter().flat_map(|r| r.to_le_bytes()).collect();
+        // 64 borrows: a list the program must free, large enough that a
+        // leak shows within the rounds below.
+        let list: Vec<u8> = (0..64)
+            .flat_map(|k| if k % 2 == 0 { a } else { b }.to_le_bytes())
+            .collect();
         let ptr = g.write(&list, 4);
-        assert_eq!(total.call(&mut g.store, (ptr, 3)).unwrap(), 2 * i + 1000);
+        assert_eq!(
+            total.call(&mut g.store, (ptr, 64)).unwrap(),
+            32 * i + 32 * 1000
+        );
         let b = g.lower(b);
         let h = merge.call(&mut g.store, (a, b)).unwrap();
         let m = g.lift(h);
@@ -120,14 +127,14 @@ fn the_c_guest_of_exported_resources_frees_what_it_allocates() {
         round(&mut g, i);
     }
     let before = heap_top.call(&mut g.store, ()).unwrap();
-    for i in 0..300 {
+    for i in 0..2000 {
         round(&mut g, i);
     }
     let after = heap_top.call(&mut g.store, ()).unwrap();
     assert_eq!(
         before, after,
-        "the guest's heap grew over 300 rounds: something leaks"
+        "the guest's heap grew over 2000 rounds: something leaks"
     );
     assert_eq!(g.store.data().live(), 0, "no handle is left");
-    assert_eq!(g.store.data().destroyed.len(), 310 * 3);
+    assert_eq!(g.store.data().destroyed.len(), 2010 * 3);
 }
