@@ -66,11 +66,9 @@ fn the_c_guest_of_exported_resources_checks_clean_against_the_model() {
         "[resource-drop]counter",
     ] {
         assert!(
-            wm.model
-                .imports
-                .iter()
-                .any(|f| f.module.as_deref() == Some("[export]test:exported/counters")
-                    && f.name == name),
+            wm.model.imports.iter().any(|f| f.module.as_deref()
+                == Some("[export]test:exported/counters")
+                && f.name == name),
             "{name}"
         );
     }
@@ -137,4 +135,117 @@ fn the_c_guest_of_exported_resources_frees_what_it_allocates() {
     );
     assert_eq!(g.store.data().live(), 0, "no handle is left");
     assert_eq!(g.store.data().destroyed.len(), 2010 * 3);
+}
+
+/// A world whose exports take owned handles inside a record, a list and an
+/// option, beside a second exported interface with a resource of the same
+/// name (its C names carry its own prefix), and an imported resource whose
+/// owned handles come in a list.
+const OWNING_WIT: &str = r#"
+package test:owning;
+
+interface host-side {
+    resource ticket;
+    tickets: func() -> list<ticket>;
+}
+
+interface bag {
+    resource item {
+        constructor(value: u32);
+    }
+    record bundle {
+        first: item,
+        rest: list<item>,
+        maybe: option<item>,
+    }
+    /// The sum of the items' values; the guest frees `b` with its `_free`
+    /// function, which drops every handle in it.
+    take: func(b: bundle) -> u32;
+    destroyed: func() -> u32;
+}
+
+interface other {
+    resource item {
+        constructor();
+    }
+}
+
+world owning {
+    import host-side;
+    export bag;
+    export other;
+}
+"#;
+
+/// The `_free` function of a type holding owned handles drops them: the
+/// C guest frees a record holding an item, a list of items and an
+/// optional item, and the host sees every handle dropped and every
+/// destructor run.
+#[test]
+fn c_free_functions_drop_the_owned_handles_a_value_holds() {
+    let dir = support::root().join("target/bindgen-c/owning-guest");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wm = wasi_threads_abi::WitModel::parse(
+        "owning.wit",
+        OWNING_WIT,
+        &wasi_threads_abi::WitOptions::default(),
+    )
+    .unwrap();
+    let c = wasi_threads_bindgen::generate(&wm, wasi_threads_bindgen::Target::C).unwrap();
+    for (file, text) in &c.files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    let header = &c.files[0].1;
+    for name in [
+        "__test_owning_bag_own_item_t",
+        "__test_owning_other_own_item_t",
+    ] {
+        assert!(header.contains(&format!("}} {name};")), "{name}:\n{header}");
+    }
+    // The list of the imported resource's handles drops them too, with
+    // the drop of imported handles.
+    let source = &c.files[1].1;
+    assert!(
+        source.contains("    __test_owning_host_side_ticket_drop(ptr->ptr[i]);"),
+        "{source}"
+    );
+    let wasm = support::build_c_reactor(
+        &[
+            &support::root().join("tests/guests/c-exported/bag.c"),
+            &dir.join("owning.c"),
+        ],
+        &dir,
+        "c-owning.wasm",
+    );
+    let report = wasi_threads_abi::check_module_path(&wasm, &[&wm.model]).unwrap();
+    assert!(report.is_match(), "{report}");
+
+    let mut g = exported_host::Guest::new(&wasm, "test:owning/bag", "item");
+    let new = g.export::<u32, u32>("[constructor]item");
+    let take = g.export::<(u32, u32, u32, u32, u32), u32>("take");
+    let destroyed = g.export::<(), u32>("destroyed");
+    let item = |g: &mut exported_host::Guest, value: u32| {
+        let h = new.call(&mut g.store, value).unwrap();
+        let rep = g.lift(h);
+        g.lower(rep)
+    };
+    // An item, three in the list and one in the option.
+    let first = item(&mut g, 1);
+    let rest: Vec<u32> = [10, 20, 30].into_iter().map(|v| item(&mut g, v)).collect();
+    let maybe = item(&mut g, 100);
+    let bytes: Vec<u8> = rest.iter().flat_map(|h| h.to_le_bytes()).collect();
+    let ptr = g.write(&bytes, 4);
+    assert_eq!(g.store.data().live(), 5);
+    assert_eq!(
+        take.call(&mut g.store, (first, ptr, 3, 1, maybe)).unwrap(),
+        161
+    );
+    assert_eq!(g.store.data().live(), 0, "every handle was dropped");
+    assert_eq!(g.store.data().destroyed.len(), 5);
+    assert_eq!(destroyed.call(&mut g.store, ()).unwrap(), 5);
+    // No option, an empty list.
+    let first = item(&mut g, 7);
+    assert_eq!(take.call(&mut g.store, (first, 0, 0, 0, 0)).unwrap(), 7);
+    assert_eq!(g.store.data().live(), 0);
+    assert_eq!(destroyed.call(&mut g.store, ()).unwrap(), 6);
 }

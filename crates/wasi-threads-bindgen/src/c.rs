@@ -1428,12 +1428,10 @@ void {glue}(int32_t arg0) {{
                 let note = format!(
                     "The representation of a `{r}` this module exports: the program\ndefines `struct {name}`; the host holds handles to it."
                 );
-                docs.contents = Some(
-                    match naming::strip_directives(docs.contents.as_deref()) {
-                        Some(text) => format!("{text}\n\n{note}"),
-                        None => note,
-                    },
-                );
+                docs.contents = Some(match naming::strip_directives(docs.contents.as_deref()) {
+                    Some(text) => format!("{text}\n\n{note}"),
+                    None => note,
+                });
             }
             doc(&mut self.typedefs, &docs, "");
             self.typedefs.push_str(&body);
@@ -1819,34 +1817,32 @@ void {glue}(int32_t arg0) {{
                         body.push_str("    switch (ptr->tag) {\n");
                         for (i, case) in v.cases.iter().enumerate() {
                             let place = format!("ptr->val.{}", ident(&case.name));
-                            if let Some(f) = case.ty.as_ref().and_then(|t| self.free_stmt(t, &place))
+                            if let Some(f) =
+                                case.ty.as_ref().and_then(|t| self.free_stmt(t, &place))
                             {
-                                let _ = writeln!(body, "    case {i}:\n        {f}\n        break;");
+                                let _ =
+                                    writeln!(body, "    case {i}:\n        {f}\n        break;");
                             }
                         }
                         body.push_str("    default:\n        break;\n    }\n");
                     }
                     TypeDefKind::Option(t) => {
                         if let Some(f) = self.free_stmt(&t, "ptr->val") {
-                            let _ = writeln!(
-                                body,
-                                "    if (ptr->is_some) {{\n        {f}\n    }}"
-                            );
+                            let _ = writeln!(body, "    if (ptr->is_some) {{\n        {f}\n    }}");
                         }
                     }
                     TypeDefKind::Result(r) => {
-                        if let Some(f) = r.ok.as_ref().and_then(|t| self.free_stmt(t, "ptr->val.ok")) {
-                            let _ = writeln!(
-                                body,
-                                "    if (!ptr->is_err) {{\n        {f}\n    }}"
-                            );
-                        }
-                        if let Some(f) = r.err.as_ref().and_then(|t| self.free_stmt(t, "ptr->val.err"))
+                        if let Some(f) =
+                            r.ok.as_ref().and_then(|t| self.free_stmt(t, "ptr->val.ok"))
                         {
-                            let _ = writeln!(
-                                body,
-                                "    if (ptr->is_err) {{\n        {f}\n    }}"
-                            );
+                            let _ = writeln!(body, "    if (!ptr->is_err) {{\n        {f}\n    }}");
+                        }
+                        if let Some(f) = r
+                            .err
+                            .as_ref()
+                            .and_then(|t| self.free_stmt(t, "ptr->val.err"))
+                        {
+                            let _ = writeln!(body, "    if (ptr->is_err) {{\n        {f}\n    }}");
                         }
                     }
                     _ => {}
@@ -1855,13 +1851,17 @@ void {glue}(int32_t arg0) {{
             _ => {}
         }
         let what = if self.frees(ty, false) {
-            "(its strings and lists, with `free`) and drops\n * its owned handles,"
+            format!(
+                "Frees what a `{c}` owns: its strings and lists (with `free`)\n * and its owned handles (dropped), not `*ptr` itself."
+            )
         } else {
-            "(its strings and lists, with `free`),"
+            format!(
+                "Frees the memory a `{c}` owns (its strings and lists, with `free`),\n * not `*ptr` itself."
+            )
         };
         let _ = writeln!(
             self.free_decls,
-            "/**\n * Frees the memory a `{c}` owns {what}\n * not `*ptr` itself.\n */\nvoid {name}({c} *ptr);\n"
+            "/**\n * {what}\n */\nvoid {name}({c} *ptr);\n"
         );
         let _ = writeln!(self.free_defs, "void {name}({c} *ptr) {{\n{body}}}\n");
         Some(name)
