@@ -249,3 +249,29 @@ fn c_free_functions_drop_the_owned_handles_a_value_holds() {
     assert_eq!(g.store.data().live(), 0);
     assert_eq!(destroyed.call(&mut g.store, ()).unwrap(), 6);
 }
+
+/// Two functions the C bindings would give one name (here the program's
+/// destructor of `r` and an exported function `r-destructor`) refuse the
+/// world, naming both, rather than give C that cannot link.
+#[test]
+fn c_names_two_functions_would_share_are_refused() {
+    let wm = wasi_threads_abi::WitModel::parse(
+        "clash.wit",
+        "package test:clash;
+         interface i {
+             resource r { constructor(); }
+             r-destructor: func(s: string);
+         }
+         world w { export i; }",
+        &wasi_threads_abi::WitOptions::default(),
+    )
+    .unwrap();
+    let e = wasi_threads_bindgen::generate(&wm, wasi_threads_bindgen::Target::C).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("`test:clash/i#r-destructor`")
+            && text.contains("`test:clash/i#[dtor]r`")
+            && text.contains("`exports_test_clash_i_r_destructor`"),
+        "{text}"
+    );
+}
