@@ -20,6 +20,14 @@
 //! `wasi_thread_start`, an assembly entry sets up each thread's stack and
 //! thread-local block for programs without wasi-libc.
 //!
+//! A resource of an exported interface is bound as wit-bindgen's C binds
+//! one: the program defines the struct of its representation; an owned
+//! handle is a struct of its own (`__<prefix>_own_r_t`), a borrow the
+//! exports receive a pointer to the representation; `[resource-new]`,
+//! `[resource-rep]` and `[resource-drop]` are `__<prefix>_r_new`, `_rep`
+//! and `_drop_own`, and the `[dtor]` export calls the program's
+//! `exports_<prefix>_r_destructor`.
+//!
 //! C has no pointer type in WIT; a 32-bit integer type alias whose doc
 //! comment has a line `C type: void *` (any pointer type) is written as that
 //! pointer, which on wasm32 has the same ABI. The canonical WIT's
