@@ -451,7 +451,7 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
         if func
             .params
             .iter()
-            .any(|p| gen.exported_handle(&p.ty).is_none() && gen.needs_free(&p.ty))
+            .any(|p| gen.own_drop(&p.ty).is_none() && gen.needs_free(&p.ty))
         {
             note.push_str("\nIt owns its arguments: their `_free` functions free them.");
         }
