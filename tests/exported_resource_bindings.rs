@@ -15,8 +15,13 @@ use support::exported_host;
 
 /// Generates the C bindings of the exported-resources world into a
 /// scratch directory and builds `tests/guests/c-exported/exported.c` on
-/// them (clang-19, `-Wall -Wextra -Werror`).
+/// them (clang-19, `-Wall -Wextra -Werror`), once for all the tests here.
 fn build_c_exported_guest() -> std::path::PathBuf {
+    static WASM: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    WASM.get_or_init(build_c_exported_guest_once).clone()
+}
+
+fn build_c_exported_guest_once() -> std::path::PathBuf {
     let dir = support::root().join("target/bindgen-c/exported-guest");
     std::fs::create_dir_all(&dir).unwrap();
     let c = wasi_threads_bindgen::generate_path(
