@@ -146,7 +146,7 @@ fn the_c_guest_of_exported_resources_frees_what_it_allocates() {
 /// option, beside a second exported interface with a resource of the same
 /// name (its C names carry its own prefix), and an imported resource whose
 /// owned handles come in a list.
-const OWNING_WIT: &str = r#"
+const C_OWNING_WIT: &str = r#"
 package test:owning;
 
 interface host-side {
@@ -192,7 +192,7 @@ fn c_free_functions_drop_the_owned_handles_a_value_holds() {
     std::fs::create_dir_all(&dir).unwrap();
     let wm = wasi_threads_abi::WitModel::parse(
         "owning.wit",
-        OWNING_WIT,
+        C_OWNING_WIT,
         &wasi_threads_abi::WitOptions::default(),
     )
     .unwrap();
