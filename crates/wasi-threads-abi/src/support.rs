@@ -59,9 +59,9 @@ impl Generator {
             Map | FixedLengthList => self == Generator::Witx,
             // Rust bindings keep flags in one integer of up to 64 bits.
             WideFlags => matches!(self, Generator::Witx | Generator::C),
-            // WITX describes imports only; the Rust guest bindings bind the
-            // `[export]` resource intrinsics as wit-bindgen does.
-            ExportedResource => matches!(self, Generator::Witx | Generator::Rust),
+            // WITX describes imports only; the Rust guest and C bindings
+            // bind the `[export]` resource intrinsics as wit-bindgen does.
+            ExportedResource => matches!(self, Generator::Witx | Generator::Rust | Generator::C),
         }
     }
 

@@ -20,6 +20,14 @@
 //! `wasi_thread_start`, an assembly entry sets up each thread's stack and
 //! thread-local block for programs without wasi-libc.
 //!
+//! A resource of an exported interface is bound as wit-bindgen's C binds
+//! one: the program defines the struct of its representation; an owned
+//! handle is a struct of its own (`__<prefix>_own_r_t`), a borrow the
+//! exports receive a pointer to the representation; `[resource-new]`,
+//! `[resource-rep]` and `[resource-drop]` are `__<prefix>_r_new`, `_rep`
+//! and `_drop_own`, and the `[dtor]` export calls the program's
+//! `exports_<prefix>_r_destructor`.
+//!
 //! C has no pointer type in WIT; a 32-bit integer type alias whose doc
 //! comment has a line `C type: void *` (any pointer type) is written as that
 //! pointer, which on wasm32 has the same ABI. The canonical WIT's
@@ -37,7 +45,7 @@ use wit_parser::{
 };
 
 use wasi_threads_abi::layout::LayoutKind;
-use wasi_threads_abi::{naming, ValType, WitItem, WitModel};
+use wasi_threads_abi::{naming, Intrinsic, ValType, WitItem, WitModel};
 
 use crate::{BindgenError, Generated};
 
@@ -73,15 +81,28 @@ struct CGen<'a> {
     /// Declarations and definitions of the `_free` functions.
     free_decls: String,
     free_defs: String,
+    /// The resources of the interfaces the world exports: the program
+    /// defines their representation, the host holds their handles.
+    exported: BTreeSet<TypeId>,
+    /// For each resource whose owned handles the bindings can drop, the
+    /// function that drops one (`__wasi_r_drop`, `__p_r_drop_own`).
+    drops: BTreeMap<TypeId, String>,
+    /// What each generated function name stands for: two functions under
+    /// one name are an error.
+    functions: BTreeMap<String, String>,
     errors: Vec<String>,
 }
 
 pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
+    // The `[export]` intrinsics of exported resources are imports too, but
+    // their module names no interface the program uses.
     let prefix = wm
         .model
         .imports
-        .first()
-        .and_then(|f| f.module.clone())
+        .iter()
+        .zip(&wm.import_items)
+        .find(|(_, item)| !matches!(item, WitItem::ExportedResource { .. }))
+        .and_then(|(f, _)| f.module.clone())
         .unwrap_or_else(|| wm.resolve.packages[wm.package].name.namespace.clone())
         .to_snake_case();
     let mut gen = CGen {
@@ -92,8 +113,40 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
         claimed: BTreeMap::new(),
         free_decls: String::new(),
         free_defs: String::new(),
+        exported: BTreeSet::new(),
+        drops: BTreeMap::new(),
+        functions: BTreeMap::new(),
         errors: Vec::new(),
     };
+    for item in &wm.import_items {
+        match item {
+            WitItem::ResourceDrop {
+                interface,
+                resource,
+            } => {
+                let name = format!(
+                    "__{}_{}_drop",
+                    gen.item_prefix(*interface),
+                    resource_ident(&wm.resolve, *resource)
+                );
+                gen.drops.insert(*resource, name);
+            }
+            WitItem::ExportedResource {
+                interface,
+                resource,
+                ..
+            } => {
+                gen.exported.insert(*resource);
+                let name = format!(
+                    "__{}_{}_drop_own",
+                    gen.item_prefix(*interface),
+                    resource_ident(&wm.resolve, *resource)
+                );
+                gen.drops.insert(*resource, name);
+            }
+            WitItem::Function { .. } => {}
+        }
+    }
     let base = match wm.world {
         Some(w) => wm.resolve.worlds[w].name.to_snake_case(),
         None => wm.resolve.packages[wm.package].name.name.to_snake_case(),
@@ -134,28 +187,27 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
         let qualified = crate::qualified(core);
         let fname = match item {
             WitItem::Function { func, .. } => func_ident(&wm.resolve, func),
-            WitItem::ResourceDrop { resource, .. } => format!(
-                "{}_drop",
-                ident(
-                    wm.resolve.types[*resource]
-                        .name
-                        .as_deref()
-                        .unwrap_or_default()
-                )
+            WitItem::ResourceDrop { resource, .. } => {
+                format!("{}_drop", resource_ident(&wm.resolve, *resource))
+            }
+            WitItem::ExportedResource {
+                resource,
+                intrinsic,
+                ..
+            } => format!(
+                "{}_{}",
+                resource_ident(&wm.resolve, *resource),
+                match intrinsic {
+                    Intrinsic::New => "new",
+                    Intrinsic::Rep => "rep",
+                    Intrinsic::Drop | Intrinsic::Dtor => "drop_own",
+                }
             ),
-            // Exported resources are refused before generation (the
-            // support table); their intrinsics have no C binding yet.
-            WitItem::ExportedResource { .. } => continue,
         };
         let ip = gen.item_prefix(item.interface());
         let raw_name = format!("__imported_{ip}_{fname}");
         let wrapper = format!("__{ip}_{fname}");
-        // One interface imported under two names would give its functions
-        // twice under the same C names.
-        gen.claim_function(
-            &wrapper,
-            format!("the import `{}` of module `{module}`", core.name),
-        );
+        gen.claim_function(&wrapper, &qualified);
         let params: Vec<String> = core
             .params
             .iter()
@@ -265,7 +317,15 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
                     "void {wrapper}({ty} handle) {{\n    {raw_name}((int32_t) handle);\n}}\n"
                 );
             }
-            WitItem::ExportedResource { .. } => {}
+            WitItem::ExportedResource {
+                resource,
+                intrinsic,
+                ..
+            } => {
+                let (decl, def) = gen.intrinsic(*resource, *intrinsic, &wrapper, &raw_name);
+                decls.push_str(&decl);
+                defs.push_str(&def);
+            }
         }
     }
 
@@ -278,10 +338,31 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
     let mut glue = String::new();
     let mut needs_realloc = false;
     for (core, item) in wm.model.exports.iter().zip(&wm.export_items) {
-        let WitItem::Function { func, interface } = item else {
-            continue;
+        let (func, interface) = match item {
+            WitItem::Function { func, interface } => (func, interface),
+            WitItem::ExportedResource {
+                interface,
+                resource,
+                intrinsic: Intrinsic::Dtor,
+            } => {
+                let (decl, def) = gen.destructor(*interface, *resource, &core.name);
+                decls.push_str(&decl);
+                glue.push_str(&def);
+                continue;
+            }
+            WitItem::ExportedResource { .. } | WitItem::ResourceDrop { .. } => continue,
         };
-        let direct = !core.indirect_params
+        // A function of an exported resource, or one passing its handles,
+        // always gets glue: its handles and representations have C types
+        // of their own.
+        let direct = matches!(func.kind, FunctionKind::Freestanding)
+            && !func
+                .params
+                .iter()
+                .map(|p| &p.ty)
+                .chain(&func.result)
+                .any(|t| gen.exported_handle(t).is_some())
+            && !core.indirect_params
             && !core.retptr
             && func.params.iter().all(|p| gen.is_scalar(&p.ty))
             && func.result.as_ref().is_none_or(|t| gen.is_scalar(t));
@@ -296,6 +377,7 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
                 .result
                 .as_ref()
                 .map_or("void".to_string(), |t| gen.param_ty(t));
+            gen.claim_function(&name, &core.name);
             doc(&mut decls, &func.docs, "");
             let _ = writeln!(
                 decls,
@@ -313,23 +395,39 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
         needs_realloc |=
             core.indirect_params || abi::guest_export_params_have_allocations(&wm.resolve, func);
         let ip = gen.item_prefix(*interface);
-        let fname = func_ident(&wm.resolve, func);
+        // `__p_r_new` is the resource's `[resource-new]`: the program's
+        // constructor is `exports_p_r_constructor`.
+        let fname = match func.kind {
+            FunctionKind::Constructor(r) => {
+                format!("{}_constructor", resource_ident(&wm.resolve, r))
+            }
+            _ => func_ident(&wm.resolve, func),
+        };
         let user = format!("exports_{ip}_{fname}");
-        gen.claim_function(&user, format!("the export `{}`", core.name));
+        gen.claim_function(&user, &core.name);
         let mut sig_params = Vec::new();
         let mut by_ptr = Vec::new();
         let mut param_tys = Vec::new();
+        let mut casts = Vec::new();
+        let mut handed = Vec::new();
         for p in &func.params {
             let name = ident(&p.name);
             if gen.is_scalar(&p.ty) {
                 let ty = gen.param_ty(&p.ty);
                 sig_params.push(join_decl(&ty, &name));
                 by_ptr.push(false);
+                // An owned handle of an exported resource is a struct:
+                // lifted as one, never cast.
+                casts.push(!matches!(gen.exported_handle(&p.ty), Some((_, true))));
+                if let Some((r, true)) = gen.exported_handle(&p.ty) {
+                    handed.push(format!("`{name}` (`{}`)", gen.drops[&r]));
+                }
                 param_tys.push(ty);
             } else {
                 let ty = gen.ty(&p.ty);
                 sig_params.push(format!("{ty} *{name}"));
                 by_ptr.push(true);
+                casts.push(false);
                 param_tys.push(ty);
             }
         }
@@ -350,8 +448,21 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
             "Defined by the program; the export `{}` calls it.",
             core.name
         );
-        if func.params.iter().any(|p| gen.owns(&p.ty)) {
+        if func
+            .params
+            .iter()
+            .any(|p| gen.own_drop(&p.ty).is_none() && gen.needs_free(&p.ty))
+        {
             note.push_str("\nIt owns its arguments: their `_free` functions free them.");
+        }
+        if !handed.is_empty() {
+            let _ = write!(
+                note,
+                "\nIt owns the handle{} {}: it keeps or drops {}.",
+                if handed.len() == 1 { "" } else { "s" },
+                handed.join(", "),
+                if handed.len() == 1 { "it" } else { "them" }
+            );
         }
         if core.retptr && abi::guest_export_needs_post_return(&wm.resolve, func) {
             let _ = write!(
@@ -397,6 +508,7 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
         fg.export = Some(ExportCall {
             callee: user.clone(),
             by_ptr,
+            casts,
             param_tys,
             result,
             core_ret: core_ret.to_string(),
@@ -425,6 +537,7 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
             fg.export = Some(ExportCall {
                 callee: String::new(),
                 by_ptr: Vec::new(),
+                casts: Vec::new(),
                 param_tys: Vec::new(),
                 result: None,
                 core_ret: "void".to_string(),
@@ -771,6 +884,11 @@ fn doc(out: &mut String, docs: &Docs, indent: &str) {
     let _ = writeln!(out, "{indent} */");
 }
 
+/// `counter` for a resource `counter`, as C names take it.
+fn resource_ident(resolve: &Resolve, id: TypeId) -> String {
+    ident(resolve.types[id].name.as_deref().unwrap_or_default())
+}
+
 fn func_ident(resolve: &Resolve, func: &Function) -> String {
     match &func.kind {
         FunctionKind::Method(r) | FunctionKind::Static(r) => format!(
@@ -818,6 +936,205 @@ impl<'a> CGen<'a> {
         }
     }
 
+    /// Records that C function `name` is generated for `what`; a second,
+    /// different function under that name is an error.
+    fn claim_function(&mut self, name: &str, what: &str) {
+        match self.functions.get(name) {
+            Some(prev) if prev != what => self.errors.push(format!(
+                "`{prev}` and `{what}` would both be named `{name}` in C"
+            )),
+            Some(_) => {}
+            None => {
+                self.functions.insert(name.to_string(), what.to_string());
+            }
+        }
+    }
+
+    /// The resource of a handle type (`own<r>`, `borrow<r>`, or an alias
+    /// of one) when the world exports `r`, and whether it is owned.
+    fn exported_handle(&self, ty: &Type) -> Option<(TypeId, bool)> {
+        let Type::Id(id) = ty else { return None };
+        let (r, own) = match &self.resolve().types[*id].kind {
+            TypeDefKind::Type(t) => return self.exported_handle(t),
+            TypeDefKind::Handle(Handle::Own(r)) => (*r, true),
+            TypeDefKind::Handle(Handle::Borrow(r)) => (*r, false),
+            _ => return None,
+        };
+        let r = wit_bindgen_core::dealias(self.resolve(), r);
+        self.exported.contains(&r).then_some((r, own))
+    }
+
+    /// The C types of an exported resource's handles, as wit-bindgen's C
+    /// names them: `__p_own_r_t` (a struct holding the handle) and
+    /// `__p_borrow_r_t` (a pointer to the representation, which is what
+    /// an export receives for a `borrow<r>`).
+    fn handle_names(&self, resource: TypeId) -> (String, String) {
+        let p = self.owner_prefix(resource);
+        let r = resource_ident(self.resolve(), resource);
+        (format!("__{p}_own_{r}_t"), format!("__{p}_borrow_{r}_t"))
+    }
+
+    /// The typedefs of an exported resource `name`: the representation
+    /// (declared only; the program defines the struct), its owned handle
+    /// and its borrow.
+    fn exported_resource_types(&mut self, id: TypeId, name: &str) -> String {
+        let (own, borrow) = self.handle_names(id);
+        let r = self.resolve().types[id].name.clone().unwrap_or_default();
+        self.claim(&own, format!("`own<{r}>`"));
+        self.claim(&borrow, format!("`borrow<{r}>`"));
+        let p = self.owner_prefix(id);
+        let snake = resource_ident(self.resolve(), id);
+        // A handle is laid out as the `u32` indexing the host's table.
+        let layout = self.wm.layout(&Type::U32);
+        format!(
+            "typedef struct {name} {name};
+
+/**
+ * An owned handle to a `{r}`: `__{p}_{snake}_new` gives one for a
+ * representation, `__{p}_{snake}_drop_own` drops one.
+ */
+typedef struct {own} {{
+    int32_t __handle;
+}} {own};
+
+_Static_assert(sizeof({own}) == {}, \"canonical ABI size\");
+_Static_assert(_Alignof({own}) == {}, \"canonical ABI alignment\");
+
+/**
+ * A `borrow<{r}>` as the program's exports receive it: the representation.
+ */
+typedef {name} *{borrow};
+
+",
+            layout.size, layout.align
+        )
+    }
+
+    /// The declaration and definition of an `[export]` intrinsic of an
+    /// exported resource: `__p_r_new`, `__p_r_rep` or `__p_r_drop_own`,
+    /// as wit-bindgen's C bindings have them.
+    fn intrinsic(
+        &mut self,
+        resource: TypeId,
+        which: Intrinsic,
+        wrapper: &str,
+        raw: &str,
+    ) -> (String, String) {
+        self.define(resource);
+        let rep = self.named(resource);
+        let (own, _) = self.handle_names(resource);
+        let r = self.resolve().types[resource]
+            .name
+            .clone()
+            .unwrap_or_default();
+        let dtor = format!(
+            "exports_{}_{}_destructor",
+            self.owner_prefix(resource),
+            resource_ident(self.resolve(), resource)
+        );
+        let drop = self.drops.get(&resource).cloned().unwrap_or_default();
+        match which {
+            Intrinsic::New => (
+                format!(
+                    "/**
+ * A new owned handle to the `{r}` whose representation is `rep` (the
+ * canonical ABI's `resource.new`). Once its handle is dropped (by the host,
+ * or by the program with `{drop}`), the host calls
+ * `{dtor}(rep)`.
+ */
+{own} {wrapper}({rep} *rep) __attribute__((__warn_unused_result__));
+
+"
+                ),
+                format!(
+                    "{own} {wrapper}({rep} *rep) {{
+    return ({own}) {{ {raw}((int32_t) (uintptr_t) rep) }};
+}}
+
+"
+                ),
+            ),
+            Intrinsic::Rep => (
+                format!(
+                    "/**
+ * The representation behind an owned handle to a `{r}` (the canonical
+ * ABI's `resource.rep`); the handle stays owned.
+ */
+{rep} *{wrapper}({own} handle) __attribute__((__warn_unused_result__));
+
+"
+                ),
+                format!(
+                    "{rep} *{wrapper}({own} handle) {{
+    return ({rep} *) (uintptr_t) {raw}(handle.__handle);
+}}
+
+"
+                ),
+            ),
+            Intrinsic::Drop | Intrinsic::Dtor => (
+                format!(
+                    "/**
+ * Drops an owned handle to a `{r}` (the canonical ABI's `resource.drop`):
+ * the host calls `{dtor}`
+ * on its representation before this returns.
+ */
+void {wrapper}({own} handle);
+
+"
+                ),
+                format!(
+                    "void {wrapper}({own} handle) {{
+    {raw}(handle.__handle);
+}}
+
+"
+                ),
+            ),
+        }
+    }
+
+    /// The program's destructor of an exported resource, and the `[dtor]`
+    /// export `core` calling it.
+    fn destructor(
+        &mut self,
+        interface: Option<InterfaceId>,
+        resource: TypeId,
+        core: &str,
+    ) -> (String, String) {
+        self.define(resource);
+        let rep = self.named(resource);
+        let ip = self.item_prefix(interface);
+        let snake = resource_ident(self.resolve(), resource);
+        let r = self.resolve().types[resource]
+            .name
+            .clone()
+            .unwrap_or_default();
+        let user = format!("exports_{ip}_{snake}_destructor");
+        let glue = format!("__wasm_export_{ip}_{snake}_dtor");
+        self.claim_function(&user, core);
+        self.claim_function(&glue, core);
+        (
+            format!(
+                "/**
+ * Defined by the program: frees the representation of a `{r}` once its
+ * last handle is dropped. The export `{core}` calls it.
+ */
+void {user}({rep} *rep);
+
+"
+            ),
+            format!(
+                "__attribute__((__export_name__({core:?})))
+void {glue}(int32_t arg0) {{
+    {user}(({rep} *) (uintptr_t) arg0);
+}}
+
+"
+            ),
+        )
+    }
+
     /// A world's `use` of an interface's type names that type itself.
     fn resolve_use(&self, id: TypeId) -> TypeId {
         let def = &self.resolve().types[id];
@@ -831,22 +1148,12 @@ impl<'a> CGen<'a> {
         }
     }
 
-    /// Records that C name `name` stands for type `what`; a different type
-    /// under a name already taken is an error.
+    /// Records that C name `name` stands for `what`; a different type under
+    /// a name already taken is an error.
     fn claim(&mut self, name: &str, what: String) {
-        self.claim_as("types", name, what)
-    }
-
-    /// Records that C function name `name` declares `what` (an import or
-    /// an export); a different one under a name already taken is an error.
-    fn claim_function(&mut self, name: &str, what: String) {
-        self.claim_as("functions", name, what)
-    }
-
-    fn claim_as(&mut self, kind: &str, name: &str, what: String) {
         match self.claimed.get(name) {
             Some(prev) if *prev != what => self.errors.push(format!(
-                "two different {kind} would both be named `{name}` in C ({prev}; {what})"
+                "two different types would both be named `{name}` in C ({prev}; {what})"
             )),
             Some(_) => {}
             None => {
@@ -1017,6 +1324,11 @@ impl<'a> CGen<'a> {
                     self.define(*id);
                     return self.named(*id);
                 }
+                if let Some((r, own)) = self.exported_handle(ty) {
+                    self.define(r);
+                    let (own_ty, borrow_ty) = self.handle_names(r);
+                    return if own { own_ty } else { borrow_ty };
+                }
                 let name = format!("__{}_{}_t", self.prefix, self.anon_name(ty));
                 let key = self.type_key(ty);
                 self.claim(&name, key);
@@ -1117,8 +1429,18 @@ impl<'a> CGen<'a> {
         }
         let body = self.body(id, &name);
         let asserts = self.layout_asserts(id, &name);
-        if self.defined.insert(name) {
-            let docs = self.resolve().types[id].docs.clone();
+        if self.defined.insert(name.clone()) {
+            let mut docs = self.resolve().types[id].docs.clone();
+            if self.exported.contains(&id) {
+                let r = self.resolve().types[id].name.clone().unwrap_or_default();
+                let note = format!(
+                    "The representation of a `{r}` this module exports: the program\ndefines `struct {name}`; the host holds handles to it."
+                );
+                docs.contents = Some(match naming::strip_directives(docs.contents.as_deref()) {
+                    Some(text) => format!("{text}\n\n{note}"),
+                    None => note,
+                });
+            }
             doc(&mut self.typedefs, &docs, "");
             self.typedefs.push_str(&body);
             self.typedefs.push_str(&asserts);
@@ -1336,12 +1658,26 @@ impl<'a> CGen<'a> {
                     join_decl(&format!("{ty} *"), "ptr")
                 );
             }
+            TypeDefKind::Resource if self.exported.contains(&id) => {
+                out.push_str(&self.exported_resource_types(id, name));
+            }
             TypeDefKind::Resource => {
                 let _ = writeln!(out, "typedef int32_t {name};\n");
             }
-            TypeDefKind::Handle(Handle::Own(r) | Handle::Borrow(r)) => {
+            TypeDefKind::Handle(h @ (Handle::Own(r) | Handle::Borrow(r))) => {
                 self.define(*r);
-                let _ = writeln!(out, "typedef {} {name};\n", self.named(*r));
+                let target = match self.exported_handle(&Type::Id(id)) {
+                    Some((r, _)) => {
+                        let (own, borrow) = self.handle_names(r);
+                        if matches!(h, Handle::Own(_)) {
+                            own
+                        } else {
+                            borrow
+                        }
+                    }
+                    None => self.named(*r),
+                };
+                let _ = writeln!(out, "typedef {target} {name};\n");
             }
             TypeDefKind::Type(t) => match self.pointer_alias(id) {
                 Some(p) => {
@@ -1388,11 +1724,66 @@ impl<'a> CGen<'a> {
         }
     }
 
-    /// The `_free` function of a type that owns memory, declared and
-    /// defined on first use (as wit-bindgen's C bindings have one per
-    /// type); `None` for a type that owns none.
+    /// Whether a value of the type owns memory or owned handles the
+    /// bindings can drop, at any depth: what a `_free` function frees.
+    fn needs_free(&self, ty: &Type) -> bool {
+        self.frees(ty, true)
+    }
+
+    /// Whether a value of the type holds owned handles the bindings can
+    /// drop (with `memory`: or owns memory), at any depth.
+    fn frees(&self, ty: &Type, memory: bool) -> bool {
+        let Type::Id(id) = ty else {
+            return memory && matches!(ty, Type::String);
+        };
+        match &self.resolve().types[*id].kind {
+            TypeDefKind::List(t) => memory || self.frees(t, memory),
+            TypeDefKind::Handle(Handle::Own(_)) => self.own_drop(ty).is_some(),
+            TypeDefKind::Type(t) | TypeDefKind::Option(t) => self.frees(t, memory),
+            TypeDefKind::Record(r) => r.fields.iter().any(|f| self.frees(&f.ty, memory)),
+            TypeDefKind::Tuple(t) => t.types.iter().any(|t| self.frees(t, memory)),
+            TypeDefKind::Variant(v) => v
+                .cases
+                .iter()
+                .filter_map(|c| c.ty.as_ref())
+                .any(|t| self.frees(t, memory)),
+            TypeDefKind::Result(r) => [&r.ok, &r.err]
+                .into_iter()
+                .flatten()
+                .any(|t| self.frees(t, memory)),
+            _ => false,
+        }
+    }
+
+    /// The function dropping an owned handle of type `ty` (an `own<r>`,
+    /// or an alias of one), where the bindings have one.
+    fn own_drop(&self, ty: &Type) -> Option<String> {
+        let Type::Id(id) = ty else { return None };
+        match &self.resolve().types[*id].kind {
+            TypeDefKind::Type(t) => self.own_drop(t),
+            TypeDefKind::Handle(Handle::Own(r)) => self
+                .drops
+                .get(&wit_bindgen_core::dealias(self.resolve(), *r))
+                .cloned(),
+            _ => None,
+        }
+    }
+
+    /// The statement freeing what the value at `place` (an lvalue of type
+    /// `ty`) owns: its `_free` function, or the drop of an owned handle.
+    fn free_stmt(&mut self, ty: &Type, place: &str) -> Option<String> {
+        if let Some(drop) = self.own_drop(ty) {
+            return Some(format!("{drop}({place});"));
+        }
+        self.free_fn(ty).map(|f| format!("{f}(&{place});"))
+    }
+
+    /// The `_free` function of a type that owns memory or owned handles,
+    /// declared and defined on first use (as wit-bindgen's C bindings have
+    /// one per type); `None` for a type that owns neither, and for an
+    /// owned handle itself (its drop function frees it).
     fn free_fn(&mut self, ty: &Type) -> Option<String> {
-        if !self.owns(ty) {
+        if !self.needs_free(ty) || self.own_drop(ty).is_some() {
             return None;
         }
         let c = self.ty(ty);
@@ -1408,66 +1799,64 @@ impl<'a> CGen<'a> {
                 let id = self.resolve_use(*id);
                 match self.resolve().types[id].kind.clone() {
                     TypeDefKind::Type(t) => {
-                        if let Some(f) = self.free_fn(&t) {
-                            let _ = writeln!(body, "    {f}(ptr);");
+                        if let Some(f) = self.free_stmt(&t, "*ptr") {
+                            let _ = writeln!(body, "    {f}");
                         }
                     }
                     TypeDefKind::List(t) => {
-                        if let Some(f) = self.free_fn(&t) {
+                        if let Some(f) = self.free_stmt(&t, "ptr->ptr[i]") {
                             let _ = writeln!(
                                 body,
-                                "    for (size_t i = 0; i < ptr->len; i++) {{\n        {f}(&ptr->ptr[i]);\n    }}"
+                                "    for (size_t i = 0; i < ptr->len; i++) {{\n        {f}\n    }}"
                             );
                         }
                         body.push_str(free_memory);
                     }
                     TypeDefKind::Record(r) => {
                         for field in &r.fields {
-                            if let Some(f) = self.free_fn(&field.ty) {
-                                let _ = writeln!(body, "    {f}(&ptr->{});", ident(&field.name));
+                            let place = format!("ptr->{}", ident(&field.name));
+                            if let Some(f) = self.free_stmt(&field.ty, &place) {
+                                let _ = writeln!(body, "    {f}");
                             }
                         }
                     }
                     TypeDefKind::Tuple(t) => {
                         for (i, t) in t.types.iter().enumerate() {
-                            if let Some(f) = self.free_fn(t) {
-                                let _ = writeln!(body, "    {f}(&ptr->f{i});");
+                            if let Some(f) = self.free_stmt(t, &format!("ptr->f{i}")) {
+                                let _ = writeln!(body, "    {f}");
                             }
                         }
                     }
                     TypeDefKind::Variant(v) => {
                         body.push_str("    switch (ptr->tag) {\n");
                         for (i, case) in v.cases.iter().enumerate() {
-                            if let Some(f) = case.ty.as_ref().and_then(|t| self.free_fn(t)) {
-                                let _ = writeln!(
-                                    body,
-                                    "    case {i}:\n        {f}(&ptr->val.{});\n        break;",
-                                    ident(&case.name)
-                                );
+                            let place = format!("ptr->val.{}", ident(&case.name));
+                            if let Some(f) =
+                                case.ty.as_ref().and_then(|t| self.free_stmt(t, &place))
+                            {
+                                let _ =
+                                    writeln!(body, "    case {i}:\n        {f}\n        break;");
                             }
                         }
                         body.push_str("    default:\n        break;\n    }\n");
                     }
                     TypeDefKind::Option(t) => {
-                        if let Some(f) = self.free_fn(&t) {
-                            let _ = writeln!(
-                                body,
-                                "    if (ptr->is_some) {{\n        {f}(&ptr->val);\n    }}"
-                            );
+                        if let Some(f) = self.free_stmt(&t, "ptr->val") {
+                            let _ = writeln!(body, "    if (ptr->is_some) {{\n        {f}\n    }}");
                         }
                     }
                     TypeDefKind::Result(r) => {
-                        if let Some(f) = r.ok.as_ref().and_then(|t| self.free_fn(t)) {
-                            let _ = writeln!(
-                                body,
-                                "    if (!ptr->is_err) {{\n        {f}(&ptr->val.ok);\n    }}"
-                            );
+                        if let Some(f) =
+                            r.ok.as_ref().and_then(|t| self.free_stmt(t, "ptr->val.ok"))
+                        {
+                            let _ = writeln!(body, "    if (!ptr->is_err) {{\n        {f}\n    }}");
                         }
-                        if let Some(f) = r.err.as_ref().and_then(|t| self.free_fn(t)) {
-                            let _ = writeln!(
-                                body,
-                                "    if (ptr->is_err) {{\n        {f}(&ptr->val.err);\n    }}"
-                            );
+                        if let Some(f) = r
+                            .err
+                            .as_ref()
+                            .and_then(|t| self.free_stmt(t, "ptr->val.err"))
+                        {
+                            let _ = writeln!(body, "    if (ptr->is_err) {{\n        {f}\n    }}");
                         }
                     }
                     _ => {}
@@ -1475,9 +1864,18 @@ impl<'a> CGen<'a> {
             }
             _ => {}
         }
+        let what = if self.frees(ty, false) {
+            format!(
+                "Frees what a `{c}` owns: its strings and lists (with `free`)\n * and its owned handles (dropped), not `*ptr` itself."
+            )
+        } else {
+            format!(
+                "Frees the memory a `{c}` owns (its strings and lists, with `free`),\n * not `*ptr` itself."
+            )
+        };
         let _ = writeln!(
             self.free_decls,
-            "/**\n * Frees the memory a `{c}` owns (its strings and lists, with `free`),\n * not `*ptr` itself.\n */\nvoid {name}({c} *ptr);\n"
+            "/**\n * {what}\n */\nvoid {name}({c} *ptr);\n"
         );
         let _ = writeln!(self.free_defs, "void {name}({c} *ptr) {{\n{body}}}\n");
         Some(name)
@@ -1537,6 +1935,9 @@ struct ExportCall {
     /// Per WIT parameter: passed by pointer (strings, lists, records,
     /// variants...), or by value (scalars).
     by_ptr: Vec<bool>,
+    /// Per WIT parameter passed by value: whether the lifted value is cast
+    /// to the parameter's C type (not a struct: an owned handle).
+    casts: Vec<bool>,
     param_tys: Vec<String>,
     /// The result's C type, and whether it is written through `ret`.
     result: Option<(String, bool)>,
@@ -1764,7 +2165,15 @@ impl Bindgen for CFunc<'_, '_> {
             | Instruction::I32FromS8
             | Instruction::I32FromBool
             | Instruction::EnumLower { .. } => results.push(format!("(int32_t) ({})", operands[0])),
-            Instruction::HandleLower { .. } => results.push(format!("(int32_t) ({})", operands[0])),
+            Instruction::HandleLower { ty, .. } => {
+                // An exported resource's owned handle is a struct; its
+                // borrow is a pointer to the representation.
+                results.push(match self.gen.exported_handle(&Type::Id(*ty)) {
+                    Some((_, true)) => format!("({}).__handle", operands[0]),
+                    Some((_, false)) => format!("(int32_t) (uintptr_t) ({})", operands[0]),
+                    None => format!("(int32_t) ({})", operands[0]),
+                })
+            }
             Instruction::I64FromU64 | Instruction::I64FromS64 => {
                 results.push(format!("(int64_t) ({})", operands[0]))
             }
@@ -1837,6 +2246,18 @@ impl Bindgen for CFunc<'_, '_> {
                 } else {
                     results.push(format!("({name}) ({})", operands[0]));
                 }
+            }
+            Instruction::HandleLift { ty, .. }
+                if self.gen.exported_handle(&Type::Id(*ty)).is_some() =>
+            {
+                // What an export receives for a `borrow` of the module's
+                // own resource is the representation (a pointer); for an
+                // `own`, a handle.
+                let name = self.gen.ty(&Type::Id(*ty));
+                results.push(match self.gen.exported_handle(&Type::Id(*ty)) {
+                    Some((_, true)) => format!("(({name}) {{ {} }})", operands[0]),
+                    _ => format!("(({name}) (uintptr_t) ({}))", operands[0]),
+                });
             }
             Instruction::HandleLift { ty, .. } | Instruction::EnumLift { ty, .. } => {
                 let name = self.gen.ty(&Type::Id(*ty));
@@ -1932,11 +2353,18 @@ impl Bindgen for CFunc<'_, '_> {
                     return;
                 };
                 let mut args = Vec::new();
-                for ((op, by_ptr), ty) in operands.iter().zip(&call.by_ptr).zip(&call.param_tys) {
+                for (((op, by_ptr), ty), cast) in operands
+                    .iter()
+                    .zip(&call.by_ptr)
+                    .zip(&call.param_tys)
+                    .zip(&call.casts)
+                {
                     if *by_ptr {
                         let n = self.tmp();
                         self.line(format!("{ty} a{n} = {op};"));
                         args.push(format!("&a{n}"));
+                    } else if !cast {
+                        args.push(op.clone());
                     } else {
                         args.push(format!("({ty}) ({op})"));
                     }
