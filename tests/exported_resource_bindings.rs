@@ -10,3 +10,15 @@ mod support;
 
 #[allow(unused_imports)]
 use support::exported_host;
+
+// Exported resources through wit-bindgen's guest and the generated host.
+
+/// The counters guest whose bindings wit-bindgen generates.
+fn wit_bindgen_guest() -> std::path::PathBuf {
+    support::build_rust_guest("exported-wit-bindgen", "exported_wit_bindgen.wasm")
+}
+
+#[test]
+fn a_wit_bindgen_guest_passes_the_reference_host() {
+    exported_host::exercise(&wit_bindgen_guest());
+}
