@@ -22,3 +22,331 @@ fn wit_bindgen_guest() -> std::path::PathBuf {
 fn a_wit_bindgen_guest_passes_the_reference_host() {
     exported_host::exercise(&wit_bindgen_guest());
 }
+
+mod generated {
+    wasi_threads_bindgen_rt::host!({
+        path: "tests/bindgen/exported-resources.wit",
+        world: "exported-resources",
+    });
+}
+
+use generated::ExportedResources;
+use wasi_threads_bindgen_rt::{GuestResourceTable, GuestResourceView};
+
+/// The store data of one thread of a run: its clone of the run's table of
+/// the guest's handles.
+struct Thread {
+    resources: GuestResourceTable,
+}
+
+impl GuestResourceView for Thread {
+    fn guest_resources(&self) -> &GuestResourceTable {
+        &self.resources
+    }
+}
+
+fn threads_engine() -> wasmtime::Engine {
+    let mut config = wasmtime::Config::new();
+    config.wasm_threads(true).shared_memory(true);
+    wasmtime::Engine::new(&config).unwrap()
+}
+
+/// A linker with the generated intrinsics and `memory` for the module's
+/// imported memory; other imports trap.
+fn generated_linker(
+    engine: &wasmtime::Engine,
+    module: &wasmtime::Module,
+    memory: &wasmtime::SharedMemory,
+) -> wasmtime::Linker<Thread> {
+    let mut linker = wasmtime::Linker::new(engine);
+    generated::add_to_linker(&mut linker, |t: &mut Thread| t).unwrap();
+    let store = wasmtime::Store::new(
+        engine,
+        Thread {
+            resources: GuestResourceTable::new(),
+        },
+    );
+    for import in module.imports() {
+        if let wasmtime::ExternType::Memory(_) = import.ty() {
+            linker
+                .define(&store, import.module(), import.name(), memory.clone())
+                .unwrap();
+        }
+    }
+    linker.define_unknown_imports_as_traps(module).unwrap();
+    linker
+}
+
+/// The shared memory a module imports.
+fn imported_memory(engine: &wasmtime::Engine, module: &wasmtime::Module) -> wasmtime::SharedMemory {
+    let ty = module
+        .imports()
+        .find_map(|i| match i.ty() {
+            wasmtime::ExternType::Memory(ty) => Some(ty),
+            _ => None,
+        })
+        .expect("the guest imports a shared memory");
+    wasmtime::SharedMemory::new(engine, ty).unwrap()
+}
+
+#[test]
+fn the_generated_host_creates_calls_lends_hands_back_and_drops_counters() {
+    let engine = threads_engine();
+    let module = wasmtime::Module::from_file(&engine, wit_bindgen_guest()).unwrap();
+    let memory = imported_memory(&engine, &module);
+    let linker = generated_linker(&engine, &module, &memory);
+    let table = GuestResourceTable::new();
+    let mut store = wasmtime::Store::new(
+        &engine,
+        Thread {
+            resources: table.clone(),
+        },
+    );
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+        init.call(&mut store, ()).unwrap();
+    }
+    let world = ExportedResources::new(&mut store, &instance)
+        .unwrap()
+        .with_memory(memory.clone());
+    let counters = world.counters_counter();
+
+    // Created: the handle the constructor returns leaves the guest's table.
+    let a = counters.call_constructor(&mut store, 5).unwrap();
+    assert_eq!(table.len(), 0, "the returned handle left the table");
+    // Called through borrows: the guest gets the representation.
+    counters.call_add(&mut store, a.borrow(), 3).unwrap();
+    assert_eq!(counters.call_get(&mut store, a.borrow()).unwrap(), 8);
+    assert_eq!(
+        counters.call_describe(&mut store, a.borrow()).unwrap(),
+        "counter 8"
+    );
+    // Lent in a list.
+    let b = counters.call_constructor(&mut store, 10).unwrap();
+    assert_ne!(a.rep(), b.rep());
+    assert_eq!(
+        world
+            .call_counters_total(&mut store, vec![a.borrow(), b.borrow()])
+            .unwrap(),
+        18
+    );
+    // Handed back: `merge` takes `b` and drops it; its destructor runs.
+    let m = counters.call_merge(&mut store, a.borrow(), b).unwrap();
+    assert_eq!(counters.call_get(&mut store, m.borrow()).unwrap(), 18);
+    assert_eq!(world.call_counters_destroyed(&mut store).unwrap(), 1);
+    assert_eq!(table.len(), 0);
+    // Handed back through `finish`, which drops it.
+    assert_eq!(world.call_counters_finish(&mut store, m).unwrap(), 18);
+    assert_eq!(world.call_counters_destroyed(&mut store).unwrap(), 2);
+    // Dropped by the host: the destructor runs.
+    a.resource_drop(&mut store).unwrap();
+    assert_eq!(world.call_counters_destroyed(&mut store).unwrap(), 3);
+    assert_eq!(table.len(), 0, "no handle is left");
+
+    // Many rounds leave no handle and run every destructor; the guest's
+    // memory is reused (no representation leaks).
+    let mut reps = std::collections::BTreeSet::new();
+    for i in 0..200 {
+        let c = counters.call_constructor(&mut store, i).unwrap();
+        reps.insert(c.rep());
+        if i % 2 == 0 {
+            assert_eq!(world.call_counters_finish(&mut store, c).unwrap(), i);
+        } else {
+            c.resource_drop(&mut store).unwrap();
+        }
+    }
+    assert_eq!(world.call_counters_destroyed(&mut store).unwrap(), 203);
+    assert_eq!(table.len(), 0);
+    assert!(reps.len() < 10, "representations are reused: {reps:?}");
+}
+
+#[test]
+fn a_counter_made_in_one_thread_is_handed_back_in_another() {
+    // wasi-threads instantiates the module once per thread over one shared
+    // memory; the stores share the table.
+    let engine = threads_engine();
+    let module = wasmtime::Module::from_file(&engine, wit_bindgen_guest()).unwrap();
+    let memory = imported_memory(&engine, &module);
+    let linker = generated_linker(&engine, &module, &memory);
+    let table = GuestResourceTable::new();
+    let pre =
+        generated::ExportedResourcesPre::new(linker.instantiate_pre(&module).unwrap()).unwrap();
+    let mut main = wasmtime::Store::new(
+        &engine,
+        Thread {
+            resources: table.clone(),
+        },
+    );
+    let first = pre
+        .instantiate(&mut main)
+        .unwrap()
+        .with_memory(memory.clone());
+    if let Ok(init) = first
+        .instance()
+        .get_typed_func::<(), ()>(&mut main, "_initialize")
+    {
+        init.call(&mut main, ()).unwrap();
+    }
+    let mut other = wasmtime::Store::new(
+        &engine,
+        Thread {
+            resources: table.clone(),
+        },
+    );
+    let second = pre
+        .instantiate(&mut other)
+        .unwrap()
+        .with_memory(memory.clone());
+
+    let c = first
+        .counters_counter()
+        .call_constructor(&mut main, 7)
+        .unwrap();
+    first
+        .counters_counter()
+        .call_add(&mut main, c.borrow(), 1)
+        .unwrap();
+    assert_eq!(
+        second
+            .counters_counter()
+            .call_get(&mut other, c.borrow())
+            .unwrap(),
+        8
+    );
+    // The second thread's guest drops it: its own `[dtor]` runs.
+    assert_eq!(second.call_counters_finish(&mut other, c).unwrap(), 8);
+    assert_eq!(first.call_counters_destroyed(&mut main).unwrap(), 1);
+    assert_eq!(table.len(), 0);
+}
+
+/// A guest of the intrinsics alone: `new`, `rep` and `drop` call them;
+/// its `[dtor]` adds the representation it gets to a sum in memory.
+const INTRINSICS_GUEST: &str = r#"(module
+  (import "env" "memory" (memory 1 1 shared))
+  (import "[export]test:exported/counters" "[resource-new]counter" (func $new (param i32) (result i32)))
+  (import "[export]test:exported/counters" "[resource-rep]counter" (func $rep (param i32) (result i32)))
+  (import "[export]test:exported/counters" "[resource-drop]counter" (func $drop (param i32)))
+  (func (export "new") (param i32) (result i32) (call $new (local.get 0)))
+  (func (export "rep") (param i32) (result i32) (call $rep (local.get 0)))
+  (func (export "drop") (param i32) (call $drop (local.get 0)))
+  (func (export "dtor-sum") (result i32) (i32.atomic.load (i32.const 0)))
+  (func (export "test:exported/counters#[dtor]counter") (param i32)
+    (drop (i32.atomic.rmw.add (i32.const 0) (local.get 0)))))"#;
+
+/// An instance of [`INTRINSICS_GUEST`] over `memory`, with `table`.
+fn intrinsics_guest(
+    engine: &wasmtime::Engine,
+    memory: &wasmtime::SharedMemory,
+    table: &GuestResourceTable,
+) -> (wasmtime::Store<Thread>, wasmtime::Instance) {
+    let module = wasmtime::Module::new(engine, INTRINSICS_GUEST).unwrap();
+    let linker = generated_linker(engine, &module, memory);
+    let mut store = wasmtime::Store::new(
+        engine,
+        Thread {
+            resources: table.clone(),
+        },
+    );
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    (store, instance)
+}
+
+fn call<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
+    store: &mut wasmtime::Store<Thread>,
+    instance: &wasmtime::Instance,
+    name: &str,
+    params: P,
+) -> wasmtime::Result<R> {
+    instance
+        .get_typed_func::<P, R>(&mut *store, name)
+        .unwrap()
+        .call(&mut *store, params)
+}
+
+#[test]
+fn a_bad_handle_traps_naming_the_intrinsic_and_the_handle() {
+    let engine = threads_engine();
+    let memory = wasmtime::SharedMemory::new(&engine, wasmtime::MemoryType::shared(1, 1)).unwrap();
+    let table = GuestResourceTable::new();
+    let (mut store, instance) = intrinsics_guest(&engine, &memory, &table);
+
+    let e = call::<i32, i32>(&mut store, &instance, "rep", 7).unwrap_err();
+    let message = format!("{e:?}");
+    assert!(
+        message
+            .contains("`[export]test:exported/counters` `[resource-rep]counter`: unknown handle 7"),
+        "{message}"
+    );
+    // Handle 0 is never given out.
+    let e = call::<i32, i32>(&mut store, &instance, "rep", 0).unwrap_err();
+    assert!(format!("{e:?}").contains("unknown handle 0"), "{e:?}");
+    // A handle the guest dropped is gone; dropping it again traps too.
+    let h: i32 = call(&mut store, &instance, "new", 40).unwrap();
+    assert_ne!(h, 0);
+    assert_eq!(
+        call::<i32, i32>(&mut store, &instance, "rep", h).unwrap(),
+        40
+    );
+    call::<i32, ()>(&mut store, &instance, "drop", h).unwrap();
+    assert_eq!(
+        call::<(), i32>(&mut store, &instance, "dtor-sum", ()).unwrap(),
+        40
+    );
+    let e = call::<i32, i32>(&mut store, &instance, "rep", h).unwrap_err();
+    assert!(
+        format!("{e:?}").contains(&format!("`[resource-rep]counter`: unknown handle {h}")),
+        "{e:?}"
+    );
+    let e = call::<i32, ()>(&mut store, &instance, "drop", h).unwrap_err();
+    assert!(
+        format!("{e:?}").contains(&format!("`[resource-drop]counter`: unknown handle {h}")),
+        "{e:?}"
+    );
+    assert_eq!(
+        call::<(), i32>(&mut store, &instance, "dtor-sum", ()).unwrap(),
+        40,
+        "no destructor ran for the bad drop"
+    );
+    assert!(table.is_empty());
+}
+
+#[test]
+fn handles_are_shared_by_the_instances_of_a_run() {
+    let engine = threads_engine();
+    let memory = wasmtime::SharedMemory::new(&engine, wasmtime::MemoryType::shared(1, 1)).unwrap();
+    let table = GuestResourceTable::new();
+    let (mut one, first) = intrinsics_guest(&engine, &memory, &table);
+    let (mut two, second) = intrinsics_guest(&engine, &memory, &table);
+    let h: i32 = call(&mut one, &first, "new", 5).unwrap();
+    assert_eq!(call::<i32, i32>(&mut two, &second, "rep", h).unwrap(), 5);
+    call::<i32, ()>(&mut two, &second, "drop", h).unwrap();
+    assert_eq!(
+        call::<(), i32>(&mut one, &first, "dtor-sum", ()).unwrap(),
+        5
+    );
+    assert!(call::<i32, i32>(&mut one, &first, "rep", h).is_err());
+}
+
+#[test]
+fn a_guest_cannot_grow_the_table_past_its_limit() {
+    let engine = threads_engine();
+    let memory = wasmtime::SharedMemory::new(&engine, wasmtime::MemoryType::shared(1, 1)).unwrap();
+    let table = GuestResourceTable::with_limit(100);
+    let (mut store, instance) = intrinsics_guest(&engine, &memory, &table);
+    let mut handles = Vec::new();
+    for rep in 0..100 {
+        handles.push(call::<i32, i32>(&mut store, &instance, "new", rep).unwrap());
+    }
+    let e = call::<i32, i32>(&mut store, &instance, "new", 100).unwrap_err();
+    assert!(
+        format!("{e:?}").contains("`[resource-new]counter`: the guest already holds 100 handles"),
+        "{e:?}"
+    );
+    // A dropped handle makes room, and its number is given out again.
+    call::<i32, ()>(&mut store, &instance, "drop", handles[10]).unwrap();
+    assert_eq!(
+        call::<i32, i32>(&mut store, &instance, "new", 7).unwrap(),
+        handles[10]
+    );
+    assert_eq!(table.len(), 100);
+}

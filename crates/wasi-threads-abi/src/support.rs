@@ -59,9 +59,9 @@ impl Generator {
             Map | FixedLengthList => self == Generator::Witx,
             // Rust bindings keep flags in one integer of up to 64 bits.
             WideFlags => matches!(self, Generator::Witx | Generator::C),
-            // WITX describes imports only; the bindings do not bind the
-            // `[export]` resource intrinsics.
-            ExportedResource => self == Generator::Witx,
+            // WITX describes imports only; the host bindings answer the
+            // `[export]` resource intrinsics from the guest's handle table.
+            ExportedResource => matches!(self, Generator::Witx | Generator::Host),
         }
     }
 

@@ -193,6 +193,9 @@ impl<'a> RustGen<'a> {
                         s.push(')');
                         s
                     }
+                    TypeDefKind::Handle(h) if self.is_exported_on_host(h) => {
+                        self.exported_handle(h, depth)
+                    }
                     TypeDefKind::Handle(Handle::Own(r)) => self.resource(*r, depth),
                     TypeDefKind::Handle(Handle::Borrow(r)) => match self.side {
                         Side::Guest if param => format!("&{}", self.resource(*r, depth)),
@@ -216,6 +219,57 @@ impl<'a> RustGen<'a> {
         match self.side {
             Side::Host => format!("{HOST_RT}::Resource<{path}>"),
             Side::Guest => path,
+        }
+    }
+
+    /// Whether resource `r` is one the guest exports: its handles live in
+    /// the guest's table, answered by the host's `[export]` intrinsics.
+    pub fn is_exported_resource(&self, r: TypeId) -> bool {
+        self.exported_resource(r).is_some()
+    }
+
+    /// An exported resource's interface (as the model's `[export]` module
+    /// names it) and its destructor export.
+    pub fn exported_resource(&self, r: TypeId) -> Option<(&'a str, &'a str)> {
+        let interface = self
+            .wm
+            .import_items
+            .iter()
+            .zip(&self.wm.model.imports)
+            .find_map(|(item, core)| match item {
+                WitItem::ExportedResource { resource, .. } if *resource == r => {
+                    let module = core.module.as_deref().unwrap_or_default();
+                    Some(module.strip_prefix("[export]").unwrap_or(module))
+                }
+                _ => None,
+            })?;
+        let dtor = self
+            .wm
+            .export_items
+            .iter()
+            .zip(&self.wm.model.exports)
+            .find_map(|(item, core)| match item {
+                WitItem::ExportedResource { resource, .. } if *resource == r => {
+                    Some(core.name.as_str())
+                }
+                _ => None,
+            })?;
+        Some((interface, dtor))
+    }
+
+    /// Whether `h` is, in host code, a handle to a resource the guest
+    /// exports.
+    fn is_exported_on_host(&self, h: &Handle) -> bool {
+        let (Handle::Own(r) | Handle::Borrow(r)) = h;
+        self.side == Side::Host && self.is_exported_resource(*r)
+    }
+
+    /// A handle to an exported resource in host code: an owned
+    /// `GuestResource`, or a `GuestBorrow` lent to the guest.
+    fn exported_handle(&self, h: &Handle, depth: usize) -> String {
+        match h {
+            Handle::Own(r) => format!("{HOST_RT}::GuestResource<{}>", self.type_path(*r, depth)),
+            Handle::Borrow(r) => format!("{HOST_RT}::GuestBorrow<{}>", self.type_path(*r, depth)),
         }
     }
 
@@ -385,6 +439,19 @@ fn bitor(self, other: Self) -> Self {{ Self {{ bits: self.bits | other.bits }} }
             TypeDefKind::Resource => {
                 docs(out, &def.docs);
                 match self.side {
+                    Side::Host if self.is_exported_resource(id) => {
+                        let (interface, dtor) = self.exported_resource(id).unwrap_or_default();
+                        let _ = writeln!(
+                            out,
+                            "/// A marker for this resource, which the guest exports: the host holds it as a [`{HOST_RT}::GuestResource`], the guest's handles are in a [`{HOST_RT}::GuestResourceTable`].
+pub enum {name} {{}}
+impl {HOST_RT}::ExportedResource for {name} {{
+const INTERFACE: &'static str = {interface:?};
+const NAME: &'static str = {wit_name:?};
+const DTOR: &'static str = {dtor:?};
+}}"
+                        );
+                    }
                     Side::Host => {
                         let _ = writeln!(
                             out,
@@ -641,6 +708,7 @@ impl StructuralRender<'_, '_> {
                 s.push(')');
                 s
             }
+            TypeDefKind::Handle(h) if g.is_exported_on_host(h) => g.exported_handle(h, d),
             TypeDefKind::Handle(Handle::Own(r)) | TypeDefKind::Handle(Handle::Borrow(r)) => {
                 g.resource(*r, d)
             }
