@@ -60,6 +60,18 @@ fn generated_linker(
 ) -> wasmtime::Linker<Thread> {
     let mut linker = wasmtime::Linker::new(engine);
     generated::add_to_linker(&mut linker, |t: &mut Thread| t).unwrap();
+    define_memory(linker, module, memory)
+}
+
+/// `linker` with `memory` for the module's imported memory; other imports
+/// trap.
+fn define_memory(
+    mut linker: wasmtime::Linker<Thread>,
+    module: &wasmtime::Module,
+    memory: &wasmtime::SharedMemory,
+) -> wasmtime::Linker<Thread> {
+    let engine = linker.engine().clone();
+    let engine = &engine;
     let store = wasmtime::Store::new(
         engine,
         Thread {
@@ -349,4 +361,84 @@ fn a_guest_cannot_grow_the_table_past_its_limit() {
         handles[10]
     );
     assert_eq!(table.len(), 100);
+}
+
+/// The same world with async exports: the guest's `[resource-drop]` runs
+/// the destructor with `call_async`.
+mod async_generated {
+    wasi_threads_bindgen_rt::host!({
+        path: "tests/bindgen/exported-resources.wit",
+        world: "exported-resources",
+        exports: { default: async },
+    });
+}
+
+/// Runs a future on this thread.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn async_exports_hand_back_and_drop_counters() {
+    let engine = threads_engine();
+    let module = wasmtime::Module::from_file(&engine, wit_bindgen_guest()).unwrap();
+    let memory = imported_memory(&engine, &module);
+    let mut linker = wasmtime::Linker::new(&engine);
+    async_generated::add_to_linker(&mut linker, |t: &mut Thread| t).unwrap();
+    let linker = define_memory(linker, &module, &memory);
+    let table = GuestResourceTable::new();
+    let mut store = wasmtime::Store::new(
+        &engine,
+        Thread {
+            resources: table.clone(),
+        },
+    );
+    let pre = async_generated::ExportedResourcesPre::new(linker.instantiate_pre(&module).unwrap())
+        .unwrap();
+    block_on(async {
+        let world = pre
+            .instantiate_async(&mut store)
+            .await
+            .unwrap()
+            .with_memory(memory.clone());
+        if let Ok(init) = world
+            .instance()
+            .get_typed_func::<(), ()>(&mut store, "_initialize")
+        {
+            init.call_async(&mut store, ()).await.unwrap();
+        }
+        let counters = world.counters_counter();
+        let a = counters.call_constructor(&mut store, 2).await.unwrap();
+        let b = counters.call_constructor(&mut store, 3).await.unwrap();
+        let m = counters
+            .call_merge(&mut store, a.borrow(), b)
+            .await
+            .unwrap();
+        assert_eq!(
+            counters
+                .call_describe(&mut store, m.borrow())
+                .await
+                .unwrap(),
+            "counter 5"
+        );
+        assert_eq!(world.call_counters_finish(&mut store, m).await.unwrap(), 5);
+        a.resource_drop_async(&mut store).await.unwrap();
+        assert_eq!(world.call_counters_destroyed(&mut store).await.unwrap(), 3);
+    });
+    assert!(table.is_empty());
 }
