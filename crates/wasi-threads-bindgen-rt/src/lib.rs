@@ -804,3 +804,92 @@ impl<'a, T: 'static> Cx<'a, T> {
         Ok(ptr)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    enum Counter {}
+    impl ExportedResource for Counter {
+        const INTERFACE: &'static str = "t:e/counters";
+        const NAME: &'static str = "counter";
+        const DTOR: &'static str = "t:e/counters#[dtor]counter";
+    }
+
+    enum Other {}
+    impl ExportedResource for Other {
+        const INTERFACE: &'static str = "t:e/other";
+        const NAME: &'static str = "counter";
+        const DTOR: &'static str = "t:e/other#[dtor]counter";
+    }
+
+    #[test]
+    fn handles_are_nonzero_and_reused_after_removal() {
+        let table = GuestResourceTable::new();
+        let a = table.insert::<Counter>(100).unwrap();
+        let b = table.insert::<Counter>(200).unwrap();
+        assert!(a != 0 && b != 0 && a != b);
+        assert_eq!(table.rep::<Counter>(a), Ok(100));
+        assert_eq!(table.remove::<Counter>(a), Ok(100));
+        assert_eq!(
+            table.rep::<Counter>(a),
+            Err(HandleError::Unknown { handle: a })
+        );
+        assert_eq!(
+            table.remove::<Counter>(a),
+            Err(HandleError::Unknown { handle: a })
+        );
+        assert_eq!(table.insert::<Counter>(300), Ok(a));
+        assert_eq!(table.len(), 2);
+        assert_eq!(
+            table.rep::<Counter>(0),
+            Err(HandleError::Unknown { handle: 0 })
+        );
+        assert_eq!(
+            table.rep::<Counter>(u32::MAX),
+            Err(HandleError::Unknown { handle: u32::MAX })
+        );
+    }
+
+    #[test]
+    fn a_handle_to_another_resource_is_refused_and_kept() {
+        let table = GuestResourceTable::new();
+        let h = table.insert::<Other>(7).unwrap();
+        let e = table.remove::<Counter>(h).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("handle {h} is a `t:e/other#counter`, not a `t:e/counters#counter`")
+        );
+        assert_eq!(
+            table.rep::<Other>(h),
+            Ok(7),
+            "the refused drop removed nothing"
+        );
+        let trap = table.resource_rep::<Counter>(h as i32).unwrap_err();
+        assert_eq!(
+            trap.to_string(),
+            format!("`[export]t:e/counters` `[resource-rep]counter`: handle {h} is a `t:e/other#counter`, not a `t:e/counters#counter`")
+        );
+    }
+
+    #[test]
+    fn the_limit_bounds_live_handles_and_clones_share_the_table() {
+        let table = GuestResourceTable::with_limit(3);
+        let other = table.clone();
+        let handles: Vec<u32> = (0..3)
+            .map(|r| other.insert::<Counter>(r).unwrap())
+            .collect();
+        assert_eq!(
+            table.insert::<Counter>(9),
+            Err(HandleError::Full { limit: 3 })
+        );
+        assert_eq!(table.len(), 3);
+        table.remove::<Counter>(handles[1]).unwrap();
+        assert_eq!(other.insert::<Counter>(9), Ok(handles[1]));
+        assert!(table
+            .resource_new::<Counter>(1)
+            .unwrap_err()
+            .to_string()
+            .contains("`[resource-new]counter`: the guest already holds 3 handles"));
+    }
+}
