@@ -7,6 +7,12 @@
 //! per module. The support code is the `wasi-threads-bindgen-rt` crate,
 //! named by its absolute path, so every generated world shares its types.
 //!
+//! Resources the guest exports: `add_exported_resources_to_linker` answers
+//! their `[export]` intrinsics from the `GuestResourceTable` the store's
+//! data gives out; exports pass and return them as `GuestResource` (owned)
+//! and `GuestBorrow` (lent), and a resource's functions are on its
+//! `Guest<Resource>`, as in `bindgen!`.
+//!
 //! The [`HostOptions`](crate::HostOptions) decide, per function, whether
 //! the host returns the plain value or `wasmtime::Result` (`trappable`,
 //! `trappable_error_type`), is async, and is traced.
