@@ -442,3 +442,105 @@ fn async_exports_hand_back_and_drop_counters() {
     });
     assert!(table.is_empty());
 }
+
+/// Owned resources inside a record, an option and a list, and a lent one
+/// inside an option.
+mod nested {
+    wasi_threads_bindgen_rt::host!({
+        inline: "
+            package t:nest;
+            interface bag {
+                resource counter {
+                    constructor(start: u32);
+                }
+                record pair { a: counter, b: option<counter> }
+                make-pair: func() -> pair;
+                take: func(cs: list<counter>) -> u32;
+                peek: func(c: option<borrow<counter>>) -> u32;
+            }
+            world nested {
+                export bag;
+            }
+        ",
+    });
+}
+
+#[test]
+fn owned_counters_cross_inside_records_options_and_lists() {
+    let engine = wasmtime::Engine::default();
+    let module = wasmtime::Module::new(
+        &engine,
+        r#"(module
+          (import "[export]t:nest/bag" "[resource-new]counter" (func $new (param i32) (result i32)))
+          (import "[export]t:nest/bag" "[resource-rep]counter" (func $rep (param i32) (result i32)))
+          (import "[export]t:nest/bag" "[resource-drop]counter" (func $drop (param i32)))
+          (memory (export "memory") 1)
+          (global $heap (mut i32) (i32.const 1024))
+          (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+            (local $p i32)
+            (local.set $p (global.get $heap))
+            (global.set $heap (i32.add (global.get $heap) (local.get 3)))
+            (local.get $p))
+          ;; The representation is the starting count.
+          (func (export "t:nest/bag#[constructor]counter") (param i32) (result i32)
+            (call $new (local.get 0)))
+          ;; pair { a: 1, b: some(2) }: a at 0, b's case at 4, its payload at 8.
+          (func (export "t:nest/bag#make-pair") (result i32)
+            (i32.store (i32.const 64) (call $new (i32.const 1)))
+            (i32.store8 (i32.const 68) (i32.const 1))
+            (i32.store (i32.const 72) (call $new (i32.const 2)))
+            (i32.const 64))
+          ;; The sum of the representations; every counter is dropped.
+          (func (export "t:nest/bag#take") (param $p i32) (param $n i32) (result i32)
+            (local $sum i32) (local $h i32)
+            (block $done (loop $next
+              (br_if $done (i32.eqz (local.get $n)))
+              (local.set $h (i32.load (local.get $p)))
+              (local.set $sum (i32.add (local.get $sum) (call $rep (local.get $h))))
+              (call $drop (local.get $h))
+              (local.set $p (i32.add (local.get $p) (i32.const 4)))
+              (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+              (br $next)))
+            (local.get $sum))
+          (func (export "t:nest/bag#peek") (param $case i32) (param $rep i32) (result i32)
+            (select (local.get $rep) (i32.const 1000) (local.get $case)))
+          ;; The sum of the representations destroyed.
+          (func (export "t:nest/bag#[dtor]counter") (param i32)
+            (i32.store (i32.const 0) (i32.add (i32.load (i32.const 0)) (local.get 0))))
+          (func (export "destroyed") (result i32) (i32.load (i32.const 0))))"#,
+    )
+    .unwrap();
+    let mut linker = wasmtime::Linker::new(&engine);
+    nested::add_to_linker(&mut linker, |t: &mut Thread| t).unwrap();
+    let table = GuestResourceTable::new();
+    let mut store = wasmtime::Store::new(
+        &engine,
+        Thread {
+            resources: table.clone(),
+        },
+    );
+    let world = nested::Nested::instantiate(&mut store, &module, &linker).unwrap();
+    let destroyed = world
+        .instance()
+        .get_typed_func::<(), i32>(&mut store, "destroyed")
+        .unwrap();
+
+    let nested::t::nest::bag::Pair { a, b } = world.call_bag_make_pair(&mut store).unwrap();
+    let b = b.expect("the guest returned `some`");
+    assert_eq!((a.rep(), b.rep()), (1, 2));
+    assert!(table.is_empty(), "both handles left the guest's table");
+    assert_eq!(
+        world.call_bag_peek(&mut store, Some(a.borrow())).unwrap(),
+        1
+    );
+    assert_eq!(world.call_bag_peek(&mut store, None).unwrap(), 1000);
+    assert_eq!(world.call_bag_take(&mut store, vec![a, b]).unwrap(), 3);
+    assert_eq!(destroyed.call(&mut store, ()).unwrap(), 3);
+    let c = world
+        .bag_counter()
+        .call_constructor(&mut store, 40)
+        .unwrap();
+    c.resource_drop(&mut store).unwrap();
+    assert_eq!(destroyed.call(&mut store, ()).unwrap(), 43);
+    assert!(table.is_empty());
+}

@@ -222,6 +222,14 @@ impl<'a> RustGen<'a> {
         }
     }
 
+    /// Whether the guest exports any resource.
+    fn has_exported_resources(&self) -> bool {
+        self.wm
+            .import_items
+            .iter()
+            .any(|item| matches!(item, WitItem::ExportedResource { .. }))
+    }
+
     /// Whether resource `r` is one the guest exports: its handles live in
     /// the guest's table, answered by the host's `[export]` intrinsics.
     pub fn is_exported_resource(&self, r: TypeId) -> bool {
@@ -275,13 +283,16 @@ impl<'a> RustGen<'a> {
 
     /// Whether values of a type own a guest resource (and so are neither
     /// `Clone` nor comparable in guest code).
+    /// On the host, an owned handle to a resource the guest exports (a
+    /// `GuestResource`) is such a value.
     fn has_guest_resource(&self, ty: &Type) -> bool {
-        if self.side == Side::Host {
-            return false;
-        }
         let Type::Id(id) = ty else { return false };
         match &self.resolve().types[*id].kind {
-            TypeDefKind::Handle(_) | TypeDefKind::Resource => true,
+            TypeDefKind::Handle(Handle::Own(r)) if self.side == Side::Host => {
+                self.is_exported_resource(*r)
+            }
+            _ if self.side == Side::Host && !self.has_exported_resources() => false,
+            TypeDefKind::Handle(_) | TypeDefKind::Resource => self.side == Side::Guest,
             TypeDefKind::Record(r) => r.fields.iter().any(|f| self.has_guest_resource(&f.ty)),
             TypeDefKind::Tuple(t) => t.types.iter().any(|t| self.has_guest_resource(t)),
             TypeDefKind::Variant(v) => v
