@@ -562,3 +562,114 @@ fn the_generated_host_matches_its_golden_file() {
         );
     }
 }
+
+/// A generator of operations: xorshift64, seeded, so a failure repeats.
+struct Ops(u64);
+
+impl Ops {
+    fn next(&mut self, below: u32) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % u64::from(below)) as u32
+    }
+}
+
+#[test]
+fn random_operations_agree_with_a_model_of_the_counters() {
+    let engine = threads_engine();
+    let module = wasmtime::Module::from_file(&engine, wit_bindgen_guest()).unwrap();
+    let memory = imported_memory(&engine, &module);
+    let linker = generated_linker(&engine, &module, &memory);
+    let table = GuestResourceTable::with_limit(4);
+    let mut store = wasmtime::Store::new(
+        &engine,
+        Thread {
+            resources: table.clone(),
+        },
+    );
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+        init.call(&mut store, ()).unwrap();
+    }
+    let world = ExportedResources::new(&mut store, &instance)
+        .unwrap()
+        .with_memory(memory.clone());
+    let counters = world.counters_counter();
+
+    // The model: each live counter's count, and how many were destroyed.
+    let mut live: Vec<(wasi_threads_bindgen_rt::GuestResource<_>, u32)> = Vec::new();
+    let mut destroyed = 0u32;
+    let mut ops = Ops(0x9e37_79b9_7f4a_7c15);
+    for step in 0..3000 {
+        let op = if live.is_empty() { 0 } else { ops.next(8) };
+        let i = if live.is_empty() {
+            0
+        } else {
+            ops.next(live.len() as u32) as usize
+        };
+        match op {
+            0 => {
+                let start = ops.next(1000);
+                live.push((counters.call_constructor(&mut store, start).unwrap(), start));
+            }
+            1 => {
+                let n = ops.next(1000);
+                counters
+                    .call_add(&mut store, live[i].0.borrow(), n)
+                    .unwrap();
+                live[i].1 = live[i].1.wrapping_add(n);
+            }
+            2 => assert_eq!(
+                counters.call_get(&mut store, live[i].0.borrow()).unwrap(),
+                live[i].1,
+                "step {step}"
+            ),
+            3 => assert_eq!(
+                counters
+                    .call_describe(&mut store, live[i].0.borrow())
+                    .unwrap(),
+                format!("counter {}", live[i].1),
+                "step {step}"
+            ),
+            4 => {
+                let sum = live.iter().fold(0u32, |s, (_, n)| s.wrapping_add(*n));
+                let borrows = live.iter().map(|(c, _)| c.borrow()).collect();
+                assert_eq!(
+                    world.call_counters_total(&mut store, borrows).unwrap(),
+                    sum,
+                    "step {step}"
+                );
+            }
+            5 if live.len() >= 2 => {
+                // `a` is lent, `b` (another counter) handed back.
+                let j = (i + 1 + ops.next(live.len() as u32 - 1) as usize) % live.len();
+                let (b, nb) = live.swap_remove(j);
+                let a = if i == live.len() { j } else { i };
+                let m = counters
+                    .call_merge(&mut store, live[a].0.borrow(), b)
+                    .unwrap();
+                let sum = live[a].1.wrapping_add(nb);
+                live.push((m, sum));
+                destroyed += 1;
+            }
+            6 => {
+                let (c, n) = live.swap_remove(i);
+                assert_eq!(world.call_counters_finish(&mut store, c).unwrap(), n);
+                destroyed += 1;
+            }
+            _ => {
+                let (c, _) = live.swap_remove(i);
+                c.resource_drop(&mut store).unwrap();
+                destroyed += 1;
+            }
+        }
+        assert_eq!(
+            world.call_counters_destroyed(&mut store).unwrap(),
+            destroyed,
+            "step {step}"
+        );
+        assert!(table.is_empty(), "step {step}: a handle was left behind");
+    }
+    assert!(destroyed > 500, "the sequence exercised drops: {destroyed}");
+}
