@@ -416,3 +416,666 @@ fn c_names_two_functions_would_share_are_refused() {
         "{text}"
     );
 }
+
+// ---- The generated host (`host!`), with wit-bindgen's guest ----
+
+/// The counters guest whose bindings wit-bindgen generates.
+fn wit_bindgen_guest() -> std::path::PathBuf {
+    support::build_rust_guest("exported-wit-bindgen", "exported_wit_bindgen.wasm")
+}
+
+#[test]
+fn a_wit_bindgen_guest_passes_the_reference_host() {
+    exported_host::exercise(&wit_bindgen_guest());
+}
+
+mod generated {
+    wasi_threads_bindgen_rt::host!({
+        path: "tests/bindgen/exported-resources.wit",
+        world: "exported-resources",
+    });
+}
+
+use generated::ExportedResources;
+use wasi_threads_bindgen_rt::{GuestResourceTable, GuestResourceView};
+
+/// The store data of one thread of a run: its clone of the run's table of
+/// the guest's handles.
+struct Thread {
+    resources: GuestResourceTable,
+}
+
+impl GuestResourceView for Thread {
+    fn guest_resources(&self) -> &GuestResourceTable {
+        &self.resources
+    }
+}
+
+fn threads_engine() -> wasmtime::Engine {
+    let mut config = wasmtime::Config::new();
+    config.wasm_threads(true).shared_memory(true);
+    wasmtime::Engine::new(&config).unwrap()
+}
+
+/// A linker with the generated intrinsics and `memory` for the module's
+/// imported memory; other imports trap.
+fn generated_linker(
+    engine: &wasmtime::Engine,
+    module: &wasmtime::Module,
+    memory: &wasmtime::SharedMemory,
+) -> wasmtime::Linker<Thread> {
+    let mut linker = wasmtime::Linker::new(engine);
+    generated::add_to_linker(&mut linker, |t: &mut Thread| t).unwrap();
+    define_memory(linker, module, memory)
+}
+
+/// `linker` with `memory` for the module's imported memory; other imports
+/// trap.
+fn define_memory(
+    mut linker: wasmtime::Linker<Thread>,
+    module: &wasmtime::Module,
+    memory: &wasmtime::SharedMemory,
+) -> wasmtime::Linker<Thread> {
+    let engine = linker.engine().clone();
+    let engine = &engine;
+    let store = wasmtime::Store::new(
+        engine,
+        Thread {
+            resources: GuestResourceTable::new(),
+        },
+    );
+    for import in module.imports() {
+        if let wasmtime::ExternType::Memory(_) = import.ty() {
+            linker
+                .define(&store, import.module(), import.name(), memory.clone())
+                .unwrap();
+        }
+    }
+    linker.define_unknown_imports_as_traps(module).unwrap();
+    linker
+}
+
+/// The shared memory a module imports.
+fn imported_memory(engine: &wasmtime::Engine, module: &wasmtime::Module) -> wasmtime::SharedMemory {
+    let ty = module
+        .imports()
+        .find_map(|i| match i.ty() {
+            wasmtime::ExternType::Memory(ty) => Some(ty),
+            _ => None,
+        })
+        .expect("the guest imports a shared memory");
+    wasmtime::SharedMemory::new(engine, ty).unwrap()
+}
+
+#[test]
+fn the_generated_host_creates_calls_lends_hands_back_and_drops_counters() {
+    let engine = threads_engine();
+    let module = wasmtime::Module::from_file(&engine, wit_bindgen_guest()).unwrap();
+    let memory = imported_memory(&engine, &module);
+    let linker = generated_linker(&engine, &module, &memory);
+    let table = GuestResourceTable::new();
+    let mut store = wasmtime::Store::new(
+        &engine,
+        Thread {
+            resources: table.clone(),
+        },
+    );
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+        init.call(&mut store, ()).unwrap();
+    }
+    let world = ExportedResources::new(&mut store, &instance)
+        .unwrap()
+        .with_memory(memory.clone());
+    let counters = world.counters_counter();
+
+    // Created: the handle the constructor returns leaves the guest's table.
+    let a = counters.call_constructor(&mut store, 5).unwrap();
+    assert_eq!(table.len(), 0, "the returned handle left the table");
+    // Called through borrows: the guest gets the representation.
+    counters.call_add(&mut store, a.borrow(), 3).unwrap();
+    assert_eq!(counters.call_get(&mut store, a.borrow()).unwrap(), 8);
+    assert_eq!(
+        counters.call_describe(&mut store, a.borrow()).unwrap(),
+        "counter 8"
+    );
+    // Lent in a list.
+    let b = counters.call_constructor(&mut store, 10).unwrap();
+    assert_ne!(a.rep(), b.rep());
+    assert_eq!(
+        world
+            .call_counters_total(&mut store, vec![a.borrow(), b.borrow()])
+            .unwrap(),
+        18
+    );
+    // Handed back: `merge` takes `b` and drops it; its destructor runs.
+    let m = counters.call_merge(&mut store, a.borrow(), b).unwrap();
+    assert_eq!(counters.call_get(&mut store, m.borrow()).unwrap(), 18);
+    assert_eq!(world.call_counters_destroyed(&mut store).unwrap(), 1);
+    assert_eq!(table.len(), 0);
+    // Handed back through `finish`, which drops it.
+    assert_eq!(world.call_counters_finish(&mut store, m).unwrap(), 18);
+    assert_eq!(world.call_counters_destroyed(&mut store).unwrap(), 2);
+    // Dropped by the host: the destructor runs.
+    a.resource_drop(&mut store).unwrap();
+    assert_eq!(world.call_counters_destroyed(&mut store).unwrap(), 3);
+    assert_eq!(table.len(), 0, "no handle is left");
+
+    // Many rounds leave no handle and run every destructor; the guest's
+    // memory is reused (no representation leaks).
+    let mut reps = std::collections::BTreeSet::new();
+    for i in 0..200 {
+        let c = counters.call_constructor(&mut store, i).unwrap();
+        reps.insert(c.rep());
+        if i % 2 == 0 {
+            assert_eq!(world.call_counters_finish(&mut store, c).unwrap(), i);
+        } else {
+            c.resource_drop(&mut store).unwrap();
+        }
+    }
+    assert_eq!(world.call_counters_destroyed(&mut store).unwrap(), 203);
+    assert_eq!(table.len(), 0);
+    assert!(reps.len() < 10, "representations are reused: {reps:?}");
+}
+
+#[test]
+fn a_counter_made_in_one_thread_is_handed_back_in_another() {
+    // wasi-threads instantiates the module once per thread over one shared
+    // memory; the stores share the table.
+    let engine = threads_engine();
+    let module = wasmtime::Module::from_file(&engine, wit_bindgen_guest()).unwrap();
+    let memory = imported_memory(&engine, &module);
+    let linker = generated_linker(&engine, &module, &memory);
+    let table = GuestResourceTable::new();
+    let pre =
+        generated::ExportedResourcesPre::new(linker.instantiate_pre(&module).unwrap()).unwrap();
+    let mut main = wasmtime::Store::new(
+        &engine,
+        Thread {
+            resources: table.clone(),
+        },
+    );
+    let first = pre
+        .instantiate(&mut main)
+        .unwrap()
+        .with_memory(memory.clone());
+    if let Ok(init) = first
+        .instance()
+        .get_typed_func::<(), ()>(&mut main, "_initialize")
+    {
+        init.call(&mut main, ()).unwrap();
+    }
+    let mut other = wasmtime::Store::new(
+        &engine,
+        Thread {
+            resources: table.clone(),
+        },
+    );
+    let second = pre
+        .instantiate(&mut other)
+        .unwrap()
+        .with_memory(memory.clone());
+
+    let c = first
+        .counters_counter()
+        .call_constructor(&mut main, 7)
+        .unwrap();
+    first
+        .counters_counter()
+        .call_add(&mut main, c.borrow(), 1)
+        .unwrap();
+    assert_eq!(
+        second
+            .counters_counter()
+            .call_get(&mut other, c.borrow())
+            .unwrap(),
+        8
+    );
+    // The second thread's guest drops it: its own `[dtor]` runs.
+    assert_eq!(second.call_counters_finish(&mut other, c).unwrap(), 8);
+    assert_eq!(first.call_counters_destroyed(&mut main).unwrap(), 1);
+    assert_eq!(table.len(), 0);
+}
+
+/// A guest of the intrinsics alone: `new`, `rep` and `drop` call them;
+/// its `[dtor]` adds the representation it gets to a sum in memory.
+const INTRINSICS_GUEST: &str = r#"(module
+  (import "env" "memory" (memory 1 1 shared))
+  (import "[export]test:exported/counters" "[resource-new]counter" (func $new (param i32) (result i32)))
+  (import "[export]test:exported/counters" "[resource-rep]counter" (func $rep (param i32) (result i32)))
+  (import "[export]test:exported/counters" "[resource-drop]counter" (func $drop (param i32)))
+  (func (export "new") (param i32) (result i32) (call $new (local.get 0)))
+  (func (export "rep") (param i32) (result i32) (call $rep (local.get 0)))
+  (func (export "drop") (param i32) (call $drop (local.get 0)))
+  (func (export "dtor-sum") (result i32) (i32.atomic.load (i32.const 0)))
+  (func (export "test:exported/counters#[dtor]counter") (param i32)
+    (drop (i32.atomic.rmw.add (i32.const 0) (local.get 0)))))"#;
+
+/// An instance of [`INTRINSICS_GUEST`] over `memory`, with `table`.
+fn intrinsics_guest(
+    engine: &wasmtime::Engine,
+    memory: &wasmtime::SharedMemory,
+    table: &GuestResourceTable,
+) -> (wasmtime::Store<Thread>, wasmtime::Instance) {
+    let module = wasmtime::Module::new(engine, INTRINSICS_GUEST).unwrap();
+    let linker = generated_linker(engine, &module, memory);
+    let mut store = wasmtime::Store::new(
+        engine,
+        Thread {
+            resources: table.clone(),
+        },
+    );
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    (store, instance)
+}
+
+fn call<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
+    store: &mut wasmtime::Store<Thread>,
+    instance: &wasmtime::Instance,
+    name: &str,
+    params: P,
+) -> wasmtime::Result<R> {
+    instance
+        .get_typed_func::<P, R>(&mut *store, name)
+        .unwrap()
+        .call(&mut *store, params)
+}
+
+#[test]
+fn a_bad_handle_traps_naming_the_intrinsic_and_the_handle() {
+    let engine = threads_engine();
+    let memory = wasmtime::SharedMemory::new(&engine, wasmtime::MemoryType::shared(1, 1)).unwrap();
+    let table = GuestResourceTable::new();
+    let (mut store, instance) = intrinsics_guest(&engine, &memory, &table);
+
+    let e = call::<i32, i32>(&mut store, &instance, "rep", 7).unwrap_err();
+    let message = format!("{e:?}");
+    assert!(
+        message
+            .contains("`[export]test:exported/counters` `[resource-rep]counter`: unknown handle 7"),
+        "{message}"
+    );
+    // Handle 0 is never given out.
+    let e = call::<i32, i32>(&mut store, &instance, "rep", 0).unwrap_err();
+    assert!(format!("{e:?}").contains("unknown handle 0"), "{e:?}");
+    // A handle the guest dropped is gone; dropping it again traps too.
+    let h: i32 = call(&mut store, &instance, "new", 40).unwrap();
+    assert_ne!(h, 0);
+    assert_eq!(
+        call::<i32, i32>(&mut store, &instance, "rep", h).unwrap(),
+        40
+    );
+    call::<i32, ()>(&mut store, &instance, "drop", h).unwrap();
+    assert_eq!(
+        call::<(), i32>(&mut store, &instance, "dtor-sum", ()).unwrap(),
+        40
+    );
+    let e = call::<i32, i32>(&mut store, &instance, "rep", h).unwrap_err();
+    assert!(
+        format!("{e:?}").contains(&format!("`[resource-rep]counter`: unknown handle {h}")),
+        "{e:?}"
+    );
+    let e = call::<i32, ()>(&mut store, &instance, "drop", h).unwrap_err();
+    assert!(
+        format!("{e:?}").contains(&format!("`[resource-drop]counter`: unknown handle {h}")),
+        "{e:?}"
+    );
+    assert_eq!(
+        call::<(), i32>(&mut store, &instance, "dtor-sum", ()).unwrap(),
+        40,
+        "no destructor ran for the bad drop"
+    );
+    assert!(table.is_empty());
+}
+
+#[test]
+fn handles_are_shared_by_the_instances_of_a_run() {
+    let engine = threads_engine();
+    let memory = wasmtime::SharedMemory::new(&engine, wasmtime::MemoryType::shared(1, 1)).unwrap();
+    let table = GuestResourceTable::new();
+    let (mut one, first) = intrinsics_guest(&engine, &memory, &table);
+    let (mut two, second) = intrinsics_guest(&engine, &memory, &table);
+    let h: i32 = call(&mut one, &first, "new", 5).unwrap();
+    assert_eq!(call::<i32, i32>(&mut two, &second, "rep", h).unwrap(), 5);
+    call::<i32, ()>(&mut two, &second, "drop", h).unwrap();
+    assert_eq!(
+        call::<(), i32>(&mut one, &first, "dtor-sum", ()).unwrap(),
+        5
+    );
+    assert!(call::<i32, i32>(&mut one, &first, "rep", h).is_err());
+}
+
+#[test]
+fn a_guest_cannot_grow_the_table_past_its_limit() {
+    let engine = threads_engine();
+    let memory = wasmtime::SharedMemory::new(&engine, wasmtime::MemoryType::shared(1, 1)).unwrap();
+    let table = GuestResourceTable::with_limit(100);
+    let (mut store, instance) = intrinsics_guest(&engine, &memory, &table);
+    let mut handles = Vec::new();
+    for rep in 0..100 {
+        handles.push(call::<i32, i32>(&mut store, &instance, "new", rep).unwrap());
+    }
+    let e = call::<i32, i32>(&mut store, &instance, "new", 100).unwrap_err();
+    assert!(
+        format!("{e:?}").contains("`[resource-new]counter`: the guest already holds 100 handles"),
+        "{e:?}"
+    );
+    // A dropped handle makes room, and its number is given out again.
+    call::<i32, ()>(&mut store, &instance, "drop", handles[10]).unwrap();
+    assert_eq!(
+        call::<i32, i32>(&mut store, &instance, "new", 7).unwrap(),
+        handles[10]
+    );
+    assert_eq!(table.len(), 100);
+}
+
+/// The same world with async exports: the guest's `[resource-drop]` runs
+/// the destructor with `call_async`.
+mod async_generated {
+    wasi_threads_bindgen_rt::host!({
+        path: "tests/bindgen/exported-resources.wit",
+        world: "exported-resources",
+        exports: { default: async },
+    });
+}
+
+/// Runs a future on this thread.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn async_exports_hand_back_and_drop_counters() {
+    let engine = threads_engine();
+    let module = wasmtime::Module::from_file(&engine, wit_bindgen_guest()).unwrap();
+    let memory = imported_memory(&engine, &module);
+    let mut linker = wasmtime::Linker::new(&engine);
+    async_generated::add_to_linker(&mut linker, |t: &mut Thread| t).unwrap();
+    let linker = define_memory(linker, &module, &memory);
+    let table = GuestResourceTable::new();
+    let mut store = wasmtime::Store::new(
+        &engine,
+        Thread {
+            resources: table.clone(),
+        },
+    );
+    let pre = async_generated::ExportedResourcesPre::new(linker.instantiate_pre(&module).unwrap())
+        .unwrap();
+    block_on(async {
+        let world = pre
+            .instantiate_async(&mut store)
+            .await
+            .unwrap()
+            .with_memory(memory.clone());
+        if let Ok(init) = world
+            .instance()
+            .get_typed_func::<(), ()>(&mut store, "_initialize")
+        {
+            init.call_async(&mut store, ()).await.unwrap();
+        }
+        let counters = world.counters_counter();
+        let a = counters.call_constructor(&mut store, 2).await.unwrap();
+        let b = counters.call_constructor(&mut store, 3).await.unwrap();
+        let m = counters
+            .call_merge(&mut store, a.borrow(), b)
+            .await
+            .unwrap();
+        assert_eq!(
+            counters
+                .call_describe(&mut store, m.borrow())
+                .await
+                .unwrap(),
+            "counter 5"
+        );
+        assert_eq!(world.call_counters_finish(&mut store, m).await.unwrap(), 5);
+        a.resource_drop_async(&mut store).await.unwrap();
+        assert_eq!(world.call_counters_destroyed(&mut store).await.unwrap(), 3);
+    });
+    assert!(table.is_empty());
+}
+
+/// Owned resources inside a record, an option and a list, and a lent one
+/// inside an option.
+mod nested {
+    wasi_threads_bindgen_rt::host!({
+        inline: "
+            package t:nest;
+            interface bag {
+                resource counter {
+                    constructor(start: u32);
+                }
+                record pair { a: counter, b: option<counter> }
+                make-pair: func() -> pair;
+                take: func(cs: list<counter>) -> u32;
+                peek: func(c: option<borrow<counter>>) -> u32;
+            }
+            world nested {
+                export bag;
+            }
+        ",
+    });
+}
+
+#[test]
+fn owned_counters_cross_inside_records_options_and_lists() {
+    let engine = wasmtime::Engine::default();
+    let module = wasmtime::Module::new(
+        &engine,
+        r#"(module
+          (import "[export]t:nest/bag" "[resource-new]counter" (func $new (param i32) (result i32)))
+          (import "[export]t:nest/bag" "[resource-rep]counter" (func $rep (param i32) (result i32)))
+          (import "[export]t:nest/bag" "[resource-drop]counter" (func $drop (param i32)))
+          (memory (export "memory") 1)
+          (global $heap (mut i32) (i32.const 1024))
+          (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+            (local $p i32)
+            (local.set $p (global.get $heap))
+            (global.set $heap (i32.add (global.get $heap) (local.get 3)))
+            (local.get $p))
+          ;; The representation is the starting count.
+          (func (export "t:nest/bag#[constructor]counter") (param i32) (result i32)
+            (call $new (local.get 0)))
+          ;; pair { a: 1, b: some(2) }: a at 0, b's case at 4, its payload at 8.
+          (func (export "t:nest/bag#make-pair") (result i32)
+            (i32.store (i32.const 64) (call $new (i32.const 1)))
+            (i32.store8 (i32.const 68) (i32.const 1))
+            (i32.store (i32.const 72) (call $new (i32.const 2)))
+            (i32.const 64))
+          ;; The sum of the representations; every counter is dropped.
+          (func (export "t:nest/bag#take") (param $p i32) (param $n i32) (result i32)
+            (local $sum i32) (local $h i32)
+            (block $done (loop $next
+              (br_if $done (i32.eqz (local.get $n)))
+              (local.set $h (i32.load (local.get $p)))
+              (local.set $sum (i32.add (local.get $sum) (call $rep (local.get $h))))
+              (call $drop (local.get $h))
+              (local.set $p (i32.add (local.get $p) (i32.const 4)))
+              (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+              (br $next)))
+            (local.get $sum))
+          (func (export "t:nest/bag#peek") (param $case i32) (param $rep i32) (result i32)
+            (select (local.get $rep) (i32.const 1000) (local.get $case)))
+          ;; The sum of the representations destroyed.
+          (func (export "t:nest/bag#[dtor]counter") (param i32)
+            (i32.store (i32.const 0) (i32.add (i32.load (i32.const 0)) (local.get 0))))
+          (func (export "destroyed") (result i32) (i32.load (i32.const 0))))"#,
+    )
+    .unwrap();
+    let mut linker = wasmtime::Linker::new(&engine);
+    nested::add_to_linker(&mut linker, |t: &mut Thread| t).unwrap();
+    let table = GuestResourceTable::new();
+    let mut store = wasmtime::Store::new(
+        &engine,
+        Thread {
+            resources: table.clone(),
+        },
+    );
+    let world = nested::Nested::instantiate(&mut store, &module, &linker).unwrap();
+    let destroyed = world
+        .instance()
+        .get_typed_func::<(), i32>(&mut store, "destroyed")
+        .unwrap();
+
+    let nested::t::nest::bag::Pair { a, b } = world.call_bag_make_pair(&mut store).unwrap();
+    let b = b.expect("the guest returned `some`");
+    assert_eq!((a.rep(), b.rep()), (1, 2));
+    assert!(table.is_empty(), "both handles left the guest's table");
+    assert_eq!(
+        world.call_bag_peek(&mut store, Some(a.borrow())).unwrap(),
+        1
+    );
+    assert_eq!(world.call_bag_peek(&mut store, None).unwrap(), 1000);
+    assert_eq!(world.call_bag_take(&mut store, vec![a, b]).unwrap(), 3);
+    assert_eq!(destroyed.call(&mut store, ()).unwrap(), 3);
+    let c = world
+        .bag_counter()
+        .call_constructor(&mut store, 40)
+        .unwrap();
+    c.resource_drop(&mut store).unwrap();
+    assert_eq!(destroyed.call(&mut store, ()).unwrap(), 43);
+    assert!(table.is_empty());
+}
+
+#[test]
+fn the_generated_host_matches_its_golden_file() {
+    let generated = wasi_threads_bindgen::generate_path(
+        &support::root().join("tests/bindgen/exported-resources.wit"),
+        &wasi_threads_abi::WitOptions::default(),
+        wasi_threads_bindgen::Target::Host,
+    )
+    .unwrap();
+    for (file, text) in generated.files {
+        support::golden::assert_golden(
+            &support::root()
+                .join("tests/golden/bindgen/exported-resources/host")
+                .join(file),
+            &text,
+        );
+    }
+}
+
+/// A generator of operations: xorshift64, seeded, so a failure repeats.
+struct Ops(u64);
+
+impl Ops {
+    fn next(&mut self, below: u32) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % u64::from(below)) as u32
+    }
+}
+
+#[test]
+fn random_operations_agree_with_a_model_of_the_counters() {
+    let engine = threads_engine();
+    let module = wasmtime::Module::from_file(&engine, wit_bindgen_guest()).unwrap();
+    let memory = imported_memory(&engine, &module);
+    let linker = generated_linker(&engine, &module, &memory);
+    let table = GuestResourceTable::with_limit(4);
+    let mut store = wasmtime::Store::new(
+        &engine,
+        Thread {
+            resources: table.clone(),
+        },
+    );
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+        init.call(&mut store, ()).unwrap();
+    }
+    let world = ExportedResources::new(&mut store, &instance)
+        .unwrap()
+        .with_memory(memory.clone());
+    let counters = world.counters_counter();
+
+    // The model: each live counter's count, and how many were destroyed.
+    let mut live: Vec<(wasi_threads_bindgen_rt::GuestResource<_>, u32)> = Vec::new();
+    let mut destroyed = 0u32;
+    let mut ops = Ops(0x9e37_79b9_7f4a_7c15);
+    for step in 0..3000 {
+        let op = if live.is_empty() { 0 } else { ops.next(8) };
+        let i = if live.is_empty() {
+            0
+        } else {
+            ops.next(live.len() as u32) as usize
+        };
+        match op {
+            0 => {
+                let start = ops.next(1000);
+                live.push((counters.call_constructor(&mut store, start).unwrap(), start));
+            }
+            1 => {
+                let n = ops.next(1000);
+                counters
+                    .call_add(&mut store, live[i].0.borrow(), n)
+                    .unwrap();
+                live[i].1 = live[i].1.wrapping_add(n);
+            }
+            2 => assert_eq!(
+                counters.call_get(&mut store, live[i].0.borrow()).unwrap(),
+                live[i].1,
+                "step {step}"
+            ),
+            3 => assert_eq!(
+                counters
+                    .call_describe(&mut store, live[i].0.borrow())
+                    .unwrap(),
+                format!("counter {}", live[i].1),
+                "step {step}"
+            ),
+            4 => {
+                let sum = live.iter().fold(0u32, |s, (_, n)| s.wrapping_add(*n));
+                let borrows = live.iter().map(|(c, _)| c.borrow()).collect();
+                assert_eq!(
+                    world.call_counters_total(&mut store, borrows).unwrap(),
+                    sum,
+                    "step {step}"
+                );
+            }
+            5 if live.len() >= 2 => {
+                // `a` is lent, `b` (another counter) handed back.
+                let j = (i + 1 + ops.next(live.len() as u32 - 1) as usize) % live.len();
+                let (b, nb) = live.swap_remove(j);
+                let a = if i == live.len() { j } else { i };
+                let m = counters
+                    .call_merge(&mut store, live[a].0.borrow(), b)
+                    .unwrap();
+                let sum = live[a].1.wrapping_add(nb);
+                live.push((m, sum));
+                destroyed += 1;
+            }
+            6 => {
+                let (c, n) = live.swap_remove(i);
+                assert_eq!(world.call_counters_finish(&mut store, c).unwrap(), n);
+                destroyed += 1;
+            }
+            _ => {
+                let (c, _) = live.swap_remove(i);
+                c.resource_drop(&mut store).unwrap();
+                destroyed += 1;
+            }
+        }
+        assert_eq!(
+            world.call_counters_destroyed(&mut store).unwrap(),
+            destroyed,
+            "step {step}"
+        );
+        assert!(table.is_empty(), "step {step}: a handle was left behind");
+    }
+    assert!(destroyed > 500, "the sequence exercised drops: {destroyed}");
+}

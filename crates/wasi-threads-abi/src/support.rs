@@ -59,9 +59,11 @@ impl Generator {
             Map | FixedLengthList => self == Generator::Witx,
             // Rust bindings keep flags in one integer of up to 64 bits.
             WideFlags => matches!(self, Generator::Witx | Generator::C),
-            // WITX describes imports only; the Rust guest and C bindings
-            // bind the `[export]` resource intrinsics as wit-bindgen does.
-            ExportedResource => matches!(self, Generator::Witx | Generator::Rust | Generator::C),
+            // Every generator binds the `[export]` resource intrinsics (WITX
+            // leaves them out: it describes imports only): the host answers
+            // them from the guest's handle table, the Rust and C guest
+            // bindings call them as wit-bindgen's do.
+            ExportedResource => true,
         }
     }
 

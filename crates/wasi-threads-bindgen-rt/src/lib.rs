@@ -3,6 +3,11 @@
 //! generated world shares ([`Resource`], [`GuestMemory`]) and the checked
 //! access to guest memory the generated glue goes through ([`Cx`]).
 //!
+//! Resources the guest exports are kept as the component model keeps them:
+//! the guest's handles live in a [`GuestResourceTable`] the store's data
+//! gives out ([`GuestResourceView`]); the host holds the resources it owns
+//! as [`GuestResource`] values and lends them as [`GuestBorrow`].
+//!
 //! Generated code names this crate by its absolute path
 //! (`::wasi_threads_bindgen_rt`), so two worlds bound in one crate use the
 //! same types, and a crate needs this one dependency (and wasmtime) for its
@@ -17,6 +22,7 @@
 //! version of `wasi-threads-bindgen` use the runtime of the same version.
 
 use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
 
 pub use wasi_threads_macros::{guest, host};
 pub use wasmtime;
@@ -77,6 +83,398 @@ impl<T> std::fmt::Debug for Resource<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("Resource").field(&self.rep).finish()
     }
+}
+
+/// A resource a guest exports, as the marker type the generated bindings
+/// define for it: where the guest's `[resource-new]`, `[resource-rep]` and
+/// `[resource-drop]` intrinsics and its `[dtor]` are found.
+pub trait ExportedResource: 'static {
+    /// The interface that defines the resource (`ns:pkg/iface`).
+    const INTERFACE: &'static str;
+    /// The resource's WIT name.
+    const NAME: &'static str;
+    /// The export of the guest's destructor (`ns:pkg/iface#[dtor]name`).
+    const DTOR: &'static str;
+}
+
+/// A resource the guest exports, owned by the host: the representation the
+/// guest gave for it, as bindgen!'s `ResourceAny`, typed by the resource.
+///
+/// An export that returns `own<r>` gives one (its handle left the guest's
+/// table); passing it to an export that takes `own<r>` gives it back (a new
+/// handle in the guest's table), which is why it is neither `Copy` nor
+/// `Clone`. [`GuestResource::borrow`] lends it to exports that take
+/// `borrow<r>`. [`GuestResource::resource_drop`] runs the guest's
+/// destructor; a value dropped without it leaks the guest's
+/// representation, as a `ResourceAny` does.
+#[must_use = "the guest's destructor runs only through `resource_drop`"]
+pub struct GuestResource<T> {
+    rep: u32,
+    dtor: wasmtime::TypedFunc<(i32,), ()>,
+    _marker: PhantomData<fn() -> T>,
+}
+
+impl<T: ExportedResource> GuestResource<T> {
+    /// The resource of representation `rep`, whose destructor is `dtor`
+    /// (the `[dtor]` export of an instance of the guest).
+    pub fn new(rep: u32, dtor: wasmtime::TypedFunc<(i32,), ()>) -> Self {
+        GuestResource {
+            rep,
+            dtor,
+            _marker: PhantomData,
+        }
+    }
+
+    /// The guest's representation.
+    pub fn rep(&self) -> u32 {
+        self.rep
+    }
+
+    /// Lends the resource to an export taking `borrow<r>`.
+    pub fn borrow(&self) -> GuestBorrow<T> {
+        GuestBorrow::new(self.rep)
+    }
+
+    /// Gives up the resource without running its destructor: the caller
+    /// now answers for the representation.
+    pub fn into_rep(self) -> u32 {
+        self.rep
+    }
+
+    /// Drops the resource: calls the guest's `[dtor]` export on its
+    /// representation, in the store of the instance it came from.
+    pub fn resource_drop(self, mut store: impl wasmtime::AsContextMut) -> Result<()> {
+        self.dtor
+            .call(store.as_context_mut(), (self.rep as i32,))
+            .map_err(|e| e.context(format!("`{}` of rep {}", T::DTOR, self.rep)))
+    }
+
+    /// [`GuestResource::resource_drop`] for stores with async support.
+    #[cfg(feature = "async")]
+    pub async fn resource_drop_async<S>(self, mut store: S) -> Result<()>
+    where
+        S: wasmtime::AsContextMut,
+        S::Data: Send,
+    {
+        self.dtor
+            .call_async(store.as_context_mut(), (self.rep as i32,))
+            .await
+            .map_err(|e| e.context(format!("`{}` of rep {}", T::DTOR, self.rep)))
+    }
+}
+
+impl<T: ExportedResource> std::fmt::Debug for GuestResource<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "GuestResource<{}#{}>({})",
+            T::INTERFACE,
+            T::NAME,
+            self.rep
+        )
+    }
+}
+
+/// A resource the guest exports, lent by the host to an export that takes
+/// `borrow<r>`: the canonical ABI passes the guest its representation. Made
+/// by [`GuestResource::borrow`]; valid while the resource is.
+pub struct GuestBorrow<T> {
+    rep: u32,
+    _marker: PhantomData<fn() -> T>,
+}
+
+impl<T> GuestBorrow<T> {
+    pub fn new(rep: u32) -> Self {
+        GuestBorrow {
+            rep,
+            _marker: PhantomData,
+        }
+    }
+
+    pub fn rep(&self) -> u32 {
+        self.rep
+    }
+}
+
+impl<T> Clone for GuestBorrow<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for GuestBorrow<T> {}
+
+impl<T> PartialEq for GuestBorrow<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.rep == other.rep
+    }
+}
+
+impl<T> Eq for GuestBorrow<T> {}
+
+impl<T> std::fmt::Debug for GuestBorrow<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("GuestBorrow").field(&self.rep).finish()
+    }
+}
+
+/// Why a handle was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HandleError {
+    /// No handle of that number is in the table.
+    Unknown { handle: u32 },
+    /// The handle is to another resource.
+    WrongType {
+        handle: u32,
+        expected: String,
+        found: String,
+    },
+    /// The table holds its limit of handles.
+    Full { limit: usize },
+}
+
+impl std::fmt::Display for HandleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HandleError::Unknown { handle } => write!(f, "unknown handle {handle}"),
+            HandleError::WrongType {
+                handle,
+                expected,
+                found,
+            } => write!(f, "handle {handle} is a `{found}`, not a `{expected}`"),
+            HandleError::Full { limit } => {
+                write!(
+                    f,
+                    "the guest already holds {limit} handles, the table's limit"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for HandleError {}
+
+/// One owned handle: the resource (interface, name) and its representation.
+#[derive(Clone, Copy)]
+struct Slot {
+    resource: (&'static str, &'static str),
+    rep: u32,
+}
+
+#[derive(Default)]
+struct Slots {
+    slots: Vec<Option<Slot>>,
+    free: Vec<u32>,
+    live: usize,
+}
+
+/// The guest's table of owned handles to the resources it exports, as the
+/// component model's `canon resource.new`, `resource.rep` and
+/// `resource.drop` keep it: a handle is a nonzero number the table gives
+/// out for a representation.
+///
+/// One table serves every instance of a run: wasi-threads instantiates the
+/// module once per thread over one shared memory, so a representation, and
+/// the handle to it, are valid in every thread. Clones share the table: put
+/// one clone in the data of every store of the run (thread), and give it
+/// out through [`GuestResourceView`].
+///
+/// The table is bounded: at most [`GuestResourceTable::limit`] handles
+/// ([`GuestResourceTable::DEFAULT_LIMIT`] unless made with
+/// [`GuestResourceTable::with_limit`]); a `[resource-new]` beyond it traps,
+/// so a guest cannot make the host allocate without bound.
+#[derive(Clone)]
+pub struct GuestResourceTable {
+    slots: Arc<Mutex<Slots>>,
+    limit: usize,
+}
+
+impl Default for GuestResourceTable {
+    fn default() -> Self {
+        GuestResourceTable::with_limit(GuestResourceTable::DEFAULT_LIMIT)
+    }
+}
+
+impl std::fmt::Debug for GuestResourceTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuestResourceTable")
+            .field("len", &self.len())
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
+
+impl GuestResourceTable {
+    /// The handles a table holds at most unless told otherwise: 2^20, about
+    /// 16 MiB of host memory.
+    pub const DEFAULT_LIMIT: usize = 1 << 20;
+
+    /// An empty table of [`GuestResourceTable::DEFAULT_LIMIT`] handles.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty table that holds at most `limit` handles.
+    pub fn with_limit(limit: usize) -> Self {
+        GuestResourceTable {
+            slots: Arc::default(),
+            limit: limit.min(u32::MAX as usize - 1),
+        }
+    }
+
+    /// The most handles the table holds.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
+        // A panic while locked leaves the slots consistent: every change
+        // is one assignment.
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many handles the guest holds.
+    pub fn len(&self) -> usize {
+        self.lock().live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A new owned handle to the resource `T` of representation `rep`.
+    pub fn insert<T: ExportedResource>(&self, rep: u32) -> std::result::Result<u32, HandleError> {
+        let mut s = self.lock();
+        if s.live >= self.limit {
+            return Err(HandleError::Full { limit: self.limit });
+        }
+        let slot = Some(Slot {
+            resource: (T::INTERFACE, T::NAME),
+            rep,
+        });
+        let index = match s.free.pop() {
+            Some(i) => {
+                s.slots[i as usize] = slot;
+                i
+            }
+            None => {
+                s.slots.push(slot);
+                (s.slots.len() - 1) as u32
+            }
+        };
+        s.live += 1;
+        Ok(index + 1)
+    }
+
+    fn find<T: ExportedResource>(s: &Slots, handle: u32) -> std::result::Result<Slot, HandleError> {
+        let slot = handle
+            .checked_sub(1)
+            .and_then(|i| s.slots.get(i as usize).copied().flatten())
+            .ok_or(HandleError::Unknown { handle })?;
+        if slot.resource != (T::INTERFACE, T::NAME) {
+            return Err(HandleError::WrongType {
+                handle,
+                expected: format!("{}#{}", T::INTERFACE, T::NAME),
+                found: format!("{}#{}", slot.resource.0, slot.resource.1),
+            });
+        }
+        Ok(slot)
+    }
+
+    /// The representation behind `handle`, a handle to `T`.
+    pub fn rep<T: ExportedResource>(&self, handle: u32) -> std::result::Result<u32, HandleError> {
+        Self::find::<T>(&self.lock(), handle).map(|slot| slot.rep)
+    }
+
+    /// Removes `handle`, a handle to `T`; returns its representation.
+    pub fn remove<T: ExportedResource>(
+        &self,
+        handle: u32,
+    ) -> std::result::Result<u32, HandleError> {
+        let mut s = self.lock();
+        let slot = Self::find::<T>(&s, handle)?;
+        s.slots[handle as usize - 1] = None;
+        s.free.push(handle - 1);
+        s.live -= 1;
+        Ok(slot.rep)
+    }
+
+    /// The guest's `[resource-new]` of `T`: a trap names the intrinsic.
+    pub fn resource_new<T: ExportedResource>(&self, rep: i32) -> Result<i32> {
+        self.insert::<T>(rep as u32)
+            .map(|h| h as i32)
+            .map_err(|e| intrinsic_trap::<T>("resource-new", e))
+    }
+
+    /// The guest's `[resource-rep]` of `T`: a trap names the intrinsic and
+    /// the handle.
+    pub fn resource_rep<T: ExportedResource>(&self, handle: i32) -> Result<i32> {
+        self.rep::<T>(handle as u32)
+            .map(|rep| rep as i32)
+            .map_err(|e| intrinsic_trap::<T>("resource-rep", e))
+    }
+
+    /// The guest's `[resource-drop]` of `T`: removes the handle and returns
+    /// the representation, whose destructor the caller runs.
+    pub fn resource_drop<T: ExportedResource>(&self, handle: i32) -> Result<u32> {
+        self.remove::<T>(handle as u32)
+            .map_err(|e| intrinsic_trap::<T>("resource-drop", e))
+    }
+}
+
+fn intrinsic_trap<T: ExportedResource>(intrinsic: &str, e: HandleError) -> Error {
+    wasmtime::format_err!("`[export]{}` `[{intrinsic}]{}`: {e}", T::INTERFACE, T::NAME)
+}
+
+/// Store data that gives out the [`GuestResourceTable`] of the guest's
+/// exported resources: what the generated `add_to_linker` and the export
+/// calls that pass or return owned resources need of the store.
+pub trait GuestResourceView {
+    fn guest_resources(&self) -> &GuestResourceTable;
+}
+
+impl GuestResourceView for GuestResourceTable {
+    fn guest_resources(&self) -> &GuestResourceTable {
+        self
+    }
+}
+
+/// Runs the calling instance's destructor `T::DTOR` on `rep`, after the
+/// guest dropped its last handle (`[resource-drop]`).
+pub fn call_dtor<T: ExportedResource, D>(
+    caller: &mut wasmtime::Caller<'_, D>,
+    rep: u32,
+) -> Result<()> {
+    dtor_of::<T, D>(caller)?.call(&mut *caller, (rep as i32,))
+}
+
+/// [`call_dtor`] for stores with async support.
+#[cfg(feature = "async")]
+pub async fn call_dtor_async<T: ExportedResource, D: Send>(
+    caller: &mut wasmtime::Caller<'_, D>,
+    rep: u32,
+) -> Result<()> {
+    dtor_of::<T, D>(caller)?
+        .call_async(&mut *caller, (rep as i32,))
+        .await
+}
+
+fn dtor_of<T: ExportedResource, D>(
+    caller: &mut wasmtime::Caller<'_, D>,
+) -> Result<wasmtime::TypedFunc<(i32,), ()>> {
+    let func = caller
+        .get_export(T::DTOR)
+        .and_then(wasmtime::Extern::into_func)
+        .ok_or_else(|| {
+            wasmtime::format_err!(
+                "`[export]{}` `[resource-drop]{}`: the guest exports no destructor `{}`",
+                T::INTERFACE,
+                T::NAME,
+                T::DTOR
+            )
+        })?;
+    func.typed(&*caller)
+        .map_err(|e| wasmtime::format_err!("`{}` has the wrong type: {e}", T::DTOR))
 }
 
 /// The linear memory a guest's values live in: a plain memory, or the
@@ -404,5 +802,94 @@ impl<'a, T: 'static> Cx<'a, T> {
             )
         })?;
         Ok(ptr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    enum Counter {}
+    impl ExportedResource for Counter {
+        const INTERFACE: &'static str = "t:e/counters";
+        const NAME: &'static str = "counter";
+        const DTOR: &'static str = "t:e/counters#[dtor]counter";
+    }
+
+    enum Other {}
+    impl ExportedResource for Other {
+        const INTERFACE: &'static str = "t:e/other";
+        const NAME: &'static str = "counter";
+        const DTOR: &'static str = "t:e/other#[dtor]counter";
+    }
+
+    #[test]
+    fn handles_are_nonzero_and_reused_after_removal() {
+        let table = GuestResourceTable::new();
+        let a = table.insert::<Counter>(100).unwrap();
+        let b = table.insert::<Counter>(200).unwrap();
+        assert!(a != 0 && b != 0 && a != b);
+        assert_eq!(table.rep::<Counter>(a), Ok(100));
+        assert_eq!(table.remove::<Counter>(a), Ok(100));
+        assert_eq!(
+            table.rep::<Counter>(a),
+            Err(HandleError::Unknown { handle: a })
+        );
+        assert_eq!(
+            table.remove::<Counter>(a),
+            Err(HandleError::Unknown { handle: a })
+        );
+        assert_eq!(table.insert::<Counter>(300), Ok(a));
+        assert_eq!(table.len(), 2);
+        assert_eq!(
+            table.rep::<Counter>(0),
+            Err(HandleError::Unknown { handle: 0 })
+        );
+        assert_eq!(
+            table.rep::<Counter>(u32::MAX),
+            Err(HandleError::Unknown { handle: u32::MAX })
+        );
+    }
+
+    #[test]
+    fn a_handle_to_another_resource_is_refused_and_kept() {
+        let table = GuestResourceTable::new();
+        let h = table.insert::<Other>(7).unwrap();
+        let e = table.remove::<Counter>(h).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("handle {h} is a `t:e/other#counter`, not a `t:e/counters#counter`")
+        );
+        assert_eq!(
+            table.rep::<Other>(h),
+            Ok(7),
+            "the refused drop removed nothing"
+        );
+        let trap = table.resource_rep::<Counter>(h as i32).unwrap_err();
+        assert_eq!(
+            trap.to_string(),
+            format!("`[export]t:e/counters` `[resource-rep]counter`: handle {h} is a `t:e/other#counter`, not a `t:e/counters#counter`")
+        );
+    }
+
+    #[test]
+    fn the_limit_bounds_live_handles_and_clones_share_the_table() {
+        let table = GuestResourceTable::with_limit(3);
+        let other = table.clone();
+        let handles: Vec<u32> = (0..3)
+            .map(|r| other.insert::<Counter>(r).unwrap())
+            .collect();
+        assert_eq!(
+            table.insert::<Counter>(9),
+            Err(HandleError::Full { limit: 3 })
+        );
+        assert_eq!(table.len(), 3);
+        table.remove::<Counter>(handles[1]).unwrap();
+        assert_eq!(other.insert::<Counter>(9), Ok(handles[1]));
+        assert!(table
+            .resource_new::<Counter>(1)
+            .unwrap_err()
+            .to_string()
+            .contains("`[resource-new]counter`: the guest already holds 3 handles"));
     }
 }

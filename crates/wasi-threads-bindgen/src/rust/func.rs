@@ -8,7 +8,7 @@ use std::fmt::Write;
 use wit_bindgen_core::abi::{Bindgen, Bitcast, Instruction, WasmType};
 use wit_parser::{
     Alignment, ArchitectureSize, Function, FunctionKind, Handle, Resolve, SizeAlign, Type,
-    TypeDefKind,
+    TypeDefKind, TypeId,
 };
 
 use super::{camel, RustGen};
@@ -66,6 +66,12 @@ pub(crate) struct FuncGen<'g, 'a> {
     pub host_call: Option<HostCall<'g>>,
     /// How guest trap messages name the function (`iface#func`).
     pub context: String,
+    /// Host exports: the expression of each exported resource's `[dtor]`
+    /// export, which owned results carry.
+    pub dtors: Vec<(TypeId, String)>,
+    /// Host exports: the glue moves owned handles in or out of the guest's
+    /// table, which the store's data gives out.
+    pub uses_guest_resources: bool,
 }
 
 impl<'g, 'a> FuncGen<'g, 'a> {
@@ -94,6 +100,8 @@ impl<'g, 'a> FuncGen<'g, 'a> {
             is_async: false,
             host_call: None,
             context: func.name.clone(),
+            dtors: Vec::new(),
+            uses_guest_resources: false,
         }
     }
 
@@ -643,6 +651,50 @@ let base = base{n} + (i * {size}) as i32;
                     bits.join(" | ")
                 ));
             }
+            Instruction::HandleLower {
+                handle: Handle::Own(r),
+                ..
+            } if self.host() && self.gen.is_exported_resource(*r) => {
+                // The host hands its resource to the guest: a new handle in
+                // the guest's table.
+                self.uses_guest_resources = true;
+                let path = self.gen.type_path(*r, self.depth);
+                let what = self.what();
+                let n = self.tmp();
+                self.line(format!(
+                    "let h{n} = {rt}::GuestResourceView::guest_resources(cx.store.data()).insert::<{path}>(({}).into_rep()).map_err(|e| cx.trap({what}, e))? as i32;",
+                    operands[0]
+                ));
+                results.push(format!("h{n}"));
+            }
+            Instruction::HandleLift {
+                handle: Handle::Own(r),
+                ..
+            } if self.host() && self.gen.is_exported_resource(*r) => {
+                // The guest hands its resource to the host: the handle
+                // leaves the guest's table.
+                self.uses_guest_resources = true;
+                let path = self.gen.type_path(*r, self.depth);
+                let what = self.what();
+                let dtor = self
+                    .dtors
+                    .iter()
+                    .find(|(id, _)| id == r)
+                    .map(|(_, dtor)| dtor.clone());
+                let Some(dtor) = dtor else {
+                    self.error
+                        .get_or_insert_with(|| "internal: no destructor export".to_string());
+                    results.push("()".to_string());
+                    return;
+                };
+                let n = self.tmp();
+                self.line(format!(
+                    "let rep{n} = {rt}::GuestResourceView::guest_resources(cx.store.data()).remove::<{path}>({} as u32).map_err(|e| cx.trap({what}, e))?;
+let r{n} = {rt}::GuestResource::<{path}>::new(rep{n}, {dtor}.clone());",
+                    operands[0]
+                ));
+                results.push(format!("r{n}"));
+            }
             Instruction::HandleLower { handle, .. } => {
                 if self.host() {
                     results.push(format!("({}).rep() as i32", operands[0]));
@@ -659,7 +711,7 @@ let base = base{n} + (i * {size}) as i32;
                 } else {
                     let (Handle::Own(r) | Handle::Borrow(r)) = handle;
                     let path = self.gen.type_path(*r, self.depth);
-                    match (handle, self.gen.exported_resource(*r)) {
+                    match (handle, self.gen.exported_resource_id(*r)) {
                         // The exporter of a resource receives a borrow as
                         // the representation itself.
                         (Handle::Borrow(_), Some(exported)) => {

@@ -87,7 +87,7 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
         let depth = path.len();
         let node = tree.at(&path);
         for ty in gen.resolve().interfaces[id].types.values() {
-            if gen.exported_resource(*ty) == Some(*ty) {
+            if gen.exported_resource_id(*ty) == Some(*ty) {
                 exported_resource_type(gen, &mut node.body, *ty, depth)?;
             } else {
                 refuse_exported_borrow_in_type(gen, *ty)?;
@@ -555,7 +555,7 @@ fn holds_exported_borrow(gen: &RustGen<'_>, ty: &Type, depth: usize) -> bool {
     }
     let inner = |t: &Type| holds_exported_borrow(gen, t, depth + 1);
     match &gen.resolve().types[*id].kind {
-        TypeDefKind::Handle(Handle::Borrow(r)) => gen.exported_resource(*r).is_some(),
+        TypeDefKind::Handle(Handle::Borrow(r)) => gen.exported_resource_id(*r).is_some(),
         TypeDefKind::Record(r) => r.fields.iter().any(|f| inner(&f.ty)),
         TypeDefKind::Tuple(t) => t.types.iter().any(inner),
         TypeDefKind::Variant(v) => v.cases.iter().any(|c| c.ty.as_ref().is_some_and(inner)),

@@ -7,6 +7,12 @@
 //! per module. The support code is the `wasi-threads-bindgen-rt` crate,
 //! named by its absolute path, so every generated world shares its types.
 //!
+//! Resources the guest exports: `add_exported_resources_to_linker` answers
+//! their `[export]` intrinsics from the `GuestResourceTable` the store's
+//! data gives out; exports pass and return them as `GuestResource` (owned)
+//! and `GuestBorrow` (lent), and a resource's functions are on its
+//! `Guest<Resource>`, as in `bindgen!`.
+//!
 //! The [`HostOptions`](crate::HostOptions) decide, per function, whether
 //! the host returns the plain value or `wasmtime::Result` (`trappable`,
 //! `trappable_error_type`), is async, and is traced.
@@ -16,7 +22,7 @@ use std::fmt::Write;
 use wit_bindgen_core::abi::{AbiVariant, LiftLower};
 use wit_parser::{Function, FunctionKind, InterfaceId, Type, TypeDefKind, TypeId, TypeOwner};
 
-use wasi_threads_abi::{CoreFunc, Meaning, WitItem};
+use wasi_threads_abi::{CoreFunc, Intrinsic, Meaning, WitItem};
 
 use super::func::{FuncGen, Glue};
 use super::{camel, docs, snake, user_path, ModTree, RustGen, HOST_RT};
@@ -84,6 +90,11 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
     // when it has no functions of its own.
     let mut groups: Vec<Group<'_>> = Vec::new();
     for (core, item) in wm.model.imports.iter().zip(&wm.import_items) {
+        // The `[export]` intrinsics are answered from the guest's table,
+        // not by a `Host` trait.
+        if matches!(item, WitItem::ExportedResource { .. }) {
+            continue;
+        }
         let iface = item.interface();
         match groups.iter_mut().find(|g| g.interface == iface) {
             Some(g) => g.funcs.push((core, item)),
@@ -136,21 +147,37 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
     if any_async {
         bounds.push("Send".to_string());
     }
+    // A guest's `[resource-drop]` calls back into it: through `call_async`
+    // when the world is async.
+    let world_async = any_async || hg.any_async_export();
+    let exported = hg.exported_resources(world_async)?;
     let bound = if bounds.is_empty() {
         "?Sized".to_string()
     } else {
         bounds.join(" + ")
     };
-    let t_bound = if any_async {
-        "Send + 'static"
+    let t_bound = match (
+        any_async || (world_async && !exported.is_empty()),
+        exported.is_empty(),
+    ) {
+        (true, true) => "Send + 'static".to_string(),
+        (false, true) => "'static".to_string(),
+        (true, false) => format!("{HOST_RT}::GuestResourceView + Send + 'static"),
+        (false, false) => format!("{HOST_RT}::GuestResourceView + 'static"),
+    };
+    root.push_str(&exported);
+    let resources_doc = if exported.is_empty() {
+        ""
     } else {
-        "'static"
+        "\n/// The guest's handles to the resources it exports are kept in the
+/// [`GuestResourceTable`](::wasi_threads_bindgen_rt::GuestResourceTable) the
+/// store's data gives out ([`add_exported_resources_to_linker`])."
     };
     let _ = writeln!(
         root,
         "/// Defines every import of the world in `linker`: `get` finds the
 /// implementation in the store's data; guest memory is the instance's
-/// `memory` export.
+/// `memory` export.{resources_doc}
 {ALLOW}
 pub fn add_to_linker<T: {t_bound}, U: {bound}>(
 linker: &mut wasmtime::Linker<T>,
@@ -171,9 +198,12 @@ memory: fn(&mut wasmtime::Caller<'_, T>) -> Option<{HOST_RT}::GuestMemory>,
     for add in &adds {
         let _ = writeln!(root, "{add}(linker, get, memory)?;");
     }
+    if !exported.is_empty() {
+        root.push_str("add_exported_resources_to_linker(linker)?;\n");
+    }
     root.push_str("Ok(())\n}\n");
 
-    root.push_str(&hg.exports()?);
+    root.push_str(&hg.exports(&mut tree)?);
     if let Some(rule) = hg.exports.unused() {
         return Err(BindgenError::Options(format!(
             "the `exports` rule \"{rule}\" names no exported function of {}",
@@ -377,6 +407,92 @@ fn method_name(func: &Function) -> String {
 }
 
 impl HostGen<'_, '_> {
+    /// Whether any export is called with `call_async`.
+    fn any_async_export(&self) -> bool {
+        let gen = self.gen;
+        gen.wm.export_items.iter().any(|item| match item {
+            WitItem::Function { interface, func } => {
+                self.exports
+                    .flags(gen.resolve(), *interface, &func.name)
+                    .async_
+            }
+            _ => false,
+        })
+    }
+
+    /// `add_exported_resources_to_linker`: the `[export]` intrinsics of
+    /// every resource the guest exports, answered from the guest's table
+    /// (empty when it exports none). `[resource-drop]` calls the caller's
+    /// `[dtor]` export, with `call_async` when `is_async`.
+    fn exported_resources(&self, is_async: bool) -> Result<String, BindgenError> {
+        let gen = self.gen;
+        let wm = gen.wm;
+        let mut defs = String::new();
+        for (core, item) in wm.model.imports.iter().zip(&wm.import_items) {
+            let WitItem::ExportedResource {
+                resource,
+                intrinsic,
+                ..
+            } = item
+            else {
+                continue;
+            };
+            let marker = gen.type_path(*resource, 0);
+            let (module, name) = (core.module.as_deref().unwrap_or_default(), &core.name);
+            let table = format!("{HOST_RT}::GuestResourceView::guest_resources(caller.data())");
+            let code = match intrinsic {
+                Intrinsic::New => format!(
+                    "linker.func_wrap({module:?}, {name:?}, |caller: wasmtime::Caller<'_, T>, arg0: i32| -> wasmtime::Result<i32> {{\n{table}.resource_new::<{marker}>(arg0)\n}})?;"
+                ),
+                Intrinsic::Rep => format!(
+                    "linker.func_wrap({module:?}, {name:?}, |caller: wasmtime::Caller<'_, T>, arg0: i32| -> wasmtime::Result<i32> {{\n{table}.resource_rep::<{marker}>(arg0)\n}})?;"
+                ),
+                Intrinsic::Drop if is_async => format!(
+                    "linker.func_wrap_async({module:?}, {name:?}, |mut caller: wasmtime::Caller<'_, T>, (arg0,): (i32,)| {{
+{HOST_RT}::__internal::Box::new(async move {{
+let rep = {table}.resource_drop::<{marker}>(arg0)?;
+{HOST_RT}::call_dtor_async::<{marker}, T>(&mut caller, rep).await
+}})
+}})?;"
+                ),
+                Intrinsic::Drop => format!(
+                    "linker.func_wrap({module:?}, {name:?}, |mut caller: wasmtime::Caller<'_, T>, arg0: i32| -> wasmtime::Result<()> {{
+let rep = {table}.resource_drop::<{marker}>(arg0)?;
+{HOST_RT}::call_dtor::<{marker}, T>(&mut caller, rep)
+}})?;"
+                ),
+                Intrinsic::Dtor => continue,
+            };
+            crate::parses::<syn::Block>(&format!("{{\n{code}\n}}"), &crate::qualified(core))?;
+            defs.push_str(&code);
+            defs.push('\n');
+        }
+        if defs.is_empty() {
+            return Ok(String::new());
+        }
+        let t_bound = if is_async {
+            "Send + 'static"
+        } else {
+            "'static"
+        };
+        Ok(format!(
+            "/// Defines the `[export]` intrinsics through which the guest keeps its
+/// handles to the resources it exports, as the component model's `canon
+/// resource.new`, `resource.rep` and `resource.drop`: the handles are in the
+/// [`GuestResourceTable`]({HOST_RT}::GuestResourceTable) the store's data
+/// gives out (one table shared by every thread's store), and dropping the
+/// last handle calls the calling instance's `[dtor]` export. A bad handle
+/// traps, naming the intrinsic and the handle.
+{ALLOW}
+pub fn add_exported_resources_to_linker<T: {HOST_RT}::GuestResourceView + {t_bound}>(
+linker: &mut wasmtime::Linker<T>,
+) -> wasmtime::Result<()> {{
+{defs}Ok(())
+}}
+"
+        ))
+    }
+
     fn tracing(&self) -> String {
         format!("{HOST_RT}::__internal::tracing")
     }
@@ -872,7 +988,10 @@ let mut cx = {HOST_RT}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut call
 
     /// The struct giving typed access to the world's exports, its
     /// `...Indices` and `...Pre`.
-    fn exports(&self) -> Result<String, BindgenError> {
+    /// `tree` receives, in each exported interface's module, a
+    /// `Guest<Resource>` per exported resource with its functions, as
+    /// `bindgen!`'s.
+    fn exports(&self, tree: &mut ModTree) -> Result<String, BindgenError> {
         let gen = self.gen;
         let wm = gen.wm;
         let world = &self.world_name;
@@ -883,11 +1002,55 @@ let mut cx = {HOST_RT}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut call
         let mut names = Vec::new();
         let mut methods = String::new();
         let mut any_async = false;
+        // The `[dtor]` export of every exported resource, which owned
+        // resources the guest returns carry.
+        let mut dtors: Vec<(TypeId, String)> = Vec::new();
+        for (core, item) in wm.model.exports.iter().zip(&wm.export_items) {
+            let WitItem::ExportedResource {
+                interface,
+                resource,
+                intrinsic: Intrinsic::Dtor,
+            } = item
+            else {
+                continue;
+            };
+            let iface = interface
+                .map(|i| gen.interface_path(i).last().cloned().unwrap_or_default())
+                .unwrap_or_default();
+            let field = format!(
+                "export_{iface}_{}_dtor",
+                snake(&gen.resource_name(*resource))
+            );
+            let _ = writeln!(fields, "{field}: wasmtime::TypedFunc<(i32,), ()>,");
+            let _ = writeln!(index_fields, "{field}: wasmtime::ModuleExport,");
+            let _ = writeln!(
+                index_inits,
+                "{field}: {HOST_RT}::module_func_export(module, {:?})?,",
+                core.name
+            );
+            let _ = writeln!(
+                loads,
+                "let {field} = {HOST_RT}::typed_export::<(i32,), ()>(&mut store, instance, &self.{field}, {:?})?;",
+                core.name
+            );
+            names.push(field.clone());
+            dtors.push((*resource, field));
+        }
+        // The functions of each exported resource: (resource, interface,
+        // methods).
+        let mut resources: Vec<(TypeId, Option<InterfaceId>, String)> = Vec::new();
         for (core, item) in wm.model.exports.iter().zip(&wm.export_items) {
             let WitItem::Function { interface, func } = item else {
                 continue;
             };
             let flags = self.exports.flags(gen.resolve(), *interface, &func.name);
+            // A resource's function goes in its `Guest<Resource>`, which
+            // reaches the world's fields through `funcs`.
+            let resource = func.kind.resource();
+            let (this, depth) = match (resource, interface) {
+                (Some(_), Some(i)) => ("self.funcs", gen.interface_path(*i).len()),
+                _ => ("self", 0),
+            };
             any_async |= flags.async_;
             let base = match interface {
                 Some(i) => format!(
@@ -931,12 +1094,16 @@ let mut cx = {HOST_RT}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut call
                 names.push(post.clone());
             }
 
-            let mut fg = FuncGen::new(gen, Glue::HostExport, 0, func);
+            let mut fg = FuncGen::new(gen, Glue::HostExport, depth, func);
             fg.is_async = flags.async_;
-            fg.callee = format!("self.{field}");
+            fg.callee = format!("{this}.{field}");
             if core.results.len() == 1 {
-                fg.post_return = Some(format!("self.{post}"));
+                fg.post_return = Some(format!("{this}.{post}"));
             }
+            fg.dtors = dtors
+                .iter()
+                .map(|(r, field)| (*r, format!("{this}.{field}")))
+                .collect();
             // Arguments are named by position, as in `bindgen!`: WIT names
             // cannot clash with the glue's own.
             fg.params = (0..func.params.len()).map(|i| format!("arg{i}")).collect();
@@ -952,30 +1119,88 @@ let mut cx = {HOST_RT}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut call
                 .params
                 .iter()
                 .enumerate()
-                .map(|(i, p)| format!(", arg{i}: {}", gen.ty(&p.ty, 0, false)))
+                .map(|(i, p)| format!(", arg{i}: {}", gen.ty(&p.ty, depth, false)))
                 .collect();
             let ret = func
                 .result
                 .as_ref()
-                .map_or("()".to_string(), |t| gen.ty(t, 0, false));
-            let methods_start = methods.len();
-            docs(&mut methods, &func.docs);
-            let (async_, send) = if flags.async_ {
-                ("async ", "\nwhere\n<S as wasmtime::AsContext>::Data: Send,")
+                .map_or("()".to_string(), |t| gen.ty(t, depth, false));
+            let mut method = String::new();
+            docs(&mut method, &func.docs);
+            let mut bounds = Vec::new();
+            if flags.async_ {
+                bounds.push("<S as wasmtime::AsContext>::Data: Send,".to_string());
+            }
+            if fg.uses_guest_resources {
+                bounds.push(format!(
+                    "<S as wasmtime::AsContext>::Data: {HOST_RT}::GuestResourceView,"
+                ));
+            }
+            let where_ = if bounds.is_empty() {
+                String::new()
             } else {
-                ("", "")
+                format!("\nwhere\n{}", bounds.join("\n"))
+            };
+            let async_ = if flags.async_ { "async " } else { "" };
+            // As `bindgen!`: a resource's functions drop its name.
+            let name = match (resource, &func.kind) {
+                (Some(_), FunctionKind::Constructor(_)) => "constructor".to_string(),
+                (Some(_), _) => snake(func.item_name()),
+                (None, _) => base.clone(),
             };
             let _ = writeln!(
-                methods,
-                "pub {async_}fn call_{base}<S: wasmtime::AsContextMut>(&self, mut store: S{args}) -> wasmtime::Result<{ret}>{send} {{
-let mut cx = {HOST_RT}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut store), self.memory.clone(), self.realloc.clone(), {:?});
+                method,
+                "pub {async_}fn call_{name}<S: wasmtime::AsContextMut>(&self, mut store: S{args}) -> wasmtime::Result<{ret}>{where_} {{
+let mut cx = {HOST_RT}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut store), {this}.memory.clone(), {this}.realloc.clone(), {:?});
 {}}}",
                 core.name, fg.src
             );
-            crate::parses::<syn::ItemImpl>(
-                &format!("impl X {{\n{}}}", &methods[methods_start..]),
-                &core.name,
-            )?;
+            crate::parses::<syn::ItemImpl>(&format!("impl X {{\n{method}}}"), &core.name)?;
+            match resource {
+                Some(r) if interface.is_some() => {
+                    match resources.iter_mut().find(|(id, _, _)| *id == r) {
+                        Some(entry) => entry.2.push_str(&method),
+                        None => resources.push((r, *interface, method)),
+                    }
+                }
+                _ => methods.push_str(&method),
+            }
+        }
+        // Each resource's `Guest<Resource>`, and the world's accessor of it.
+        for (r, interface, resource_methods) in &resources {
+            let Some(i) = interface else { continue };
+            let path = gen.interface_path(*i);
+            let wit_name = gen.resource_name(*r);
+            let camel_name = camel(&wit_name);
+            let accessor = format!(
+                "{}_{}",
+                path.last().cloned().unwrap_or_default(),
+                snake(&wit_name)
+            );
+            let root = RustGen::root(path.len());
+            // The world's accessor, at the root, makes it.
+            let visible = root.trim_end_matches("::");
+            let code = format!(
+                "/// The functions of the `{wit_name}` resource the guest exports, from
+/// [`{world}::{accessor}`]({root}{world}::{accessor}).
+pub struct Guest{camel_name}<'a> {{
+pub(in {visible}) funcs: &'a {root}{world},
+}}
+
+impl Guest{camel_name}<'_> {{
+{resource_methods}}}
+"
+            );
+            tree.at(&path).body.push_str(&code);
+            let _ = writeln!(
+                methods,
+                "/// The functions of the guest's `{wit_name}` resource.
+pub fn {accessor}(&self) -> {}::Guest{camel_name}<'_> {{
+{}::Guest{camel_name} {{ funcs: self }}
+}}",
+                path.join("::"),
+                path.join("::")
+            );
         }
         let pre_async = if any_async {
             format!(

@@ -193,9 +193,12 @@ impl<'a> RustGen<'a> {
                         s.push(')');
                         s
                     }
+                    TypeDefKind::Handle(h) if self.is_exported_on_host(h) => {
+                        self.exported_handle(h, depth)
+                    }
                     TypeDefKind::Handle(Handle::Own(r)) => self.resource(*r, depth),
                     TypeDefKind::Handle(Handle::Borrow(r))
-                        if self.side == Side::Guest && self.exported_resource(*r).is_some() =>
+                        if self.side == Side::Guest && self.exported_resource_id(*r).is_some() =>
                     {
                         self.exported_borrow(*r, depth)
                     }
@@ -224,15 +227,77 @@ impl<'a> RustGen<'a> {
         }
     }
 
+    /// Whether the guest exports any resource.
+    fn has_exported_resources(&self) -> bool {
+        self.wm
+            .import_items
+            .iter()
+            .any(|item| matches!(item, WitItem::ExportedResource { .. }))
+    }
+
+    /// Whether resource `r` is one the guest exports: its handles live in
+    /// the guest's table, answered by the host's `[export]` intrinsics.
+    pub fn is_exported_resource(&self, r: TypeId) -> bool {
+        self.exported_resource(r).is_some()
+    }
+
+    /// An exported resource's interface (as the model's `[export]` module
+    /// names it) and its destructor export.
+    pub fn exported_resource(&self, r: TypeId) -> Option<(&'a str, &'a str)> {
+        let interface = self
+            .wm
+            .import_items
+            .iter()
+            .zip(&self.wm.model.imports)
+            .find_map(|(item, core)| match item {
+                WitItem::ExportedResource { resource, .. } if *resource == r => {
+                    let module = core.module.as_deref().unwrap_or_default();
+                    Some(module.strip_prefix("[export]").unwrap_or(module))
+                }
+                _ => None,
+            })?;
+        let dtor = self
+            .wm
+            .export_items
+            .iter()
+            .zip(&self.wm.model.exports)
+            .find_map(|(item, core)| match item {
+                WitItem::ExportedResource { resource, .. } if *resource == r => {
+                    Some(core.name.as_str())
+                }
+                _ => None,
+            })?;
+        Some((interface, dtor))
+    }
+
+    /// Whether `h` is, in host code, a handle to a resource the guest
+    /// exports.
+    fn is_exported_on_host(&self, h: &Handle) -> bool {
+        let (Handle::Own(r) | Handle::Borrow(r)) = h;
+        self.side == Side::Host && self.is_exported_resource(*r)
+    }
+
+    /// A handle to an exported resource in host code: an owned
+    /// `GuestResource`, or a `GuestBorrow` lent to the guest.
+    fn exported_handle(&self, h: &Handle, depth: usize) -> String {
+        match h {
+            Handle::Own(r) => format!("{HOST_RT}::GuestResource<{}>", self.type_path(*r, depth)),
+            Handle::Borrow(r) => format!("{HOST_RT}::GuestBorrow<{}>", self.type_path(*r, depth)),
+        }
+    }
+
     /// Whether values of a type own a guest resource (and so are neither
     /// `Clone` nor comparable in guest code).
+    /// On the host, an owned handle to a resource the guest exports (a
+    /// `GuestResource`) is such a value.
     fn has_guest_resource(&self, ty: &Type) -> bool {
-        if self.side == Side::Host {
-            return false;
-        }
         let Type::Id(id) = ty else { return false };
         match &self.resolve().types[*id].kind {
-            TypeDefKind::Handle(_) | TypeDefKind::Resource => true,
+            TypeDefKind::Handle(Handle::Own(r)) if self.side == Side::Host => {
+                self.is_exported_resource(*r)
+            }
+            _ if self.side == Side::Host && !self.has_exported_resources() => false,
+            TypeDefKind::Handle(_) | TypeDefKind::Resource => self.side == Side::Guest,
             TypeDefKind::Record(r) => r.fields.iter().any(|f| self.has_guest_resource(&f.ty)),
             TypeDefKind::Tuple(t) => t.types.iter().any(|t| self.has_guest_resource(t)),
             TypeDefKind::Variant(v) => v
@@ -390,6 +455,19 @@ fn bitor(self, other: Self) -> Self {{ Self {{ bits: self.bits | other.bits }} }
             TypeDefKind::Resource => {
                 docs(out, &def.docs);
                 match self.side {
+                    Side::Host if self.is_exported_resource(id) => {
+                        let (interface, dtor) = self.exported_resource(id).unwrap_or_default();
+                        let _ = writeln!(
+                            out,
+                            "/// A marker for this resource, which the guest exports: the host holds it as a [`{HOST_RT}::GuestResource`], the guest's handles are in a [`{HOST_RT}::GuestResourceTable`].
+pub enum {name} {{}}
+impl {HOST_RT}::ExportedResource for {name} {{
+const INTERFACE: &'static str = {interface:?};
+const NAME: &'static str = {wit_name:?};
+const DTOR: &'static str = {dtor:?};
+}}"
+                        );
+                    }
                     Side::Host => {
                         let _ = writeln!(
                             out,
@@ -601,7 +679,7 @@ unsafe {{ drop(self.handle) }}
 
     /// The resource `r` names (through `use` aliases), if the world
     /// exports it: the guest defines it, the host holds handles to it.
-    pub fn exported_resource(&self, r: TypeId) -> Option<TypeId> {
+    pub fn exported_resource_id(&self, r: TypeId) -> Option<TypeId> {
         let mut id = r;
         while let TypeDefKind::Type(Type::Id(next)) = self.resolve().types[id].kind {
             id = next;
@@ -615,7 +693,7 @@ unsafe {{ drop(self.handle) }}
     /// A guest's borrow of a resource it exports: `RBorrow<'_>`, built from
     /// the representation, as wit-bindgen names it.
     pub fn exported_borrow(&self, r: TypeId, depth: usize) -> String {
-        let id = self.exported_resource(r).unwrap_or(r);
+        let id = self.exported_resource_id(r).unwrap_or(r);
         format!("{}Borrow<'_>", self.type_path(id, depth))
     }
 
@@ -666,8 +744,9 @@ impl StructuralRender<'_, '_> {
                 s.push(')');
                 s
             }
+            TypeDefKind::Handle(h) if g.is_exported_on_host(h) => g.exported_handle(h, d),
             TypeDefKind::Handle(Handle::Borrow(r))
-                if g.side == Side::Guest && g.exported_resource(*r).is_some() =>
+                if g.side == Side::Guest && g.exported_resource_id(*r).is_some() =>
             {
                 g.exported_borrow(*r, d)
             }
