@@ -19,9 +19,10 @@ mod kinds_guest {
     wasi_threads_macros::guest!("tests/bindgen/kinds.wit");
 }
 
-const WORLDS: [(&str, &str); 2] = [
+const WORLDS: [(&str, &str); 3] = [
     ("threads", "wit"),
     ("everything", "tests/bindgen/kinds.wit"),
+    ("exported_resources", "tests/bindgen/exported-resources.wit"),
 ];
 const TARGETS: [Target; 3] = [Target::Host, Target::Rust, Target::C];
 

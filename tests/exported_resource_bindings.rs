@@ -951,24 +951,6 @@ fn owned_counters_cross_inside_records_options_and_lists() {
     assert!(table.is_empty());
 }
 
-#[test]
-fn the_generated_host_matches_its_golden_file() {
-    let generated = wasi_threads_bindgen::generate_path(
-        &support::root().join("tests/bindgen/exported-resources.wit"),
-        &wasi_threads_abi::WitOptions::default(),
-        wasi_threads_bindgen::Target::Host,
-    )
-    .unwrap();
-    for (file, text) in generated.files {
-        support::golden::assert_golden(
-            &support::root()
-                .join("tests/golden/bindgen/exported-resources/host")
-                .join(file),
-            &text,
-        );
-    }
-}
-
 /// A generator of operations: xorshift64, seeded, so a failure repeats.
 struct Ops(u64);
 
