@@ -110,7 +110,7 @@ fn exercise(
                 .push(format!("{what}: bindgen {} panicked", target.name())),
             Ok(Ok(generated)) => {
                 entry.0 += 1;
-                if target == Target::C && seed % 8 == 0 {
+                if target == Target::C && seed.is_multiple_of(8) {
                     compile_c(&generated.files, &what, tally);
                 } else if target != Target::C {
                     for (file, text) in &generated.files {
