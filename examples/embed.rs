@@ -4,7 +4,7 @@
 //! third run cancelled from another thread.
 //!
 //! `cargo run --example embed` prints each run's outcome and what its
-//! threads logged.
+//! threads logged; `tests/run.rs` checks it against `examples/embed.out`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -63,6 +63,11 @@ struct Host {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    run(&mut std::io::stdout())
+}
+
+/// The three runs; writes their outcomes and logs to `out`.
+pub fn run(out: &mut dyn std::io::Write) -> Result<(), Box<dyn std::error::Error>> {
     // The embedder's Engine, with what the parts need turned on.
     let mut config = Config::new();
     wasi_threads_host::configure(&mut config);
@@ -117,14 +122,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Outcome::Exit(code) => format!("exit {code}"),
             other => other.to_string(),
         };
-        println!(
+        writeln!(
+            out,
             "{name} run: {outcome}, {} threads left running",
             report.abandoned
-        );
+        )?;
         let mut lines = log.lock().unwrap().clone();
         lines.sort();
         for line in lines {
-            println!("  {line}");
+            writeln!(out, "  {line}")?;
         }
     }
     canceller.join().unwrap();

@@ -17,7 +17,7 @@ mod support;
 use bindings::test::kinds::kinds::{Point, Shape};
 use echo::{bindings, Echo};
 use support::{build_c_reactor, build_rust_guest, root};
-use wasmtime::{Config, Engine, ExternType, Linker, Module, SharedMemory, Store};
+use wasmtime::{Config, Engine, Linker, Module, Store};
 
 #[test]
 fn every_type_kind_crosses_between_wit_bindgen_guest_code_and_generated_host_code() {
@@ -134,15 +134,7 @@ fn exercise(wasm: &std::path::Path) -> (Store<Echo>, wasmtime::Instance) {
     // import's type and hands it to the bindings.
     let mut store = Store::new(&engine, Echo::default());
     let mut linker = Linker::new(&engine);
-    for import in module.imports() {
-        if let ExternType::Memory(ty) = import.ty() {
-            let memory = SharedMemory::new(&engine, ty).unwrap();
-            linker
-                .define(&store, import.module(), import.name(), memory.clone())
-                .unwrap();
-            store.data_mut().memory = Some(memory);
-        }
-    }
+    store.data_mut().memory = support::define_imported_memory(&mut linker, &store, &module);
     bindings::add_to_linker_with_memory(
         &mut linker,
         |e: &mut Echo| e,
@@ -272,15 +264,7 @@ fn same_named_types_of_two_interfaces_stay_apart_in_rust_host_and_guest_bindings
     let module = Module::from_file(&engine, wasm).unwrap();
     let mut store = Store::new(&engine, twins::Server::default());
     let mut linker = Linker::new(&engine);
-    for import in module.imports() {
-        if let ExternType::Memory(ty) = import.ty() {
-            let memory = SharedMemory::new(&engine, ty).unwrap();
-            linker
-                .define(&store, import.module(), import.name(), memory.clone())
-                .unwrap();
-            store.data_mut().memory = Some(memory);
-        }
-    }
+    store.data_mut().memory = support::define_imported_memory(&mut linker, &store, &module);
     twins::add_to_linker_with_memory(
         &mut linker,
         |t: &mut twins::Server| t,

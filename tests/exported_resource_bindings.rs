@@ -507,6 +507,32 @@ fn imported_memory(engine: &wasmtime::Engine, module: &wasmtime::Module) -> wasm
     wasmtime::SharedMemory::new(engine, ty).unwrap()
 }
 
+/// An instance of `wasm` on the generated host, over a fresh shared memory,
+/// with `table` as the run's table of the guest's handles.
+fn instantiate_generated(
+    wasm: &std::path::Path,
+    table: &GuestResourceTable,
+) -> (wasmtime::Store<Thread>, ExportedResources) {
+    let engine = threads_engine();
+    let module = wasmtime::Module::from_file(&engine, wasm).unwrap();
+    let memory = imported_memory(&engine, &module);
+    let linker = generated_linker(&engine, &module, &memory);
+    let mut store = wasmtime::Store::new(
+        &engine,
+        Thread {
+            resources: table.clone(),
+        },
+    );
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+        init.call(&mut store, ()).unwrap();
+    }
+    let world = ExportedResources::new(&mut store, &instance)
+        .unwrap()
+        .with_memory(memory);
+    (store, world)
+}
+
 #[test]
 fn the_generated_host_creates_calls_lends_hands_back_and_drops_counters() {
     host_scenario(&wit_bindgen_guest());
@@ -525,24 +551,8 @@ fn generated_rust_and_c_guests_export_counters_to_the_generated_host() {
 /// dropped by the guest and by the host, through the generated host: each
 /// destructor runs once, no handle is left, representations are reused.
 fn host_scenario(wasm: &std::path::Path) {
-    let engine = threads_engine();
-    let module = wasmtime::Module::from_file(&engine, wasm).unwrap();
-    let memory = imported_memory(&engine, &module);
-    let linker = generated_linker(&engine, &module, &memory);
     let table = GuestResourceTable::new();
-    let mut store = wasmtime::Store::new(
-        &engine,
-        Thread {
-            resources: table.clone(),
-        },
-    );
-    let instance = linker.instantiate(&mut store, &module).unwrap();
-    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
-        init.call(&mut store, ()).unwrap();
-    }
-    let world = ExportedResources::new(&mut store, &instance)
-        .unwrap()
-        .with_memory(memory.clone());
+    let (mut store, world) = instantiate_generated(wasm, &table);
     let counters = world.counters_counter();
 
     // Created: the handle the constructor returns leaves the guest's table.
@@ -981,24 +991,8 @@ impl Ops {
 
 #[test]
 fn random_operations_agree_with_a_model_of_the_counters() {
-    let engine = threads_engine();
-    let module = wasmtime::Module::from_file(&engine, wit_bindgen_guest()).unwrap();
-    let memory = imported_memory(&engine, &module);
-    let linker = generated_linker(&engine, &module, &memory);
     let table = GuestResourceTable::with_limit(4);
-    let mut store = wasmtime::Store::new(
-        &engine,
-        Thread {
-            resources: table.clone(),
-        },
-    );
-    let instance = linker.instantiate(&mut store, &module).unwrap();
-    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
-        init.call(&mut store, ()).unwrap();
-    }
-    let world = ExportedResources::new(&mut store, &instance)
-        .unwrap()
-        .with_memory(memory.clone());
+    let (mut store, world) = instantiate_generated(&wit_bindgen_guest(), &table);
     let counters = world.counters_counter();
 
     // The model: each live counter's count, and how many were destroyed.

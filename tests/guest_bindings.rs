@@ -11,9 +11,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use support::build_rust_guest;
-use wasmtime::{
-    Caller, Config, Engine, ExternType, Instance, Linker, Module, SharedMemory, Store, Trap,
-};
+use wasmtime::{Caller, Config, Engine, Instance, Linker, Module, SharedMemory, Store, Trap};
 
 mod bindings {
     wasi_threads_bindgen_rt::host!({ path: "tests/guests/mixed-bindings/wit", world: "all" });
@@ -56,15 +54,7 @@ fn module(engine: &Engine) -> Module {
 fn instantiate(engine: &Engine, module: &Module) -> (Store<Host>, Instance) {
     let mut store = Store::new(engine, Host::default());
     let mut linker = Linker::new(engine);
-    for import in module.imports() {
-        if let ExternType::Memory(ty) = import.ty() {
-            let memory = SharedMemory::new(engine, ty).unwrap();
-            linker
-                .define(&store, import.module(), import.name(), memory.clone())
-                .unwrap();
-            store.data_mut().memory = Some(memory);
-        }
-    }
+    store.data_mut().memory = support::define_imported_memory(&mut linker, &store, &module);
     bindings::add_to_linker_with_memory(
         &mut linker,
         |h: &mut Host| h,

@@ -1,7 +1,14 @@
 //! `wasi-threads run`: the example program, exit codes, traps, arguments,
-//! environment and the thread limit, through the binary.
+//! environment and the thread limit, through the binary; and the embedding
+//! example, `examples/embed.rs`, as a library user runs the host.
 
 mod support;
+
+/// The embedding example, whose `run` writes what `cargo run --example
+/// embed` prints.
+#[path = "../examples/embed.rs"]
+#[allow(dead_code)]
+mod embed;
 
 use support::{scratch, wasi_threads, wasi_threads_env};
 
@@ -485,4 +492,12 @@ fn ending_the_process_and_stopping_threads_agree() {
     let run = wasi_threads(&["run", "-W", "epoch-interruption=y,timeout=50ms", &module]);
     assert_eq!(run.code, 134, "{}", run.stderr);
     assert_eq!(run.stderr, "error: the time limit was reached\n");
+}
+
+#[test]
+fn the_embedding_example_prints_what_examples_embed_out_says() {
+    let mut out = Vec::new();
+    embed::run(&mut out).unwrap();
+    let expected = std::fs::read_to_string(support::root().join("examples/embed.out")).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), expected);
 }

@@ -12,7 +12,7 @@
 //! one the host passes as `own` moves in ([`Handles::lower`]). An unknown
 //! handle traps.
 
-use wasmtime::{Caller, Engine, ExternType, Instance, Linker, Module, SharedMemory, Store};
+use wasmtime::{Caller, Engine, Instance, Linker, Module, SharedMemory, Store};
 
 /// The guest's table of owned handles, and what the host saw.
 #[derive(Default)]
@@ -78,16 +78,7 @@ impl Guest {
         let module = Module::from_file(&engine, wasm).unwrap();
         let mut store = Store::new(&engine, Handles::default());
         let mut linker = Linker::new(&engine);
-        let mut memory = None;
-        for import in module.imports() {
-            if let ExternType::Memory(ty) = import.ty() {
-                let m = SharedMemory::new(&engine, ty).unwrap();
-                linker
-                    .define(&store, import.module(), import.name(), m.clone())
-                    .unwrap();
-                memory = Some(m);
-            }
-        }
+        let memory = super::define_imported_memory(&mut linker, &store, &module);
         let module_name = format!("[export]{interface}");
         let dtor = format!("{interface}#[dtor]{resource}");
         linker

@@ -63,6 +63,27 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Creates the shared memory a module imports, from the import's type, and
+/// defines it in `linker`, as a wasi-threads host does; `None` when the
+/// module imports no memory.
+pub fn define_imported_memory<T: 'static>(
+    linker: &mut wasmtime::Linker<T>,
+    store: &wasmtime::Store<T>,
+    module: &wasmtime::Module,
+) -> Option<wasmtime::SharedMemory> {
+    let import = module
+        .imports()
+        .find(|i| matches!(i.ty(), wasmtime::ExternType::Memory(_)))?;
+    let wasmtime::ExternType::Memory(ty) = import.ty() else {
+        unreachable!()
+    };
+    let memory = wasmtime::SharedMemory::new(linker.engine(), ty).unwrap();
+    linker
+        .define(store, import.module(), import.name(), memory.clone())
+        .unwrap();
+    Some(memory)
+}
+
 /// clang-19 for wasm32-wasip1-threads with `warnings`, wasi-libc's headers
 /// from `WASI_LIBC_INCLUDE` (set by `scripts/test.sh`) and no default
 /// libraries; returns the command, the threaded wasi-libc directory of the

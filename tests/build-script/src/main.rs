@@ -21,6 +21,12 @@ impl thread_spawn::Host for Data {
 }
 
 fn main() -> wasmtime::Result<()> {
+    println!("{}", report()?);
+    Ok(())
+}
+
+/// Runs the guest: which arguments the host saw, and what `go` returned.
+fn report() -> wasmtime::Result<String> {
     let mut config = Config::new();
     config.wasm_threads(true).shared_memory(true);
     let engine = Engine::new(&config)?;
@@ -37,9 +43,19 @@ fn main() -> wasmtime::Result<()> {
     let instance = linker.instantiate(&mut store, &module)?;
     let go = instance.get_typed_func::<(), i32>(&mut store, "go")?;
     let answer = go.call(&mut store, ())?;
-    println!(
+    Ok(format!(
         "thread-spawn called with {:?}; go() = {answer}",
         store.data().calls
-    );
-    Ok(())
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_generated_bindings_serve_the_guest() {
+        assert_eq!(
+            super::report().unwrap(),
+            "thread-spawn called with [20, 1]; go() = 42"
+        );
+    }
 }

@@ -995,11 +995,7 @@ let mut cx = {HOST_RT}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut call
         let gen = self.gen;
         let wm = gen.wm;
         let world = &self.world_name;
-        let mut fields = String::new();
-        let mut index_fields = String::new();
-        let mut index_inits = String::new();
-        let mut loads = String::new();
-        let mut names = Vec::new();
+        let mut typed = TypedExports::default();
         let mut methods = String::new();
         let mut any_async = false;
         // The `[dtor]` export of every exported resource, which owned
@@ -1021,19 +1017,7 @@ let mut cx = {HOST_RT}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut call
                 "export_{iface}_{}_dtor",
                 snake(&gen.resource_name(*resource))
             );
-            let _ = writeln!(fields, "{field}: wasmtime::TypedFunc<(i32,), ()>,");
-            let _ = writeln!(index_fields, "{field}: wasmtime::ModuleExport,");
-            let _ = writeln!(
-                index_inits,
-                "{field}: {HOST_RT}::module_func_export(module, {:?})?,",
-                core.name
-            );
-            let _ = writeln!(
-                loads,
-                "let {field} = {HOST_RT}::typed_export::<(i32,), ()>(&mut store, instance, &self.{field}, {:?})?;",
-                core.name
-            );
-            names.push(field.clone());
+            typed.add(&field, "i32, ", "()", &core.name);
             dtors.push((*resource, field));
         }
         // The functions of each exported resource: (resource, interface,
@@ -1063,35 +1047,14 @@ let mut cx = {HOST_RT}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut call
             let field = format!("export_{base}");
             let (params, results) = core_types(core);
             let params: String = params.iter().map(|p| format!("{p}, ")).collect();
-            let typed = format!("wasmtime::TypedFunc<({params}), {results}>");
-            let _ = writeln!(fields, "{field}: {typed},");
-            let _ = writeln!(index_fields, "{field}: wasmtime::ModuleExport,");
-            let _ = writeln!(
-                index_inits,
-                "{field}: {HOST_RT}::module_func_export(module, {:?})?,",
-                core.name
-            );
-            let _ = writeln!(
-                loads,
-                "let {field} = {HOST_RT}::typed_export::<({params}), {results}>(&mut store, instance, &self.{field}, {:?})?;",
-                core.name
-            );
-            names.push(field.clone());
+            typed.add(&field, &params, &results, &core.name);
             let post = format!("post_return_{base}");
             if let [result] = core.result_types().as_slice() {
-                let _ = writeln!(fields, "{post}: Option<wasmtime::TypedFunc<{result}, ()>>,");
-                let _ = writeln!(index_fields, "{post}: Option<wasmtime::ModuleExport>,");
-                let _ = writeln!(
-                    index_inits,
-                    "{post}: module.get_export_index({:?}),",
-                    format!("cabi_post_{}", core.name)
+                typed.add_optional(
+                    &post,
+                    &result.to_string(),
+                    &format!("cabi_post_{}", core.name),
                 );
-                let _ = writeln!(
-                    loads,
-                    "let {post} = match &self.{post} {{\nSome(export) => Some({HOST_RT}::typed_export::<{result}, ()>(&mut store, instance, export, {:?})?),\nNone => None,\n}};",
-                    format!("cabi_post_{}", core.name)
-                );
-                names.push(post.clone());
             }
 
             let mut fg = FuncGen::new(gen, Glue::HostExport, depth, func);
@@ -1202,6 +1165,13 @@ pub fn {accessor}(&self) -> {}::Guest{camel_name}<'_> {{
                 path.join("::")
             );
         }
+        let TypedExports {
+            fields,
+            index_fields,
+            index_inits,
+            loads,
+            names,
+        } = typed;
         let pre_async = if any_async {
             format!(
                 "
@@ -1339,5 +1309,61 @@ self
             names.join(", ")
         );
         Ok(out)
+    }
+}
+
+/// The world struct's typed core exports, each written in the four places
+/// a field appears: the struct, its `...Indices`, the indices' lookup in
+/// the module and their load from an instance.
+#[derive(Default)]
+struct TypedExports {
+    fields: String,
+    index_fields: String,
+    index_inits: String,
+    loads: String,
+    names: Vec<String>,
+}
+
+impl TypedExports {
+    /// Field `field` for the export `core_name`, which must exist, of type
+    /// `(params) -> results` (`params` as a tuple's elements, each followed
+    /// by `, `).
+    fn add(&mut self, field: &str, params: &str, results: &str, core_name: &str) {
+        let _ = writeln!(
+            self.fields,
+            "{field}: wasmtime::TypedFunc<({params}), {results}>,"
+        );
+        let _ = writeln!(self.index_fields, "{field}: wasmtime::ModuleExport,");
+        let _ = writeln!(
+            self.index_inits,
+            "{field}: {HOST_RT}::module_func_export(module, {core_name:?})?,"
+        );
+        let _ = writeln!(
+            self.loads,
+            "let {field} = {HOST_RT}::typed_export::<({params}), {results}>(&mut store, instance, &self.{field}, {core_name:?})?;"
+        );
+        self.names.push(field.to_string());
+    }
+
+    /// Field `field` for the export `core_name` if the module has it, of
+    /// type `(param) -> ()` (a `cabi_post_*`).
+    fn add_optional(&mut self, field: &str, param: &str, core_name: &str) {
+        let _ = writeln!(
+            self.fields,
+            "{field}: Option<wasmtime::TypedFunc<{param}, ()>>,"
+        );
+        let _ = writeln!(
+            self.index_fields,
+            "{field}: Option<wasmtime::ModuleExport>,"
+        );
+        let _ = writeln!(
+            self.index_inits,
+            "{field}: module.get_export_index({core_name:?}),"
+        );
+        let _ = writeln!(
+            self.loads,
+            "let {field} = match &self.{field} {{\nSome(export) => Some({HOST_RT}::typed_export::<{param}, ()>(&mut store, instance, export, {core_name:?})?),\nNone => None,\n}};"
+        );
+        self.names.push(field.to_string());
     }
 }
