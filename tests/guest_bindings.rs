@@ -54,7 +54,7 @@ fn module(engine: &Engine) -> Module {
 fn instantiate(engine: &Engine, module: &Module) -> (Store<Host>, Instance) {
     let mut store = Store::new(engine, Host::default());
     let mut linker = Linker::new(engine);
-    store.data_mut().memory = support::define_imported_memory(&mut linker, &store, &module);
+    store.data_mut().memory = support::define_imported_memory(&mut linker, &store, module);
     bindings::add_to_linker_with_memory(
         &mut linker,
         |h: &mut Host| h,
