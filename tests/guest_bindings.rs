@@ -221,6 +221,20 @@ fn invalid_data_from_the_host_traps_with_a_message() {
             &[2],
             "error: invalid data from the host in the arguments of `take-choice`: a discriminant out of range\n",
         ),
+        // Lengths whose bytes do not fit a 32-bit address space: trapped
+        // before anything is read, allocated or freed.
+        (
+            None,
+            "take-numbers",
+            &[16, 0x4000_0001],
+            "error: invalid data from the host in the arguments of `take-numbers`: a list longer than the address space\n",
+        ),
+        (
+            None,
+            "take-words",
+            &[16, 0x2000_0000],
+            "error: invalid data from the host in the arguments of `take-words`: a list longer than the address space\n",
+        ),
     ] {
         let (error, stderr) = call_raw(bytes, name, args);
         // `unreachable`, not a panic: no panic message, no abort.

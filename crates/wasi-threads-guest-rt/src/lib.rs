@@ -118,6 +118,21 @@ pub fn char_lift(value: i32, what: &str) -> char {
     }
 }
 
+/// The layout of a list the host passed: `len` elements of `size` bytes
+/// aligned to `align`. A length whose bytes do not fit the address space
+/// ends the program with a [`trap`] naming `what`, before anything is read
+/// or freed.
+#[inline]
+pub fn list_layout(len: usize, size: usize, align: usize, what: &str) -> Layout {
+    match len
+        .checked_mul(size)
+        .and_then(|bytes| Layout::from_size_align(bytes, align).ok())
+    {
+        Some(layout) => layout,
+        None => invalid(what, "a list longer than the address space"),
+    }
+}
+
 /// Ends the program: the host passed a discriminant the type does not have.
 #[cold]
 pub fn invalid_discriminant(what: &str) -> ! {

@@ -522,8 +522,11 @@ impl Bindgen for FuncGen<'_, '_> {
                 self.lifts_lists = true;
                 let n = self.tmp();
                 let ty = self.type_name(element);
+                let size = self.gen.wm.sizes.size(element).size_wasm32();
+                let align = self.gen.wm.sizes.align(element).align_wasm32();
+                let what = self.guest_what();
                 self.line(format!(
-                    "let len{n} = {} as usize;\nlet v{n}: {rt}::Vec<{ty}> = if len{n} == 0 {{ {rt}::Vec::new() }} else {{ {rt}::Vec::from_raw_parts({} as *mut {ty}, len{n}, len{n}) }};",
+                    "let len{n} = {} as usize;\nlet _ = {rt}::list_layout(len{n}, {size}, {align}, {what});\nlet v{n}: {rt}::Vec<{ty}> = if len{n} == 0 {{ {rt}::Vec::new() }} else {{ {rt}::Vec::from_raw_parts({} as *mut {ty}, len{n}, len{n}) }};",
                     operands[1], operands[0]
                 ));
                 results.push(format!("v{n}"));
@@ -563,7 +566,11 @@ impl Bindgen for FuncGen<'_, '_> {
                     ));
                 } else {
                     self.lifts_lists = true;
-                    self.line(format!("let len{n} = {} as usize;", operands[1]));
+                    let what = self.guest_what();
+                    self.line(format!(
+                        "let len{n} = {} as usize;\nlet layout{n} = {rt}::list_layout(len{n}, {size}, {align}, {what});",
+                        operands[1]
+                    ));
                 }
                 let vec = if self.host() {
                     "Vec".to_string()
@@ -580,7 +587,7 @@ let base = base{n} + (i * {size}) as i32;
                 ));
                 if !self.host() {
                     self.line(format!(
-                        "{rt}::dealloc_bytes(base{n} as *mut u8, {rt}::Layout::from_size_align(len{n} * {size}, {align}).unwrap());"
+                        "{rt}::dealloc_bytes(base{n} as *mut u8, layout{n});"
                     ));
                 }
                 results.push(format!("v{n}"));

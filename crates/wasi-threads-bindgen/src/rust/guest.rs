@@ -23,7 +23,7 @@ const ALLOW: &str = "#[allow(unused, clippy::all)]";
 const RUNTIME: &str = "::wasi_threads_guest_rt";
 
 /// What generated code uses of the runtime, under `_rt`.
-const RT_ITEMS: &str = "alloc_bytes, char_lift, dealloc_bytes, invalid_discriminant, string_lift, Box, Layout, String, Temp, Vec";
+const RT_ITEMS: &str = "alloc_bytes, char_lift, dealloc_bytes, invalid_discriminant, list_layout, string_lift, Box, Layout, String, Temp, Vec";
 
 /// What generated code for exported resources uses of the runtime.
 const RT_RESOURCE_ITEMS: &str = "resource_taken, TypeGuard";

@@ -49,6 +49,12 @@ impl two::Guest for C {
     fn take_letter(letter: char) -> u32 {
         letter as u32
     }
+    fn take_numbers(xs: Vec<u32>) -> u32 {
+        xs.len() as u32
+    }
+    fn take_words(ws: Vec<String>) -> u32 {
+        ws.len() as u32
+    }
     fn take_choice(c: two::Choice) -> u32 {
         match c {
             two::Choice::Yes => 1,

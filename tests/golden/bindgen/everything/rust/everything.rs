@@ -39,8 +39,8 @@ pub(crate) use __export_everything_impl as export;
 #[allow(unused, clippy::all)]
 pub mod _rt {
     pub use ::wasi_threads_guest_rt::{
-        alloc_bytes, char_lift, dealloc_bytes, invalid_discriminant, string_lift, Box,
-        Layout, String, Temp, Vec,
+        alloc_bytes, char_lift, dealloc_bytes, invalid_discriminant, list_layout,
+        string_lift, Box, Layout, String, Temp, Vec,
     };
     #[cfg(target_arch = "wasm32")]
     #[used]
@@ -196,6 +196,7 @@ pub unsafe fn _post_return_describe<T: Guest>(arg0: i32) {
 pub unsafe fn _export_total_cabi<T: Guest>(arg0: i32, arg1: i32) -> i64 {
     unsafe {
         let len1 = arg1 as usize;
+        let _ = _rt::list_layout(len1, 4, 4, "the arguments of `total`");
         let v1: _rt::Vec<u32> = if len1 == 0 {
             _rt::Vec::new()
         } else {
@@ -749,6 +750,12 @@ pub mod test {
                     let l4 = *((ptr2 as usize + 0) as *const i32);
                     let l5 = *((ptr2 as usize + 4) as *const i32);
                     let len6 = l5 as usize;
+                    let _ = super::super::super::_rt::list_layout(
+                        len6,
+                        1,
+                        1,
+                        "the result of `test:kinds/kinds#echo-bytes`",
+                    );
                     let v6: super::super::super::_rt::Vec<u8> = if len6 == 0 {
                         super::super::super::_rt::Vec::new()
                     } else {
@@ -811,6 +818,12 @@ pub mod test {
                     let l7 = *((ptr4 as usize + 4) as *const i32);
                     let base11 = l6;
                     let len11 = l7 as usize;
+                    let layout11 = super::super::super::_rt::list_layout(
+                        len11,
+                        8,
+                        4,
+                        "the result of `test:kinds/kinds#echo-strings`",
+                    );
                     let mut v11: super::super::super::_rt::Vec<
                         super::super::super::_rt::String,
                     > = super::super::super::_rt::Vec::with_capacity(len11.min(4096));
@@ -825,11 +838,7 @@ pub mod test {
                         );
                         v11.push(s10);
                     }
-                    super::super::super::_rt::dealloc_bytes(
-                        base11 as *mut u8,
-                        super::super::super::_rt::Layout::from_size_align(len11 * 8, 4)
-                            .unwrap(),
-                    );
+                    super::super::super::_rt::dealloc_bytes(base11 as *mut u8, layout11);
                     let f12 = v11;
                     f12
                 }
@@ -1156,6 +1165,12 @@ pub mod test {
                     let l16 = *((ptr6 as usize + 32) as *const i32);
                     let base20 = l15;
                     let len20 = l16 as usize;
+                    let layout20 = super::super::super::_rt::list_layout(
+                        len20,
+                        8,
+                        4,
+                        "the result of `test:kinds/kinds#echo-mixed`",
+                    );
                     let mut v20: super::super::super::_rt::Vec<
                         super::super::super::_rt::String,
                     > = super::super::super::_rt::Vec::with_capacity(len20.min(4096));
@@ -1170,11 +1185,7 @@ pub mod test {
                         );
                         v20.push(s19);
                     }
-                    super::super::super::_rt::dealloc_bytes(
-                        base20 as *mut u8,
-                        super::super::super::_rt::Layout::from_size_align(len20 * 8, 4)
-                            .unwrap(),
-                    );
+                    super::super::super::_rt::dealloc_bytes(base20 as *mut u8, layout20);
                     let f21 = super::super::super::test::kinds::kinds::Mixed {
                         flag: (l8 != 0),
                         small: (l9) as u8,
@@ -1349,6 +1360,12 @@ pub mod test {
                     let l12 = *((ptr9 as usize + 4) as *const i32);
                     let base21 = l11;
                     let len21 = l12 as usize;
+                    let layout21 = super::super::super::_rt::list_layout(
+                        len21,
+                        16,
+                        8,
+                        "the result of `test:kinds/kinds#echo-shapes`",
+                    );
                     let mut v21: super::super::super::_rt::Vec<
                         super::super::super::test::kinds::kinds::Shape,
                     > = super::super::super::_rt::Vec::with_capacity(len21.min(4096));
@@ -1389,11 +1406,7 @@ pub mod test {
                         };
                         v21.push(v20);
                     }
-                    super::super::super::_rt::dealloc_bytes(
-                        base21 as *mut u8,
-                        super::super::super::_rt::Layout::from_size_align(len21 * 16, 8)
-                            .unwrap(),
-                    );
+                    super::super::super::_rt::dealloc_bytes(base21 as *mut u8, layout21);
                     let f22 = v21;
                     f22
                 }

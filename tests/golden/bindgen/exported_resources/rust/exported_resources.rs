@@ -60,8 +60,8 @@ pub(crate) use __export_exported_resources_impl as export;
 #[allow(unused, clippy::all)]
 pub mod _rt {
     pub use ::wasi_threads_guest_rt::{
-        alloc_bytes, char_lift, dealloc_bytes, invalid_discriminant, string_lift, Box,
-        Layout, String, Temp, Vec, resource_taken, TypeGuard,
+        alloc_bytes, char_lift, dealloc_bytes, invalid_discriminant, list_layout,
+        string_lift, Box, Layout, String, Temp, Vec, resource_taken, TypeGuard,
     };
     #[cfg(target_arch = "wasm32")]
     #[used]
@@ -343,6 +343,12 @@ pub mod test {
                 unsafe {
                     let base2 = arg0;
                     let len2 = arg1 as usize;
+                    let layout2 = super::super::super::_rt::list_layout(
+                        len2,
+                        4,
+                        4,
+                        "the arguments of `test:exported/counters#total`",
+                    );
                     let mut v2: super::super::super::_rt::Vec<
                         super::super::super::test::exported::counters::CounterBorrow<'_>,
                     > = super::super::super::_rt::Vec::with_capacity(len2.min(4096));
@@ -355,11 +361,7 @@ pub mod test {
                             ),
                         );
                     }
-                    super::super::super::_rt::dealloc_bytes(
-                        base2 as *mut u8,
-                        super::super::super::_rt::Layout::from_size_align(len2 * 4, 4)
-                            .unwrap(),
-                    );
+                    super::super::super::_rt::dealloc_bytes(base2 as *mut u8, layout2);
                     let ret3 = T::total(v2);
                     (ret3) as i32
                 }

@@ -21,8 +21,8 @@ pub(crate) use __export_threads_impl as export;
 #[allow(unused, clippy::all)]
 pub mod _rt {
     pub use ::wasi_threads_guest_rt::{
-        alloc_bytes, char_lift, dealloc_bytes, invalid_discriminant, string_lift, Box,
-        Layout, String, Temp, Vec,
+        alloc_bytes, char_lift, dealloc_bytes, invalid_discriminant, list_layout,
+        string_lift, Box, Layout, String, Temp, Vec,
     };
 }
 #[allow(unused, clippy::all)]
