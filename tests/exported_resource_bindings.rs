@@ -587,6 +587,16 @@ fn host_scenario(wasm: &std::path::Path) {
     assert_eq!(world.call_counters_destroyed(&mut store).unwrap(), 3);
     assert_eq!(table.len(), 0, "no handle is left");
 
+    // The same resource through `use` from another interface (`tally`):
+    // made, lent, handed back and dropped there.
+    let t = world.call_tally_make(&mut store, 40).unwrap();
+    counters.call_add(&mut store, t.borrow(), 2).unwrap();
+    assert_eq!(world.call_tally_peek(&mut store, t.borrow()).unwrap(), 42);
+    assert_eq!(table.len(), 0);
+    assert_eq!(world.call_tally_consume(&mut store, t).unwrap(), 42);
+    assert_eq!(world.call_counters_destroyed(&mut store).unwrap(), 4);
+    assert_eq!(table.len(), 0);
+
     // Many rounds leave no handle and run every destructor; the guest's
     // memory is reused (no representation leaks).
     let mut reps = std::collections::BTreeSet::new();
@@ -599,7 +609,7 @@ fn host_scenario(wasm: &std::path::Path) {
             c.resource_drop(&mut store).unwrap();
         }
     }
-    assert_eq!(world.call_counters_destroyed(&mut store).unwrap(), 203);
+    assert_eq!(world.call_counters_destroyed(&mut store).unwrap(), 204);
     assert_eq!(table.len(), 0);
     assert!(reps.len() < 10, "representations are reused: {reps:?}");
 }

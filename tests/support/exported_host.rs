@@ -128,6 +128,14 @@ impl Guest {
         name: &str,
     ) -> wasmtime::TypedFunc<P, R> {
         let full = format!("{}#{name}", self.interface);
+        self.export_named(&full)
+    }
+
+    /// The export named `full`.
+    pub fn export_named<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
+        &mut self,
+        full: &str,
+    ) -> wasmtime::TypedFunc<P, R> {
         self.instance
             .get_typed_func(&mut self.store, &full)
             .unwrap_or_else(|e| panic!("export `{full}`: {e}"))
@@ -180,8 +188,9 @@ impl Guest {
 
 /// Runs the scenario of `tests/bindgen/exported-resources.wit` on a guest
 /// through the core exports alone: counters created, called, lent in a
-/// list, handed back, dropped by the host and by the guest, each
-/// destructor run once; at the end no handle is left in the table.
+/// list, handed back, dropped by the host and by the guest, also through
+/// the interface that reaches the resource by `use`; each destructor run
+/// once; at the end no handle is left in the table.
 pub fn exercise(wasm: &std::path::Path) {
     let mut g = Guest::new(wasm, "test:exported/counters", "counter");
     let new = g.export::<u32, u32>("[constructor]counter");
@@ -245,6 +254,21 @@ pub fn exercise(wasm: &std::path::Path) {
     assert_eq!(destroyed.call(&mut g.store, ()).unwrap(), 3);
     assert_eq!(g.store.data().live(), 0, "no handle is left");
 
+    // The same resource through `use` from another interface (`tally`):
+    // made, lent, handed back and dropped there.
+    let make = g.export_named::<u32, u32>("test:exported/tally#make");
+    let peek = g.export_named::<u32, u32>("test:exported/tally#peek");
+    let consume = g.export_named::<u32, u32>("test:exported/tally#consume");
+    let h = make.call(&mut g.store, 40).unwrap();
+    let t = g.lift(h);
+    add.call(&mut g.store, (t, 2)).unwrap();
+    assert_eq!(peek.call(&mut g.store, t).unwrap(), 42);
+    let h = g.lower(t);
+    assert_eq!(consume.call(&mut g.store, h).unwrap(), 42);
+    assert_eq!(g.store.data().destroyed, [b, m, a, t]);
+    assert_eq!(destroyed.call(&mut g.store, ()).unwrap(), 4);
+    assert_eq!(g.store.data().live(), 0);
+
     // Many rounds leave no handle and run every destructor.
     for i in 0..200 {
         let h = new.call(&mut g.store, i).unwrap();
@@ -252,6 +276,6 @@ pub fn exercise(wasm: &std::path::Path) {
         let h = g.lower(r);
         assert_eq!(finish.call(&mut g.store, h).unwrap(), i);
     }
-    assert_eq!(destroyed.call(&mut g.store, ()).unwrap(), 203);
+    assert_eq!(destroyed.call(&mut g.store, ()).unwrap(), 204);
     assert_eq!(g.store.data().live(), 0);
 }

@@ -85,6 +85,21 @@ uint32_t test_exported_counters_destroyed(void) {
     return destroyed;
 }
 
+/* `tally` reaches the same resource through `use`. */
+C(own_counter_t) exports_test_exported_tally_make(uint32_t start) {
+    return make(start);
+}
+
+uint32_t exports_test_exported_tally_peek(C(borrow_counter_t) c) {
+    return c->value;
+}
+
+uint32_t exports_test_exported_tally_consume(C(own_counter_t) c) {
+    uint32_t value = C(counter_rep)(c)->value;
+    C(counter_drop_own)(c);
+    return value;
+}
+
 void E(counter_destructor)(C(counter_t) *rep) {
     destroyed++;
     free(rep);

@@ -683,10 +683,12 @@ let base = base{n} + (i * {size}) as i32;
                 self.uses_guest_resources = true;
                 let path = self.gen.type_path(*r, self.depth);
                 let what = self.what();
+                // `r` may name the resource through `use` or an alias.
+                let resource = self.gen.exported_resource_id(*r);
                 let dtor = self
                     .dtors
                     .iter()
-                    .find(|(id, _)| id == r)
+                    .find(|(id, _)| Some(*id) == resource)
                     .map(|(_, dtor)| dtor.clone());
                 let Some(dtor) = dtor else {
                     self.error

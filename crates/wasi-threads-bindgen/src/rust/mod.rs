@@ -242,8 +242,10 @@ impl<'a> RustGen<'a> {
     }
 
     /// An exported resource's interface (as the model's `[export]` module
-    /// names it) and its destructor export.
+    /// names it) and its destructor export; `r` may name it through `use`
+    /// or a type alias.
     pub fn exported_resource(&self, r: TypeId) -> Option<(&'a str, &'a str)> {
+        let r = self.exported_resource_id(r)?;
         let interface = self
             .wm
             .import_items

@@ -81,4 +81,19 @@ impl Guest for Exports {
     }
 }
 
+impl bindings::test::exported::tally::Guest for Exports {
+    fn make(start: u32) -> Counter {
+        Counter::new(MyCounter::new(start))
+    }
+
+    fn peek(c: CounterBorrow<'_>) -> u32 {
+        c.get::<MyCounter>().count.get()
+    }
+
+    fn consume(c: Counter) -> u32 {
+        // Dropping the handle runs the destructor.
+        c.get::<MyCounter>().count.get()
+    }
+}
+
 bindings::export!(Exports with_types_in bindings);

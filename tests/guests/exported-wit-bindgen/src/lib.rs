@@ -74,4 +74,19 @@ impl Guest for Counters {
     }
 }
 
+impl exports::test::exported::tally::Guest for Counters {
+    fn make(start: u32) -> Counter {
+        Counter::new(Count::new(start))
+    }
+
+    fn peek(c: CounterBorrow<'_>) -> u32 {
+        c.get::<Count>().get()
+    }
+
+    fn consume(c: Counter) -> u32 {
+        // Dropping the handle runs the destructor.
+        c.get::<Count>().get()
+    }
+}
+
 export!(Counters);

@@ -106,6 +106,24 @@ void __wasm_export_test_exported_counters_counter_dtor(int32_t arg0) {
     exports_test_exported_counters_counter_destructor((__test_exported_counters_counter_t *) (uintptr_t) arg0);
 }
 
+__attribute__((__export_name__("test:exported/tally#make")))
+int32_t __wasm_export_test_exported_tally_make(int32_t arg0) {
+    __test_exported_counters_own_counter_t r1 = exports_test_exported_tally_make((uint32_t) ((uint32_t) (arg0)));
+    return (int32_t) ((r1).__handle);
+}
+
+__attribute__((__export_name__("test:exported/tally#peek")))
+int32_t __wasm_export_test_exported_tally_peek(int32_t arg0) {
+    uint32_t r1 = exports_test_exported_tally_peek((__test_exported_counters_borrow_counter_t) (((__test_exported_counters_borrow_counter_t) (uintptr_t) (arg0))));
+    return (int32_t) ((int32_t) (r1));
+}
+
+__attribute__((__export_name__("test:exported/tally#consume")))
+int32_t __wasm_export_test_exported_tally_consume(int32_t arg0) {
+    uint32_t r1 = exports_test_exported_tally_consume(((__test_exported_counters_own_counter_t) { arg0 }));
+    return (int32_t) ((int32_t) (r1));
+}
+
 __attribute__((__weak__, __export_name__("cabi_realloc")))
 void *cabi_realloc(void *ptr, size_t old_size, size_t align, size_t new_size) {
     (void) old_size;

@@ -40,6 +40,8 @@ _Static_assert(_Alignof(__test_exported_counters_own_counter_t) == 4, "canonical
  */
 typedef __test_exported_counters_counter_t *__test_exported_counters_borrow_counter_t;
 
+typedef __test_exported_counters_counter_t __test_exported_tally_counter_t;
+
 /**
  * A string: UTF-8 bytes, not NUL-terminated.
  */
@@ -166,6 +168,28 @@ uint32_t test_exported_counters_destroyed(void) __attribute__((__export_name__("
  * last handle is dropped. The export `test:exported/counters#[dtor]counter` calls it.
  */
 void exports_test_exported_counters_counter_destructor(__test_exported_counters_counter_t *rep);
+
+/**
+ * A counter starting at `start`, made through this interface.
+ *
+ * Defined by the program; the export `test:exported/tally#make` calls it.
+ */
+__test_exported_counters_own_counter_t exports_test_exported_tally_make(uint32_t start);
+
+/**
+ * The count of a lent counter.
+ *
+ * Defined by the program; the export `test:exported/tally#peek` calls it.
+ */
+uint32_t exports_test_exported_tally_peek(__test_exported_counters_borrow_counter_t c);
+
+/**
+ * Hands a counter back: the guest returns its count and drops it.
+ *
+ * Defined by the program; the export `test:exported/tally#consume` calls it.
+ * It owns the handle `c` (`__test_exported_counters_counter_drop_own`): it keeps or drops it.
+ */
+uint32_t exports_test_exported_tally_consume(__test_exported_counters_own_counter_t c);
 
 #ifdef __cplusplus
 }

@@ -109,6 +109,12 @@ pub struct ExportedResources {
     post_return_counters_total: Option<wasmtime::TypedFunc<i32, ()>>,
     export_counters_destroyed: wasmtime::TypedFunc<(), i32>,
     post_return_counters_destroyed: Option<wasmtime::TypedFunc<i32, ()>>,
+    export_tally_make: wasmtime::TypedFunc<(i32,), i32>,
+    post_return_tally_make: Option<wasmtime::TypedFunc<i32, ()>>,
+    export_tally_peek: wasmtime::TypedFunc<(i32,), i32>,
+    post_return_tally_peek: Option<wasmtime::TypedFunc<i32, ()>>,
+    export_tally_consume: wasmtime::TypedFunc<(i32,), i32>,
+    post_return_tally_consume: Option<wasmtime::TypedFunc<i32, ()>>,
 }
 /// Where the world's exports are in a module: resolved once per module
 /// (by name, with their kinds checked), then loaded from each instance
@@ -134,6 +140,12 @@ pub struct ExportedResourcesIndices {
     post_return_counters_total: Option<wasmtime::ModuleExport>,
     export_counters_destroyed: wasmtime::ModuleExport,
     post_return_counters_destroyed: Option<wasmtime::ModuleExport>,
+    export_tally_make: wasmtime::ModuleExport,
+    post_return_tally_make: Option<wasmtime::ModuleExport>,
+    export_tally_peek: wasmtime::ModuleExport,
+    post_return_tally_peek: Option<wasmtime::ModuleExport>,
+    export_tally_consume: wasmtime::ModuleExport,
+    post_return_tally_consume: Option<wasmtime::ModuleExport>,
 }
 #[allow(unused, clippy::all)]
 impl ExportedResourcesIndices {
@@ -200,6 +212,24 @@ impl ExportedResourcesIndices {
             )?,
             post_return_counters_destroyed: module
                 .get_export_index("cabi_post_test:exported/counters#destroyed"),
+            export_tally_make: ::wasi_threads_bindgen_rt::module_func_export(
+                module,
+                "test:exported/tally#make",
+            )?,
+            post_return_tally_make: module
+                .get_export_index("cabi_post_test:exported/tally#make"),
+            export_tally_peek: ::wasi_threads_bindgen_rt::module_func_export(
+                module,
+                "test:exported/tally#peek",
+            )?,
+            post_return_tally_peek: module
+                .get_export_index("cabi_post_test:exported/tally#peek"),
+            export_tally_consume: ::wasi_threads_bindgen_rt::module_func_export(
+                module,
+                "test:exported/tally#consume",
+            )?,
+            post_return_tally_consume: module
+                .get_export_index("cabi_post_test:exported/tally#consume"),
         })
     }
     /// The exports of `instance`, an instance of the indices' module; fails
@@ -426,6 +456,71 @@ impl ExportedResourcesIndices {
             }
             None => None,
         };
+        let export_tally_make = ::wasi_threads_bindgen_rt::typed_export::<
+            (i32,),
+            i32,
+        >(&mut store, instance, &self.export_tally_make, "test:exported/tally#make")?;
+        let post_return_tally_make = match &self.post_return_tally_make {
+            Some(export) => {
+                Some(
+                    ::wasi_threads_bindgen_rt::typed_export::<
+                        i32,
+                        (),
+                    >(
+                        &mut store,
+                        instance,
+                        export,
+                        "cabi_post_test:exported/tally#make",
+                    )?,
+                )
+            }
+            None => None,
+        };
+        let export_tally_peek = ::wasi_threads_bindgen_rt::typed_export::<
+            (i32,),
+            i32,
+        >(&mut store, instance, &self.export_tally_peek, "test:exported/tally#peek")?;
+        let post_return_tally_peek = match &self.post_return_tally_peek {
+            Some(export) => {
+                Some(
+                    ::wasi_threads_bindgen_rt::typed_export::<
+                        i32,
+                        (),
+                    >(
+                        &mut store,
+                        instance,
+                        export,
+                        "cabi_post_test:exported/tally#peek",
+                    )?,
+                )
+            }
+            None => None,
+        };
+        let export_tally_consume = ::wasi_threads_bindgen_rt::typed_export::<
+            (i32,),
+            i32,
+        >(
+            &mut store,
+            instance,
+            &self.export_tally_consume,
+            "test:exported/tally#consume",
+        )?;
+        let post_return_tally_consume = match &self.post_return_tally_consume {
+            Some(export) => {
+                Some(
+                    ::wasi_threads_bindgen_rt::typed_export::<
+                        i32,
+                        (),
+                    >(
+                        &mut store,
+                        instance,
+                        export,
+                        "cabi_post_test:exported/tally#consume",
+                    )?,
+                )
+            }
+            None => None,
+        };
         Ok(ExportedResources {
             instance: *instance,
             memory,
@@ -446,6 +541,12 @@ impl ExportedResourcesIndices {
             post_return_counters_total,
             export_counters_destroyed,
             post_return_counters_destroyed,
+            export_tally_make,
+            post_return_tally_make,
+            export_tally_peek,
+            post_return_tally_peek,
+            export_tally_consume,
+            post_return_tally_consume,
         })
     }
 }
@@ -598,6 +699,84 @@ impl ExportedResources {
             post.call(&mut cx.store, ret1)?;
         }
         Ok(v2)
+    }
+    /// A counter starting at `start`, made through this interface.
+    pub fn call_tally_make<S: wasmtime::AsContextMut>(
+        &self,
+        mut store: S,
+        arg0: u32,
+    ) -> wasmtime::Result<
+        ::wasi_threads_bindgen_rt::GuestResource<test::exported::tally::Counter>,
+    >
+    where
+        <S as wasmtime::AsContext>::Data: ::wasi_threads_bindgen_rt::GuestResourceView,
+    {
+        let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
+            wasmtime::AsContextMut::as_context_mut(&mut store),
+            self.memory.clone(),
+            self.realloc.clone(),
+            "test:exported/tally#make",
+        );
+        let ret1 = self.export_tally_make.call(&mut cx.store, ((arg0) as i32,))?;
+        let rep2 = ::wasi_threads_bindgen_rt::GuestResourceView::guest_resources(
+                cx.store.data(),
+            )
+            .remove::<test::exported::tally::Counter>(ret1 as u32)
+            .map_err(|e| cx.trap("result", e))?;
+        let r2 = ::wasi_threads_bindgen_rt::GuestResource::<
+            test::exported::tally::Counter,
+        >::new(rep2, self.export_counters_counter_dtor.clone());
+        let v3 = r2;
+        if let Some(post) = &self.post_return_tally_make {
+            post.call(&mut cx.store, ret1)?;
+        }
+        Ok(v3)
+    }
+    /// The count of a lent counter.
+    pub fn call_tally_peek<S: wasmtime::AsContextMut>(
+        &self,
+        mut store: S,
+        arg0: ::wasi_threads_bindgen_rt::GuestBorrow<test::exported::tally::Counter>,
+    ) -> wasmtime::Result<u32> {
+        let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
+            wasmtime::AsContextMut::as_context_mut(&mut store),
+            self.memory.clone(),
+            self.realloc.clone(),
+            "test:exported/tally#peek",
+        );
+        let ret1 = self.export_tally_peek.call(&mut cx.store, ((arg0).rep() as i32,))?;
+        let v2 = (ret1) as u32;
+        if let Some(post) = &self.post_return_tally_peek {
+            post.call(&mut cx.store, ret1)?;
+        }
+        Ok(v2)
+    }
+    /// Hands a counter back: the guest returns its count and drops it.
+    pub fn call_tally_consume<S: wasmtime::AsContextMut>(
+        &self,
+        mut store: S,
+        arg0: ::wasi_threads_bindgen_rt::GuestResource<test::exported::tally::Counter>,
+    ) -> wasmtime::Result<u32>
+    where
+        <S as wasmtime::AsContext>::Data: ::wasi_threads_bindgen_rt::GuestResourceView,
+    {
+        let mut cx = ::wasi_threads_bindgen_rt::Cx::new(
+            wasmtime::AsContextMut::as_context_mut(&mut store),
+            self.memory.clone(),
+            self.realloc.clone(),
+            "test:exported/tally#consume",
+        );
+        let h1 = ::wasi_threads_bindgen_rt::GuestResourceView::guest_resources(
+                cx.store.data(),
+            )
+            .insert::<test::exported::tally::Counter>((arg0).into_rep())
+            .map_err(|e| cx.trap("argument `c`", e))? as i32;
+        let ret2 = self.export_tally_consume.call(&mut cx.store, (h1,))?;
+        let v3 = (ret2) as u32;
+        if let Some(post) = &self.post_return_tally_consume {
+            post.call(&mut cx.store, ret2)?;
+        }
+        Ok(v3)
     }
     /// The functions of the guest's `counter` resource.
     pub fn counters_counter(&self) -> test::exported::counters::GuestCounter<'_> {
@@ -788,6 +967,9 @@ pub mod test {
                     Ok(v4)
                 }
             }
+        }
+        pub mod tally {
+            pub type Counter = super::super::super::test::exported::counters::Counter;
         }
     }
 }

@@ -52,7 +52,16 @@ macro_rules! __export_exported_resources_impl {
         } } #[unsafe (export_name = "test:exported/counters#[dtor]counter")] unsafe
         extern "C" fn test_exported_counters_dtor_counter(arg0 : i32) { unsafe {
         $($path_to_types)*:: test::exported::counters::Counter::dtor::<<$ty as
-        $($path_to_types)*:: test::exported::counters::Guest >::Counter > (arg0) } } };
+        $($path_to_types)*:: test::exported::counters::Guest >::Counter > (arg0) } }
+        #[unsafe (export_name = "test:exported/tally#make")] unsafe extern "C" fn
+        test_exported_tally_make(arg0 : i32) -> i32 { unsafe { $($path_to_types)*::
+        test::exported::tally::_export_make_cabi::<$ty > (arg0) } } #[unsafe (export_name
+        = "test:exported/tally#peek")] unsafe extern "C" fn test_exported_tally_peek(arg0
+        : i32) -> i32 { unsafe { $($path_to_types)*::
+        test::exported::tally::_export_peek_cabi::<$ty > (arg0) } } #[unsafe (export_name
+        = "test:exported/tally#consume")] unsafe extern "C" fn
+        test_exported_tally_consume(arg0 : i32) -> i32 { unsafe { $($path_to_types)*::
+        test::exported::tally::_export_consume_cabi::<$ty > (arg0) } } };
     };
 }
 #[doc(inline)]
@@ -406,6 +415,53 @@ pub mod test {
                 ) -> u32;
                 /// How many counters the guest has destroyed so far.
                 fn destroyed() -> u32;
+            }
+        }
+        pub mod tally {
+            pub type Counter = super::super::super::test::exported::counters::Counter;
+            #[doc(hidden)]
+            pub unsafe fn _export_make_cabi<T: Guest>(arg0: i32) -> i32 {
+                unsafe {
+                    let ret1 = T::make((arg0) as u32);
+                    (ret1).take_handle()
+                }
+            }
+            #[doc(hidden)]
+            pub unsafe fn _export_peek_cabi<T: Guest>(arg0: i32) -> i32 {
+                unsafe {
+                    let ret1 = T::peek(
+                        super::super::super::test::exported::counters::CounterBorrow::lift(
+                            arg0,
+                        ),
+                    );
+                    (ret1) as i32
+                }
+            }
+            #[doc(hidden)]
+            pub unsafe fn _export_consume_cabi<T: Guest>(arg0: i32) -> i32 {
+                unsafe {
+                    let ret1 = T::consume(
+                        super::super::super::test::exported::tally::Counter::from_handle(
+                            arg0,
+                        ),
+                    );
+                    (ret1) as i32
+                }
+            }
+            /// What the guest implements for the world's exports; define them with `export!`.
+            pub trait Guest {
+                /// A counter starting at `start`, made through this interface.
+                fn make(
+                    start: u32,
+                ) -> super::super::super::test::exported::tally::Counter;
+                /// The count of a lent counter.
+                fn peek(
+                    c: super::super::super::test::exported::counters::CounterBorrow<'_>,
+                ) -> u32;
+                /// Hands a counter back: the guest returns its count and drops it.
+                fn consume(
+                    c: super::super::super::test::exported::tally::Counter,
+                ) -> u32;
             }
         }
     }
