@@ -137,7 +137,7 @@ impl Guest {
         full: &str,
     ) -> wasmtime::TypedFunc<P, R> {
         self.instance
-            .get_typed_func(&mut self.store, &full)
+            .get_typed_func(&mut self.store, full)
             .unwrap_or_else(|e| panic!("export `{full}`: {e}"))
     }
 
