@@ -684,3 +684,29 @@ fn the_generated_thread_entry_gives_each_thread_its_own_stack() {
     let run = wasi_threads(&["run", shared.to_str().unwrap()]);
     assert_eq!(run.code, 11, "one shared stack: {}", run.stderr);
 }
+
+/// A world that imports and exports the interface defining a resource is
+/// refused by every bindings generator, naming the resource's drop: one set
+/// of names per interface cannot tell its imported handles from its
+/// exported ones.
+#[test]
+fn a_resource_both_imported_and_exported_is_refused() {
+    let dir = support::scratch("roles");
+    let wit = dir.join("roles.wit");
+    std::fs::write(
+        &wit,
+        "package t:ie;\ninterface i {\n  resource r { constructor(); get: func() -> u32; }\n}\nworld w { import i; export i; }\n",
+    )
+    .unwrap();
+    for target in ["host", "rust", "c"] {
+        let run = wasi_threads(&["bindgen", target, wit.to_str().unwrap()]);
+        assert_eq!(run.code, 1, "{target}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("t:ie/i#[resource-drop]r")
+                && run.stderr.contains("resource both imported and exported"),
+            "{target}: {}",
+            run.stderr
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -44,6 +44,8 @@ pub enum Construct {
     WideFlags,
     /// A function of an exported resource (constructor, method, static).
     ExportedResource,
+    /// A resource of an interface the world both imports and exports.
+    ImportedAndExportedResource,
 }
 
 impl Generator {
@@ -64,6 +66,10 @@ impl Generator {
             // them from the guest's handle table, the Rust and C guest
             // bindings call them as wit-bindgen's do.
             ExportedResource => true,
+            // The bindings give an interface one set of names (wit-bindgen
+            // has a second, `exports::`, for the exported side); WITX has
+            // only the imported side.
+            ImportedAndExportedResource => self == Generator::Witx,
         }
     }
 
@@ -97,6 +103,10 @@ impl Construct {
                 "exported resources are not supported by {}",
                 generator.what()
             ),
+            ImportedAndExportedResource => format!(
+                "the world imports and exports the interface that defines this resource, and {} give an interface one set of names, so its imported and exported handles cannot be told apart",
+                generator.what()
+            ),
         }
     }
 
@@ -111,6 +121,7 @@ impl Construct {
             FixedLengthList => "fixed-length list",
             WideFlags => "flags of more than 64 members",
             ExportedResource => "exported resource",
+            ImportedAndExportedResource => "resource both imported and exported",
         }
     }
 }
@@ -167,6 +178,39 @@ pub fn check_item(
             reason: Construct::ExportedResource.reason(generator),
         }),
     }
+}
+
+/// A resource the world both imports and exports (both of the interface
+/// that defines it), where `generator` cannot express that: `Err` holds the
+/// index in `import_items` of the imported resource's drop, and why.
+pub fn check_resource_roles(
+    import_items: &[WitItem],
+    generator: Generator,
+) -> Result<(), (usize, Unsupported)> {
+    if generator.supports(Construct::ImportedAndExportedResource) {
+        return Ok(());
+    }
+    for (index, item) in import_items.iter().enumerate() {
+        let WitItem::ResourceDrop { resource, .. } = item else {
+            continue;
+        };
+        let exported = import_items.iter().any(
+            |other| matches!(other, WitItem::ExportedResource { resource: r, .. } if r == resource),
+        );
+        if exported {
+            let construct = Construct::ImportedAndExportedResource;
+            return Err((
+                index,
+                Unsupported {
+                    construct,
+                    place: "the function".into(),
+                    ty: String::new(),
+                    reason: construct.reason(generator),
+                },
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The first construct of `func` that `generator` cannot express.

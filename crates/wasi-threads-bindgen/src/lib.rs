@@ -201,6 +201,12 @@ fn check_support(model: &WitModel, target: Target) -> Result<(), BindgenError> {
             }
         })?;
     }
+    support::check_resource_roles(&model.import_items, target.generator()).map_err(
+        |(index, e)| BindgenError::Unsupported {
+            function: qualified(&model.model.imports[index]),
+            reason: e.to_string(),
+        },
+    )?;
     Ok(())
 }
 
