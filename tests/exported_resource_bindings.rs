@@ -1081,3 +1081,50 @@ fn random_operations_agree_with_a_model_of_the_counters() {
     }
     assert!(destroyed > 500, "the sequence exercised drops: {destroyed}");
 }
+
+/// Two exported interfaces of one name (`counters` of two packages), each
+/// with a resource `counter` and a function `count`: the world's struct
+/// names them by their whole paths, so their fields and accessors stay
+/// apart.
+mod same_named_exports {
+    wasi_threads_bindgen_rt::host!({
+        inline: "
+            package t:main;
+
+            package t:other {
+                interface counters {
+                    resource counter { constructor(); }
+                    count: func() -> u32;
+                }
+            }
+
+            interface counters {
+                resource counter { constructor(); }
+                count: func() -> u32;
+            }
+
+            world two {
+                export counters;
+                export t:other/counters;
+            }
+        ",
+    });
+}
+
+/// Compiles only if each interface has its own fields, accessor and
+/// `call_` methods (with the last name alone, the world's struct had every
+/// field twice).
+#[test]
+fn exported_interfaces_of_one_name_keep_their_own_accessors() {
+    type Count = fn(
+        &same_named_exports::Two,
+        wasmtime::StoreContextMut<'_, Thread>,
+    ) -> wasmtime::Result<u32>;
+    let main: Count = |w, s| w.call_t_main_counters_count(s);
+    let other: Count = |w, s| w.call_t_other_counters_count(s);
+    let accessors = |w: &same_named_exports::Two| {
+        let _ = w.t_main_counters_counter();
+        let _ = w.t_other_counters_counter();
+    };
+    let _ = (main, other, accessors);
+}

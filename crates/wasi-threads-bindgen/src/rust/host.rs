@@ -1010,9 +1010,7 @@ let mut cx = {HOST_RT}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut call
             else {
                 continue;
             };
-            let iface = interface
-                .map(|i| gen.interface_path(i).last().cloned().unwrap_or_default())
-                .unwrap_or_default();
+            let iface = interface.map(|i| export_prefix(gen, i)).unwrap_or_default();
             let field = format!(
                 "export_{iface}_{}_dtor",
                 snake(&gen.resource_name(*resource))
@@ -1037,11 +1035,7 @@ let mut cx = {HOST_RT}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut call
             };
             any_async |= flags.async_;
             let base = match interface {
-                Some(i) => format!(
-                    "{}_{}",
-                    gen.interface_path(*i).last().cloned().unwrap_or_default(),
-                    gen.func_name(func)
-                ),
+                Some(i) => format!("{}_{}", export_prefix(gen, *i), gen.func_name(func)),
                 None => gen.func_name(func),
             };
             let field = format!("export_{base}");
@@ -1135,11 +1129,7 @@ let mut cx = {HOST_RT}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut stor
             let path = gen.interface_path(*i);
             let wit_name = gen.resource_name(*r);
             let camel_name = camel(&wit_name);
-            let accessor = format!(
-                "{}_{}",
-                path.last().cloned().unwrap_or_default(),
-                snake(&wit_name)
-            );
+            let accessor = format!("{}_{}", export_prefix(gen, *i), snake(&wit_name));
             let root = RustGen::root(path.len());
             // The world's accessor, at the root, makes it.
             let visible = root.trim_end_matches("::");
@@ -1309,6 +1299,26 @@ self
             names.join(", ")
         );
         Ok(out)
+    }
+}
+
+/// The name an exported interface's functions and resources take on the
+/// world's struct: the interface's own name, or its whole path where
+/// another exported interface has the same name (`t:main/counters` and
+/// `t:other/counters`).
+fn export_prefix(gen: &RustGen<'_>, interface: InterfaceId) -> String {
+    let path = gen.interface_path(interface);
+    let last = path.last().cloned().unwrap_or_default();
+    let shared = gen
+        .wm
+        .export_items
+        .iter()
+        .filter_map(|item| item.interface())
+        .any(|i| i != interface && gen.interface_path(i).last() == Some(&last));
+    if shared {
+        path.join("_")
+    } else {
+        last
     }
 }
 
