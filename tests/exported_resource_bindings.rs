@@ -1128,3 +1128,39 @@ fn exported_interfaces_of_one_name_keep_their_own_accessors() {
     };
     let _ = (main, other, accessors);
 }
+
+/// With exported resources, some async exports and some blocking ones
+/// cannot work together (the async `[resource-drop]` makes wasmtime refuse
+/// blocking calls into the instance): the generator says so instead.
+#[test]
+fn exports_partly_async_beside_exported_resources_are_refused() {
+    use wasi_threads_bindgen::{FunctionConfig, HostOptions};
+    let wit = wasi_threads_abi::WitModel::load(
+        &support::root().join("tests/bindgen/exported-resources.wit"),
+        &wasi_threads_abi::WitOptions::default(),
+    )
+    .unwrap();
+    let async_ = wasi_threads_bindgen::Flags {
+        async_: true,
+        ..Default::default()
+    };
+    let partly = HostOptions {
+        exports: FunctionConfig {
+            rules: vec![("test:exported/counters.finish".to_string(), async_)],
+            default: Default::default(),
+        },
+        ..Default::default()
+    };
+    let error = wasi_threads_bindgen::generate_host(&wit, &partly)
+        .err()
+        .expect("refused");
+    assert!(error.to_string().contains("then all must be"), "{error}");
+    let all = HostOptions {
+        exports: FunctionConfig {
+            rules: Vec::new(),
+            default: async_,
+        },
+        ..Default::default()
+    };
+    assert!(wasi_threads_bindgen::generate_host(&wit, &all).is_ok());
+}

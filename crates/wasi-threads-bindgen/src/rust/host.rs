@@ -150,6 +150,13 @@ pub(crate) fn generate(gen: &RustGen<'_>) -> Result<Generated, BindgenError> {
     // A guest's `[resource-drop]` calls back into it: through `call_async`
     // when the world is async.
     let world_async = any_async || hg.any_async_export();
+    // Once `[resource-drop]` is async, wasmtime refuses a blocking call
+    // into the instance: every export is then called async.
+    if gen.has_exported_resources() && hg.any_async_export() && !hg.all_async_exports() {
+        return Err(BindgenError::Options(
+            "the guest exports resources and some of its exports are async: then all must be (`exports: { default: async }`), since `[resource-drop]` runs the guest's destructor through `call_async` and wasmtime refuses blocking calls into the instance after that".into(),
+        ));
+    }
     let exported = hg.exported_resources(world_async)?;
     let bound = if bounds.is_empty() {
         "?Sized".to_string()
@@ -417,6 +424,19 @@ impl HostGen<'_, '_> {
                     .async_
             }
             _ => false,
+        })
+    }
+
+    /// Whether every function the world exports is async.
+    fn all_async_exports(&self) -> bool {
+        let gen = self.gen;
+        gen.wm.export_items.iter().all(|item| match item {
+            WitItem::Function { interface, func } => {
+                self.exports
+                    .flags(gen.resolve(), *interface, &func.name)
+                    .async_
+            }
+            _ => true,
         })
     }
 
