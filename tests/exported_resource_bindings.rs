@@ -1164,3 +1164,37 @@ fn exports_partly_async_beside_exported_resources_are_refused() {
     };
     assert!(wasi_threads_bindgen::generate_host(&wit, &all).is_ok());
 }
+
+/// A borrow lent after its counter was dropped, or handed back to the
+/// guest, is refused with an error instead of giving the guest a stale
+/// representation (the canonical ABI traps on a borrow of a handle that is
+/// gone).
+#[test]
+fn a_borrow_of_a_dropped_or_handed_back_counter_is_refused() {
+    let table = GuestResourceTable::new();
+    let (mut store, world) = instantiate_generated(&wit_bindgen_guest(), &table);
+    let counters = world.counters_counter();
+
+    let a = counters.call_constructor(&mut store, 1).unwrap();
+    let lent = a.borrow();
+    assert_eq!(counters.call_get(&mut store, lent.clone()).unwrap(), 1);
+    a.resource_drop(&mut store).unwrap();
+    let error = counters.call_get(&mut store, lent).unwrap_err();
+    assert!(
+        format!("{error:?}").contains("whose resource was dropped or handed back"),
+        "{error:?}"
+    );
+
+    let b = counters.call_constructor(&mut store, 2).unwrap();
+    let lent = b.borrow();
+    assert_eq!(world.call_counters_finish(&mut store, b).unwrap(), 2);
+    let error = world
+        .call_counters_total(&mut store, vec![lent])
+        .unwrap_err();
+    assert!(
+        format!("{error:?}").contains("whose resource was dropped or handed back"),
+        "{error:?}"
+    );
+    assert_eq!(world.call_counters_destroyed(&mut store).unwrap(), 2);
+    assert_eq!(table.len(), 0);
+}

@@ -111,6 +111,9 @@ pub trait ExportedResource: 'static {
 pub struct GuestResource<T> {
     rep: u32,
     dtor: wasmtime::TypedFunc<(i32,), ()>,
+    /// Alive while the host owns the resource: its borrows hold a `Weak`
+    /// of it, so a borrow of a resource dropped or handed back is refused.
+    alive: std::sync::Arc<()>,
     _marker: PhantomData<fn() -> T>,
 }
 
@@ -121,6 +124,7 @@ impl<T: ExportedResource> GuestResource<T> {
         GuestResource {
             rep,
             dtor,
+            alive: std::sync::Arc::new(()),
             _marker: PhantomData,
         }
     }
@@ -130,9 +134,16 @@ impl<T: ExportedResource> GuestResource<T> {
         self.rep
     }
 
-    /// Lends the resource to an export taking `borrow<r>`.
+    /// Lends the resource to an export taking `borrow<r>`. The borrow is
+    /// refused (the call returns an error) once the resource is dropped or
+    /// handed back to the guest, as the canonical ABI traps on a borrow of
+    /// a handle that is gone.
     pub fn borrow(&self) -> GuestBorrow<T> {
-        GuestBorrow::new(self.rep)
+        GuestBorrow {
+            rep: self.rep,
+            alive: Some(std::sync::Arc::downgrade(&self.alive)),
+            _marker: PhantomData,
+        }
     }
 
     /// Gives up the resource without running its destructor: the caller
@@ -186,13 +197,18 @@ impl<T: ExportedResource> std::fmt::Debug for GuestResource<T> {
 /// by [`GuestResource::borrow`]; valid while the resource is.
 pub struct GuestBorrow<T> {
     rep: u32,
+    /// The lender's liveness; `None` for a borrow made from a bare rep.
+    alive: Option<std::sync::Weak<()>>,
     _marker: PhantomData<fn() -> T>,
 }
 
 impl<T> GuestBorrow<T> {
+    /// A borrow of representation `rep` that no [`GuestResource`] vouches
+    /// for: the caller answers for the resource being alive.
     pub fn new(rep: u32) -> Self {
         GuestBorrow {
             rep,
+            alive: None,
             _marker: PhantomData,
         }
     }
@@ -200,15 +216,44 @@ impl<T> GuestBorrow<T> {
     pub fn rep(&self) -> u32 {
         self.rep
     }
-}
 
-impl<T> Clone for GuestBorrow<T> {
-    fn clone(&self) -> Self {
-        *self
+    /// The representation to pass the guest, or why not: the resource it
+    /// was lent from was dropped or handed back to the guest.
+    pub fn lower(&self) -> std::result::Result<u32, BorrowError> {
+        match &self.alive {
+            Some(alive) if alive.strong_count() == 0 => Err(BorrowError { rep: self.rep }),
+            _ => Ok(self.rep),
+        }
     }
 }
 
-impl<T> Copy for GuestBorrow<T> {}
+/// A borrow lowered after its resource was dropped or handed back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BorrowError {
+    pub rep: u32,
+}
+
+impl std::fmt::Display for BorrowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a borrow of rep {} whose resource was dropped or handed back to the guest",
+            self.rep
+        )
+    }
+}
+
+impl std::error::Error for BorrowError {}
+
+impl<T> Clone for GuestBorrow<T> {
+    fn clone(&self) -> Self {
+        GuestBorrow {
+            rep: self.rep,
+            alive: self.alive.clone(),
+            _marker: PhantomData,
+        }
+    }
+}
 
 impl<T> PartialEq for GuestBorrow<T> {
     fn eq(&self, other: &Self) -> bool {

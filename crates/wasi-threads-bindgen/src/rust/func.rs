@@ -704,6 +704,20 @@ let r{n} = {rt}::GuestResource::<{path}>::new(rep{n}, {dtor}.clone());",
                 ));
                 results.push(format!("r{n}"));
             }
+            Instruction::HandleLower {
+                handle: Handle::Borrow(r),
+                ..
+            } if self.host() && self.gen.is_exported_resource(*r) => {
+                // A loan of the host's resource: refused once the resource
+                // is gone, as the canonical ABI traps on it.
+                let what = self.what();
+                let n = self.tmp();
+                self.line(format!(
+                    "let b{n} = ({}).lower().map_err(|e| cx.trap({what}, e))? as i32;",
+                    operands[0]
+                ));
+                results.push(format!("b{n}"));
+            }
             Instruction::HandleLower { handle, .. } => {
                 if self.host() {
                     results.push(format!("({}).rep() as i32", operands[0]));

@@ -668,19 +668,20 @@ impl ExportedResources {
             self.realloc.clone(),
             "test:exported/counters#total",
         );
-        let vec1 = arg0;
-        let len1 = vec1.len() as i32;
-        let p2 = cx.realloc("argument `cs`", vec1.len() * 4, 4)?;
-        for (i, e) in vec1.into_iter().enumerate() {
-            let base = p2 + (i * 4) as i32;
-            cx.store::<i32>("argument `cs`", base, 0, (e).rep() as i32)?;
+        let vec2 = arg0;
+        let len2 = vec2.len() as i32;
+        let p3 = cx.realloc("argument `cs`", vec2.len() * 4, 4)?;
+        for (i, e) in vec2.into_iter().enumerate() {
+            let base = p3 + (i * 4) as i32;
+            let b1 = (e).lower().map_err(|e| cx.trap("argument `cs`", e))? as i32;
+            cx.store::<i32>("argument `cs`", base, 0, b1)?;
         }
-        let ret3 = self.export_counters_total.call(&mut cx.store, (p2, len1))?;
-        let v4 = (ret3) as u32;
+        let ret4 = self.export_counters_total.call(&mut cx.store, (p3, len2))?;
+        let v5 = (ret4) as u32;
         if let Some(post) = &self.post_return_counters_total {
-            post.call(&mut cx.store, ret3)?;
+            post.call(&mut cx.store, ret4)?;
         }
-        Ok(v4)
+        Ok(v5)
     }
     /// How many counters the guest has destroyed so far.
     pub fn call_counters_destroyed<S: wasmtime::AsContextMut>(
@@ -744,12 +745,13 @@ impl ExportedResources {
             self.realloc.clone(),
             "test:exported/tally#peek",
         );
-        let ret1 = self.export_tally_peek.call(&mut cx.store, ((arg0).rep() as i32,))?;
-        let v2 = (ret1) as u32;
+        let b1 = (arg0).lower().map_err(|e| cx.trap("argument `c`", e))? as i32;
+        let ret2 = self.export_tally_peek.call(&mut cx.store, (b1,))?;
+        let v3 = (ret2) as u32;
         if let Some(post) = &self.post_return_tally_peek {
-            post.call(&mut cx.store, ret1)?;
+            post.call(&mut cx.store, ret2)?;
         }
-        Ok(v2)
+        Ok(v3)
     }
     /// Hands a counter back: the guest returns its count and drops it.
     pub fn call_tally_consume<S: wasmtime::AsContextMut>(
@@ -856,9 +858,11 @@ pub mod test {
                         self.funcs.realloc.clone(),
                         "test:exported/counters#[method]counter.add",
                     );
+                    let b1 = (arg0).lower().map_err(|e| cx.trap("argument `self`", e))?
+                        as i32;
                     self.funcs
                         .export_counters_counter_add
-                        .call(&mut cx.store, ((arg0).rep() as i32, (arg1) as i32))?;
+                        .call(&mut cx.store, (b1, (arg1) as i32))?;
                     Ok(())
                 }
                 pub fn call_get<S: wasmtime::AsContextMut>(
@@ -874,15 +878,17 @@ pub mod test {
                         self.funcs.realloc.clone(),
                         "test:exported/counters#[method]counter.get",
                     );
-                    let ret1 = self
+                    let b1 = (arg0).lower().map_err(|e| cx.trap("argument `self`", e))?
+                        as i32;
+                    let ret2 = self
                         .funcs
                         .export_counters_counter_get
-                        .call(&mut cx.store, ((arg0).rep() as i32,))?;
-                    let v2 = (ret1) as u32;
+                        .call(&mut cx.store, (b1,))?;
+                    let v3 = (ret2) as u32;
                     if let Some(post) = &self.funcs.post_return_counters_counter_get {
-                        post.call(&mut cx.store, ret1)?;
+                        post.call(&mut cx.store, ret2)?;
                     }
-                    Ok(v2)
+                    Ok(v3)
                 }
                 /// `counter <value>`: a string result the guest frees after the
                 /// host has read it.
@@ -899,20 +905,22 @@ pub mod test {
                         self.funcs.realloc.clone(),
                         "test:exported/counters#[method]counter.describe",
                     );
-                    let ret1 = self
+                    let b1 = (arg0).lower().map_err(|e| cx.trap("argument `self`", e))?
+                        as i32;
+                    let ret2 = self
                         .funcs
                         .export_counters_counter_describe
-                        .call(&mut cx.store, ((arg0).rep() as i32,))?;
-                    let l2 = cx.load::<i32>("result", ret1, 0)?;
-                    let l3 = cx.load::<i32>("result", ret1, 4)?;
-                    let s4 = cx.string("result", l2, l3)?;
-                    let f5 = s4;
-                    let v6 = f5;
+                        .call(&mut cx.store, (b1,))?;
+                    let l3 = cx.load::<i32>("result", ret2, 0)?;
+                    let l4 = cx.load::<i32>("result", ret2, 4)?;
+                    let s5 = cx.string("result", l3, l4)?;
+                    let f6 = s5;
+                    let v7 = f6;
                     if let Some(post) = &self.funcs.post_return_counters_counter_describe
                     {
-                        post.call(&mut cx.store, ret1)?;
+                        post.call(&mut cx.store, ret2)?;
                     }
-                    Ok(v6)
+                    Ok(v7)
                 }
                 /// A new counter holding the sum of both: `a` is lent, `b` is
                 /// handed back to the guest, which drops it.
@@ -939,32 +947,34 @@ pub mod test {
                         self.funcs.realloc.clone(),
                         "test:exported/counters#[static]counter.merge",
                     );
-                    let h1 = ::wasi_threads_bindgen_rt::GuestResourceView::guest_resources(
+                    let b1 = (arg0).lower().map_err(|e| cx.trap("argument `a`", e))?
+                        as i32;
+                    let h2 = ::wasi_threads_bindgen_rt::GuestResourceView::guest_resources(
                             cx.store.data(),
                         )
                         .insert::<
                             super::super::super::test::exported::counters::Counter,
                         >((arg1).into_rep())
                         .map_err(|e| cx.trap("argument `b`", e))? as i32;
-                    let ret2 = self
+                    let ret3 = self
                         .funcs
                         .export_counters_counter_merge
-                        .call(&mut cx.store, ((arg0).rep() as i32, h1))?;
-                    let rep3 = ::wasi_threads_bindgen_rt::GuestResourceView::guest_resources(
+                        .call(&mut cx.store, (b1, h2))?;
+                    let rep4 = ::wasi_threads_bindgen_rt::GuestResourceView::guest_resources(
                             cx.store.data(),
                         )
                         .remove::<
                             super::super::super::test::exported::counters::Counter,
-                        >(ret2 as u32)
+                        >(ret3 as u32)
                         .map_err(|e| cx.trap("result", e))?;
-                    let r3 = ::wasi_threads_bindgen_rt::GuestResource::<
+                    let r4 = ::wasi_threads_bindgen_rt::GuestResource::<
                         super::super::super::test::exported::counters::Counter,
-                    >::new(rep3, self.funcs.export_counters_counter_dtor.clone());
-                    let v4 = r3;
+                    >::new(rep4, self.funcs.export_counters_counter_dtor.clone());
+                    let v5 = r4;
                     if let Some(post) = &self.funcs.post_return_counters_counter_merge {
-                        post.call(&mut cx.store, ret2)?;
+                        post.call(&mut cx.store, ret3)?;
                     }
-                    Ok(v4)
+                    Ok(v5)
                 }
             }
         }
