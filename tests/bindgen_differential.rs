@@ -16,8 +16,8 @@ mod support;
 
 use bindings::test::kinds::kinds::{Point, Shape};
 use echo::{bindings, Echo};
-use support::{build_c_reactor, build_rust_guest, root};
-use wasmtime::{Config, Engine, Linker, Module, Store};
+use support::{build_c_reactor, build_rust_guest, instantiate_reactor, root, threads_engine};
+use wasmtime::{Module, Store};
 
 #[test]
 fn every_type_kind_crosses_between_wit_bindgen_guest_code_and_generated_host_code() {
@@ -125,28 +125,20 @@ fn every_type_kind_crosses_between_generated_c_guest_code_and_generated_host_cod
 }
 
 fn exercise(wasm: &std::path::Path) -> (Store<Echo>, wasmtime::Instance) {
-    let mut config = Config::new();
-    config.wasm_threads(true).shared_memory(true);
-    let engine = Engine::new(&config).unwrap();
-    let module = Module::from_file(&engine, wasm).unwrap();
-
+    let module = Module::from_file(&threads_engine(), wasm).unwrap();
     // The target imports a shared memory; the host creates it from the
-    // import's type and hands it to the bindings.
-    let mut store = Store::new(&engine, Echo::default());
-    let mut linker = Linker::new(&engine);
-    store.data_mut().memory = support::define_imported_memory(&mut linker, &store, &module);
-    bindings::add_to_linker_with_memory(
-        &mut linker,
-        |e: &mut Echo| e,
-        |caller| caller.data().memory.clone().map(Into::into),
-    )
-    .unwrap();
-    // The guest's libc imports WASI; nothing here calls it.
-    linker.define_unknown_imports_as_traps(&module).unwrap();
-    let instance = linker.instantiate(&mut store, &module).unwrap();
-    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
-        init.call(&mut store, ()).unwrap();
-    }
+    // import's type and hands it to the bindings. The guest's libc imports
+    // WASI; nothing here calls it.
+    let (mut store, instance) =
+        instantiate_reactor(&module, Echo::default(), |linker, store, memory| {
+            store.data_mut().memory = memory;
+            bindings::add_to_linker_with_memory(
+                linker,
+                |e: &mut Echo| e,
+                |caller| caller.data().memory.clone().map(Into::into),
+            )
+            .unwrap();
+        });
     let memory = store.data().memory.clone().unwrap();
     let exports = bindings::Everything::new(&mut store, &instance)
         .unwrap()
@@ -258,24 +250,20 @@ mod twins {
 fn same_named_types_of_two_interfaces_stay_apart_in_rust_host_and_guest_bindings() {
     use twins::test::twins::{narrow, wide};
     let wasm = build_rust_guest("twins-guest-macro", "twins_guest_macro.wasm");
-    let mut config = Config::new();
-    config.wasm_threads(true).shared_memory(true);
-    let engine = Engine::new(&config).unwrap();
-    let module = Module::from_file(&engine, wasm).unwrap();
-    let mut store = Store::new(&engine, twins::Server::default());
-    let mut linker = Linker::new(&engine);
-    store.data_mut().memory = support::define_imported_memory(&mut linker, &store, &module);
-    twins::add_to_linker_with_memory(
-        &mut linker,
-        |t: &mut twins::Server| t,
-        |caller| caller.data().memory.clone().map(Into::into),
-    )
-    .unwrap();
-    linker.define_unknown_imports_as_traps(&module).unwrap();
-    let instance = linker.instantiate(&mut store, &module).unwrap();
-    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
-        init.call(&mut store, ()).unwrap();
-    }
+    let module = Module::from_file(&threads_engine(), wasm).unwrap();
+    let (mut store, instance) = instantiate_reactor(
+        &module,
+        twins::Server::default(),
+        |linker, store, memory| {
+            store.data_mut().memory = memory;
+            twins::add_to_linker_with_memory(
+                linker,
+                |t: &mut twins::Server| t,
+                |caller| caller.data().memory.clone().map(Into::into),
+            )
+            .unwrap();
+        },
+    );
     let memory = store.data().memory.clone().unwrap();
     let exports = twins::Twins::new(&mut store, &instance)
         .unwrap()

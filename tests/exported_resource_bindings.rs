@@ -451,12 +451,6 @@ impl GuestResourceView for Thread {
     }
 }
 
-fn threads_engine() -> wasmtime::Engine {
-    let mut config = wasmtime::Config::new();
-    config.wasm_threads(true).shared_memory(true);
-    wasmtime::Engine::new(&config).unwrap()
-}
-
 /// A linker with the generated intrinsics and `memory` for the module's
 /// imported memory; other imports trap.
 fn generated_linker(
@@ -513,7 +507,7 @@ fn instantiate_generated(
     wasm: &std::path::Path,
     table: &GuestResourceTable,
 ) -> (wasmtime::Store<Thread>, ExportedResources) {
-    let engine = threads_engine();
+    let engine = support::threads_engine();
     let module = wasmtime::Module::from_file(&engine, wasm).unwrap();
     let memory = imported_memory(&engine, &module);
     let linker = generated_linker(&engine, &module, &memory);
@@ -618,7 +612,7 @@ fn host_scenario(wasm: &std::path::Path) {
 fn a_counter_made_in_one_thread_is_handed_back_in_another() {
     // wasi-threads instantiates the module once per thread over one shared
     // memory; the stores share the table.
-    let engine = threads_engine();
+    let engine = support::threads_engine();
     let module = wasmtime::Module::from_file(&engine, wit_bindgen_guest()).unwrap();
     let memory = imported_memory(&engine, &module);
     let linker = generated_linker(&engine, &module, &memory);
@@ -719,7 +713,7 @@ fn call<P: wasmtime::WasmParams, R: wasmtime::WasmResults>(
 
 #[test]
 fn a_bad_handle_traps_naming_the_intrinsic_and_the_handle() {
-    let engine = threads_engine();
+    let engine = support::threads_engine();
     let memory = wasmtime::SharedMemory::new(&engine, wasmtime::MemoryType::shared(1, 1)).unwrap();
     let table = GuestResourceTable::new();
     let (mut store, instance) = intrinsics_guest(&engine, &memory, &table);
@@ -766,7 +760,7 @@ fn a_bad_handle_traps_naming_the_intrinsic_and_the_handle() {
 
 #[test]
 fn handles_are_shared_by_the_instances_of_a_run() {
-    let engine = threads_engine();
+    let engine = support::threads_engine();
     let memory = wasmtime::SharedMemory::new(&engine, wasmtime::MemoryType::shared(1, 1)).unwrap();
     let table = GuestResourceTable::new();
     let (mut one, first) = intrinsics_guest(&engine, &memory, &table);
@@ -783,7 +777,7 @@ fn handles_are_shared_by_the_instances_of_a_run() {
 
 #[test]
 fn a_guest_cannot_grow_the_table_past_its_limit() {
-    let engine = threads_engine();
+    let engine = support::threads_engine();
     let memory = wasmtime::SharedMemory::new(&engine, wasmtime::MemoryType::shared(1, 1)).unwrap();
     let table = GuestResourceTable::with_limit(100);
     let (mut store, instance) = intrinsics_guest(&engine, &memory, &table);
@@ -837,7 +831,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 
 #[test]
 fn async_exports_hand_back_and_drop_counters() {
-    let engine = threads_engine();
+    let engine = support::threads_engine();
     let module = wasmtime::Module::from_file(&engine, wit_bindgen_guest()).unwrap();
     let memory = imported_memory(&engine, &module);
     let mut linker = wasmtime::Linker::new(&engine);

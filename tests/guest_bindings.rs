@@ -11,7 +11,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 
 use support::build_rust_guest;
-use wasmtime::{Caller, Config, Engine, Instance, Linker, Module, SharedMemory, Store, Trap};
+use wasmtime::{Caller, Engine, Instance, Module, SharedMemory, Store, Trap};
 
 mod bindings {
     wasi_threads_bindgen_rt::host!({ path: "tests/guests/mixed-bindings/wit", world: "all" });
@@ -51,63 +51,51 @@ fn module(engine: &Engine) -> Module {
     .unwrap()
 }
 
-fn instantiate(engine: &Engine, module: &Module) -> (Store<Host>, Instance) {
-    let mut store = Store::new(engine, Host::default());
-    let mut linker = Linker::new(engine);
-    store.data_mut().memory = support::define_imported_memory(&mut linker, &store, module);
-    bindings::add_to_linker_with_memory(
-        &mut linker,
-        |h: &mut Host| h,
-        |caller| caller.data().memory.clone().map(Into::into),
-    )
-    .unwrap();
-    // stderr, for the trap messages; the rest of WASI is never called.
-    linker
-        .func_wrap(
-            "wasi_snapshot_preview1",
-            "fd_write",
-            |caller: Caller<'_, Host>, fd: i32, iovs: i32, n: i32, written: i32| -> i32 {
-                let memory = caller.data().memory.clone().unwrap();
-                let read = |at: usize, len: usize| -> Vec<u8> {
-                    memory.data()[at..at + len]
-                        .iter()
-                        .map(|c| unsafe { *c.get() })
-                        .collect()
-                };
-                let word = |at: usize| u32::from_le_bytes(read(at, 4).try_into().unwrap());
-                let mut total = 0;
-                for i in 0..n as usize {
-                    let iov = iovs as usize + 8 * i;
-                    let bytes = read(word(iov) as usize, word(iov + 4) as usize);
-                    total += bytes.len();
-                    if fd == 2 {
-                        caller.data().stderr.lock().unwrap().extend(bytes);
-                    }
-                }
-                for (k, b) in (total as u32).to_le_bytes().into_iter().enumerate() {
-                    unsafe { *memory.data()[written as usize + k].get() = b };
-                }
-                0
-            },
+fn instantiate(module: &Module) -> (Store<Host>, Instance) {
+    support::instantiate_reactor(module, Host::default(), |linker, store, memory| {
+        store.data_mut().memory = memory;
+        bindings::add_to_linker_with_memory(
+            linker,
+            |h: &mut Host| h,
+            |caller| caller.data().memory.clone().map(Into::into),
         )
         .unwrap();
-    linker.define_unknown_imports_as_traps(module).unwrap();
-    let instance = linker.instantiate(&mut store, module).unwrap();
-    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
-        init.call(&mut store, ()).unwrap();
-    }
-    (store, instance)
-}
-
-fn engine() -> Engine {
-    let mut config = Config::new();
-    config.wasm_threads(true).shared_memory(true);
-    Engine::new(&config).unwrap()
+        // stderr, for the trap messages; the rest of WASI is never called.
+        linker
+            .func_wrap(
+                "wasi_snapshot_preview1",
+                "fd_write",
+                |caller: Caller<'_, Host>, fd: i32, iovs: i32, n: i32, written: i32| -> i32 {
+                    let memory = caller.data().memory.clone().unwrap();
+                    let read = |at: usize, len: usize| -> Vec<u8> {
+                        memory.data()[at..at + len]
+                            .iter()
+                            .map(|c| unsafe { *c.get() })
+                            .collect()
+                    };
+                    let word = |at: usize| u32::from_le_bytes(read(at, 4).try_into().unwrap());
+                    let mut total = 0;
+                    for i in 0..n as usize {
+                        let iov = iovs as usize + 8 * i;
+                        let bytes = read(word(iov) as usize, word(iov + 4) as usize);
+                        total += bytes.len();
+                        if fd == 2 {
+                            caller.data().stderr.lock().unwrap().extend(bytes);
+                        }
+                    }
+                    for (k, b) in (total as u32).to_le_bytes().into_iter().enumerate() {
+                        unsafe { *memory.data()[written as usize + k].get() = b };
+                    }
+                    0
+                },
+            )
+            .unwrap();
+    })
 }
 
 #[test]
 fn guest_bindings_of_two_worlds_link_and_run_beside_wit_bindgens() {
-    let engine = engine();
+    let engine = support::threads_engine();
     let module = module(&engine);
     // One `cabi_realloc`, and both runtimes linked: a cdylib exports every
     // `#[no_mangle]` function, so each runtime's versioned allocator shows.
@@ -124,7 +112,7 @@ fn guest_bindings_of_two_worlds_link_and_run_beside_wit_bindgens() {
         assert!(exports.contains(&versioned), "{exports:?}");
     }
 
-    let (mut store, instance) = instantiate(&engine, &module);
+    let (mut store, instance) = instantiate(&module);
     let memory = store.data().memory.clone().unwrap();
     let all = bindings::All::new(&mut store, &instance)
         .unwrap()
@@ -164,9 +152,9 @@ fn guest_bindings_of_two_worlds_link_and_run_beside_wit_bindgens() {
 /// (if any) into the guest with its `cabi_realloc`; the first two
 /// arguments are then the copy's address and length.
 fn call_raw(bytes: Option<&[u8]>, name: &str, args: &[i32]) -> (wasmtime::Error, String) {
-    let engine = engine();
+    let engine = support::threads_engine();
     let module = module(&engine);
-    let (mut store, instance) = instantiate(&engine, &module);
+    let (mut store, instance) = instantiate(&module);
     let mut params: Vec<wasmtime::Val> = Vec::new();
     if let Some(bytes) = bytes {
         let realloc = instance

@@ -12,7 +12,7 @@
 //! one the host passes as `own` moves in ([`Handles::lower`]). An unknown
 //! handle traps.
 
-use wasmtime::{Caller, Engine, Instance, Linker, Module, SharedMemory, Store};
+use wasmtime::{Caller, Instance, Linker, Module, SharedMemory, Store};
 
 /// The guest's table of owned handles, and what the host saw.
 #[derive(Default)]
@@ -72,51 +72,48 @@ impl Guest {
     /// Instantiates `wasm` (a reactor importing a shared memory); imports
     /// other than the intrinsics trap.
     pub fn new(wasm: &std::path::Path, interface: &str, resource: &str) -> Guest {
-        let mut config = wasmtime::Config::new();
-        config.wasm_threads(true).shared_memory(true);
-        let engine = Engine::new(&config).unwrap();
-        let module = Module::from_file(&engine, wasm).unwrap();
-        let mut store = Store::new(&engine, Handles::default());
-        let mut linker = Linker::new(&engine);
-        let memory = super::define_imported_memory(&mut linker, &store, &module);
+        let module = Module::from_file(&super::threads_engine(), wasm).unwrap();
         let module_name = format!("[export]{interface}");
         let dtor = format!("{interface}#[dtor]{resource}");
-        linker
-            .func_wrap(
-                &module_name,
-                &format!("[resource-new]{resource}"),
-                |mut c: Caller<'_, Handles>, rep: u32| c.data_mut().insert(rep),
-            )
-            .unwrap()
-            .func_wrap(
-                &module_name,
-                &format!("[resource-rep]{resource}"),
-                |c: Caller<'_, Handles>, handle: u32| c.data().rep(handle),
-            )
-            .unwrap()
-            .func_wrap(
-                &module_name,
-                &format!("[resource-drop]{resource}"),
-                move |mut c: Caller<'_, Handles>, handle: u32| -> wasmtime::Result<()> {
-                    let rep = c.data_mut().remove(handle)?;
-                    c.data_mut().destroyed.push(rep);
-                    let dtor = c
-                        .get_export(&dtor)
-                        .and_then(|e| e.into_func())
-                        .ok_or_else(|| wasmtime::format_err!("no export `{dtor}`"))?;
-                    dtor.typed::<u32, ()>(&c)?.call(&mut c, rep)
-                },
-            )
-            .unwrap();
-        linker.define_unknown_imports_as_traps(&module).unwrap();
-        let instance = linker.instantiate(&mut store, &module).unwrap();
-        if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
-            init.call(&mut store, ()).unwrap();
-        }
+        let mut imported = None;
+        let (store, instance) = super::instantiate_reactor(
+            &module,
+            Handles::default(),
+            |linker: &mut Linker<Handles>, _, memory| {
+                imported = memory;
+                linker
+                    .func_wrap(
+                        &module_name,
+                        &format!("[resource-new]{resource}"),
+                        |mut c: Caller<'_, Handles>, rep: u32| c.data_mut().insert(rep),
+                    )
+                    .unwrap()
+                    .func_wrap(
+                        &module_name,
+                        &format!("[resource-rep]{resource}"),
+                        |c: Caller<'_, Handles>, handle: u32| c.data().rep(handle),
+                    )
+                    .unwrap()
+                    .func_wrap(
+                        &module_name,
+                        &format!("[resource-drop]{resource}"),
+                        move |mut c: Caller<'_, Handles>, handle: u32| -> wasmtime::Result<()> {
+                            let rep = c.data_mut().remove(handle)?;
+                            c.data_mut().destroyed.push(rep);
+                            let dtor = c
+                                .get_export(&dtor)
+                                .and_then(|e| e.into_func())
+                                .ok_or_else(|| wasmtime::format_err!("no export `{dtor}`"))?;
+                            dtor.typed::<u32, ()>(&c)?.call(&mut c, rep)
+                        },
+                    )
+                    .unwrap();
+            },
+        );
         Guest {
             store,
             instance,
-            memory: memory.expect("the guest imports a shared memory"),
+            memory: imported.expect("the guest imports a shared memory"),
             interface: interface.to_string(),
             resource: resource.to_string(),
         }

@@ -63,6 +63,35 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// An engine with wasm threads and shared memories, as wasi-threads guests
+/// need.
+pub fn threads_engine() -> wasmtime::Engine {
+    let mut config = wasmtime::Config::new();
+    config.wasm_threads(true).shared_memory(true);
+    wasmtime::Engine::new(&config).unwrap()
+}
+
+/// Instantiates `module`, a reactor, with `data`: the shared memory it
+/// imports is created and defined first, then `add` defines the host's
+/// functions (and may hand the memory to the store's data), every other
+/// import traps, and `_initialize` runs.
+pub fn instantiate_reactor<T: 'static>(
+    module: &wasmtime::Module,
+    data: T,
+    add: impl FnOnce(&mut wasmtime::Linker<T>, &mut wasmtime::Store<T>, Option<wasmtime::SharedMemory>),
+) -> (wasmtime::Store<T>, wasmtime::Instance) {
+    let mut store = wasmtime::Store::new(module.engine(), data);
+    let mut linker = wasmtime::Linker::new(module.engine());
+    let memory = define_imported_memory(&mut linker, &store, module);
+    add(&mut linker, &mut store, memory);
+    linker.define_unknown_imports_as_traps(module).unwrap();
+    let instance = linker.instantiate(&mut store, module).unwrap();
+    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut store, "_initialize") {
+        init.call(&mut store, ()).unwrap();
+    }
+    (store, instance)
+}
+
 /// Creates the shared memory a module imports, from the import's type, and
 /// defines it in `linker`, as a wasi-threads host does; `None` when the
 /// module imports no memory.
