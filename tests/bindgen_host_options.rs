@@ -5,11 +5,13 @@
 //! names that WIT names cannot clash with, and async host functions and
 //! exports, for the canonical world and for strings allocated in the guest.
 
+mod support;
+
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 
 use wasi_threads_bindgen_rt::{GuestMemory, Resource};
 use wasmtime::{Caller, Engine, Instance, Linker, Module, Store};
@@ -562,26 +564,12 @@ impl Future for YieldOnce {
     }
 }
 
-/// Runs a future on this thread.
+/// Runs a future on this thread; the host function suspended it at least
+/// once.
 fn block_on<F: Future>(future: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    let mut pending = 0;
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-            assert!(pending > 0, "the host function suspended the call");
-            return value;
-        }
-        pending += 1;
-        std::thread::park();
-    }
+    let (value, pending) = support::block_on(future);
+    assert!(pending > 0, "the host function suspended the call");
+    value
 }
 
 #[derive(Default)]

@@ -809,26 +809,6 @@ mod async_generated {
     });
 }
 
-/// Runs a future on this thread.
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::task::{Context, Poll, Wake, Waker};
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-            return value;
-        }
-        std::thread::park();
-    }
-}
-
 #[test]
 fn async_exports_hand_back_and_drop_counters() {
     let engine = support::threads_engine();
@@ -846,7 +826,7 @@ fn async_exports_hand_back_and_drop_counters() {
     );
     let pre = async_generated::ExportedResourcesPre::new(linker.instantiate_pre(&module).unwrap())
         .unwrap();
-    block_on(async {
+    support::block_on(async {
         let world = pre
             .instantiate_async(&mut store)
             .await

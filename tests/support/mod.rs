@@ -92,6 +92,29 @@ pub fn instantiate_reactor<T: 'static>(
     (store, instance)
 }
 
+/// Runs a future on this thread; returns its value and how many times it
+/// was pending (a host function that really suspended makes it so).
+pub fn block_on<F: std::future::Future>(future: F) -> (F::Output, usize) {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    let mut pending = 0;
+    loop {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return (value, pending);
+        }
+        pending += 1;
+        std::thread::park();
+    }
+}
+
 /// Creates the shared memory a module imports, from the import's type, and
 /// defines it in `linker`, as a wasi-threads host does; `None` when the
 /// module imports no memory.
