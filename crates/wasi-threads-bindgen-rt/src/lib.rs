@@ -816,13 +816,24 @@ impl<'a, T: 'static> Cx<'a, T> {
     /// Allocates `size` bytes aligned to `align` in the guest with its
     /// `cabi_realloc`.
     pub fn realloc(&mut self, what: &str, size: usize, align: usize) -> Result<i32> {
-        let realloc = self.realloc.clone().ok_or_else(|| {
+        let realloc = self.realloc_func(what)?;
+        let ptr = realloc.call(&mut self.store, (0, 0, align as i32, size as i32))?;
+        self.allocated(what, ptr, size, align)
+    }
+
+    /// The guest's `cabi_realloc`, or a trap naming `what` without it.
+    fn realloc_func(&self, what: &str) -> Result<Realloc> {
+        self.realloc.clone().ok_or_else(|| {
             self.trap(
                 what,
                 "the guest exports no `cabi_realloc` to allocate the value in",
             )
-        })?;
-        let ptr = realloc.call(&mut self.store, (0, 0, align as i32, size as i32))?;
+        })
+    }
+
+    /// `ptr`, from `cabi_realloc`, if `size` bytes aligned to `align` fit
+    /// there in the guest's memory; else a trap naming `what`.
+    fn allocated(&self, what: &str, ptr: i32, size: usize, align: usize) -> Result<i32> {
         self.check(what, ptr, size, align).map_err(|e| {
             self.trap(
                 what,
@@ -838,22 +849,11 @@ impl<'a, T: 'static> Cx<'a, T> {
     where
         T: Send,
     {
-        let realloc = self.realloc.clone().ok_or_else(|| {
-            self.trap(
-                what,
-                "the guest exports no `cabi_realloc` to allocate the value in",
-            )
-        })?;
+        let realloc = self.realloc_func(what)?;
         let ptr = realloc
             .call_async(&mut self.store, (0, 0, align as i32, size as i32))
             .await?;
-        self.check(what, ptr, size, align).map_err(|e| {
-            self.trap(
-                what,
-                format_args!("`cabi_realloc` returned a bad pointer: {e}"),
-            )
-        })?;
-        Ok(ptr)
+        self.allocated(what, ptr, size, align)
     }
 }
 

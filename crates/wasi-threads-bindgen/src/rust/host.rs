@@ -414,30 +414,31 @@ fn method_name(func: &Function) -> String {
 }
 
 impl HostGen<'_, '_> {
+    /// Whether each function the world exports is called with
+    /// `call_async`.
+    fn export_asyncness(&self) -> impl Iterator<Item = bool> + '_ {
+        let gen = self.gen;
+        gen.wm
+            .export_items
+            .iter()
+            .filter_map(move |item| match item {
+                WitItem::Function { interface, func } => Some(
+                    self.exports
+                        .flags(gen.resolve(), *interface, &func.name)
+                        .async_,
+                ),
+                _ => None,
+            })
+    }
+
     /// Whether any export is called with `call_async`.
     fn any_async_export(&self) -> bool {
-        let gen = self.gen;
-        gen.wm.export_items.iter().any(|item| match item {
-            WitItem::Function { interface, func } => {
-                self.exports
-                    .flags(gen.resolve(), *interface, &func.name)
-                    .async_
-            }
-            _ => false,
-        })
+        self.export_asyncness().any(|a| a)
     }
 
     /// Whether every function the world exports is async.
     fn all_async_exports(&self) -> bool {
-        let gen = self.gen;
-        gen.wm.export_items.iter().all(|item| match item {
-            WitItem::Function { interface, func } => {
-                self.exports
-                    .flags(gen.resolve(), *interface, &func.name)
-                    .async_
-            }
-            _ => true,
-        })
+        self.export_asyncness().all(|a| a)
     }
 
     /// `add_exported_resources_to_linker`: the `[export]` intrinsics of

@@ -238,7 +238,7 @@ impl<'a> RustGen<'a> {
     /// Whether resource `r` is one the guest exports: its handles live in
     /// the guest's table, answered by the host's `[export]` intrinsics.
     pub fn is_exported_resource(&self, r: TypeId) -> bool {
-        self.exported_resource(r).is_some()
+        self.exported_resource_id(r).is_some()
     }
 
     /// An exported resource's interface (as the model's `[export]` module
