@@ -6,11 +6,10 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use support::{root, wasi_threads};
+use support::{root, wasi_threads, Signatures};
 use wit_parser::{LiftLowerAbi, ManglingAndAbi, Resolve};
 
 /// The `src/p2/wit` directory of the wasmtime-wasi the lockfile names.
@@ -36,38 +35,12 @@ fn wasi_wit() -> PathBuf {
     manifest.parent().unwrap().join("src/p2/wit")
 }
 
-type Signatures = BTreeMap<(String, String), (Vec<String>, Vec<String>)>;
-
 /// The function imports of a core module: (module, name) -> signature.
 fn module_imports(wasm: &[u8]) -> Signatures {
-    let mut types = Vec::new();
-    let mut out = Signatures::new();
-    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
-        match payload.unwrap() {
-            wasmparser::Payload::TypeSection(reader) => {
-                for ty in reader.into_iter_err_on_gc_types() {
-                    types.push(ty.unwrap());
-                }
-            }
-            wasmparser::Payload::ImportSection(reader) => {
-                for import in reader.into_imports() {
-                    let import = import.unwrap();
-                    if let wasmparser::TypeRef::Func(i) = import.ty {
-                        let f = &types[i as usize];
-                        out.insert(
-                            (import.module.to_string(), import.name.to_string()),
-                            (
-                                f.params().iter().map(|t| t.to_string()).collect(),
-                                f.results().iter().map(|t| t.to_string()).collect(),
-                            ),
-                        );
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    out
+    let mut functions = support::module_functions(wasm);
+    // Exports are under the module "".
+    functions.retain(|(module, _), _| !module.is_empty());
+    functions
 }
 
 /// The functions of a WITX document, as witx computes their signatures.

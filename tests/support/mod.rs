@@ -63,6 +63,64 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Core function signatures by (module, name): (parameter types, result
+/// types), as wasmparser spells them.
+pub type Signatures = std::collections::BTreeMap<(String, String), (Vec<String>, Vec<String>)>;
+
+/// The function imports and exports of a core module, as wasmparser reads
+/// them; exports under the key ("", name).
+pub fn module_functions(wasm: &[u8]) -> Signatures {
+    let mut types = Vec::new();
+    let mut funcs: Vec<u32> = Vec::new();
+    let mut out = Signatures::new();
+    let sig = |f: &wasmparser::FuncType| {
+        (
+            f.params().iter().map(|t| t.to_string()).collect(),
+            f.results().iter().map(|t| t.to_string()).collect(),
+        )
+    };
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        match payload.unwrap() {
+            wasmparser::Payload::TypeSection(reader) => {
+                for ty in reader.into_iter_err_on_gc_types() {
+                    types.push(ty.unwrap());
+                }
+            }
+            wasmparser::Payload::ImportSection(reader) => {
+                for import in reader.into_imports() {
+                    let import = import.unwrap();
+                    if let wasmparser::TypeRef::Func(i) = import.ty {
+                        funcs.push(i);
+                        out.insert(
+                            (import.module.to_string(), import.name.to_string()),
+                            sig(&types[i as usize]),
+                        );
+                    }
+                }
+            }
+            wasmparser::Payload::FunctionSection(reader) => {
+                for ty in reader {
+                    funcs.push(ty.unwrap());
+                }
+            }
+            wasmparser::Payload::ExportSection(reader) => {
+                for export in reader {
+                    let export = export.unwrap();
+                    if export.kind == wasmparser::ExternalKind::Func {
+                        let ty = funcs[export.index as usize];
+                        out.insert(
+                            (String::new(), export.name.to_string()),
+                            sig(&types[ty as usize]),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// An engine with wasm threads and shared memories, as wasi-threads guests
 /// need.
 pub fn threads_engine() -> wasmtime::Engine {
