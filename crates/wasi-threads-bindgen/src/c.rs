@@ -852,6 +852,17 @@ fn wasm_c(ty: WasmType) -> &'static str {
 }
 
 /// `void *start_arg` rather than `void * start_arg`.
+/// Whether `code` mentions the identifier `name` (not merely a longer
+/// identifier that starts or ends with it).
+fn uses_ident(code: &str, name: &str) -> bool {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    code.match_indices(name).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = code[at + name.len()..].chars().next();
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
+}
+
 fn join_decl(ty: &str, name: &str) -> String {
     if ty.ends_with('*') {
         format!("{ty}{name}")
@@ -2042,7 +2053,10 @@ impl<'g, 'a> CFunc<'g, 'a> {
             .enumerate()
         {
             let _ = writeln!(s, "    case {i}: {{");
-            if let Some(pty) = pty {
+            // A payload no operation reads (an empty tuple or record) is
+            // not declared, so that `-Wunused-variable` stays quiet.
+            let used = uses_ident(&code, &payload) || ops.iter().any(|op| uses_ident(op, &payload));
+            if let Some(pty) = pty.filter(|_| used) {
                 let access = self.gen.case_access(kind, value, i);
                 let _ = writeln!(
                     s,
