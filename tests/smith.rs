@@ -123,16 +123,20 @@ fn exercise(
                     }
                 }
             }
-            Ok(Err(BindgenError::Unsupported { function, reason })) => {
+            Ok(Err(e @ BindgenError::Unsupported { .. })) => {
                 entry.1 += 1;
-                if function.is_empty() || reason.is_empty() {
-                    tally.findings.push(format!("{what}: an empty refusal"));
+                refusal(&e, target, &what, tally);
+            }
+            Ok(Err(BindgenError::Several(errors))) => {
+                entry.1 += 1;
+                if errors.len() < 2 {
+                    tally
+                        .findings
+                        .push(format!("{what}: several refusals, {} given", errors.len()));
                 }
-                let construct = reason.split([':', ' ']).next().unwrap_or("").to_string();
-                *tally
-                    .refusals
-                    .entry(format!("{}: {construct}", target.name()))
-                    .or_default() += 1;
+                for e in &errors {
+                    refusal(e, target, &what, tally);
+                }
             }
             Ok(Err(e @ (BindgenError::Invalid { .. } | BindgenError::Options(_)))) => tally
                 .findings
@@ -142,6 +146,25 @@ fn exercise(
                 .push(format!("{what}: bindgen {}: {e}", target.name())),
         }
     }
+}
+
+/// Counts one refused function by its construct; anything but a refusal
+/// naming a function and a reason is a finding.
+fn refusal(e: &BindgenError, target: Target, what: &str, tally: &mut Tally) {
+    let BindgenError::Unsupported { function, reason } = e else {
+        tally
+            .findings
+            .push(format!("{what}: bindgen {}: {e}", target.name()));
+        return;
+    };
+    if function.is_empty() || reason.is_empty() {
+        tally.findings.push(format!("{what}: an empty refusal"));
+    }
+    let construct = reason.split([':', ' ']).next().unwrap_or("").to_string();
+    *tally
+        .refusals
+        .entry(format!("{}: {construct}", target.name()))
+        .or_default() += 1;
 }
 
 /// Writes the C files of one output and compiles them with clang.

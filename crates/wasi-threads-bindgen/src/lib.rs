@@ -93,6 +93,9 @@ pub enum BindgenError {
     Load(LoadError),
     /// A function uses a construct core-wasm bindings cannot express.
     Unsupported { function: String, reason: String },
+    /// Several functions use constructs core-wasm bindings cannot express:
+    /// one [`BindgenError::Unsupported`] each, in the world's order.
+    Several(Vec<BindgenError>),
     /// The generator could not produce valid code for a function (for
     /// Rust: the code does not parse); nothing is output.
     Invalid { function: String, message: String },
@@ -121,6 +124,15 @@ impl fmt::Display for BindgenError {
                 write!(f, "cannot generate bindings for `{function}`: {message}")
             }
             BindgenError::Options(message) => write!(f, "{message}"),
+            BindgenError::Several(errors) => {
+                for (i, e) in errors.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -180,6 +192,8 @@ impl Target {
 
 /// Refuses the first function of the model the target cannot bind, as the
 /// ABI crate's support table decides.
+/// Checks every function before any is generated, so that one run names
+/// every refused function, as `witx` does.
 fn check_support(model: &WitModel, target: Target) -> Result<(), BindgenError> {
     let imports = model
         .model
@@ -193,21 +207,23 @@ fn check_support(model: &WitModel, target: Target) -> Result<(), BindgenError> {
         .iter()
         .zip(&model.export_items)
         .map(|(c, i)| (c, i, true));
-    for (core, item, export) in imports.chain(exports) {
-        support::check_item(&model.resolve, item, export, target.generator()).map_err(|e| {
-            BindgenError::Unsupported {
-                function: qualified(core),
-                reason: e.to_string(),
-            }
-        })?;
+    let mut refused: Vec<BindgenError> = imports
+        .chain(exports)
+        .filter_map(|(core, item, export)| {
+            let e = support::check_item(&model.resolve, item, export, target.generator()).err()?;
+            Some(BindgenError::unsupported(&qualified(core), e.to_string()))
+        })
+        .collect();
+    if let Err((index, e)) = support::check_resource_roles(&model.import_items, target.generator())
+    {
+        let function = qualified(&model.model.imports[index]);
+        refused.push(BindgenError::unsupported(&function, e.to_string()));
     }
-    support::check_resource_roles(&model.import_items, target.generator()).map_err(
-        |(index, e)| BindgenError::Unsupported {
-            function: qualified(&model.model.imports[index]),
-            reason: e.to_string(),
-        },
-    )?;
-    Ok(())
+    match refused.len() {
+        0 => Ok(()),
+        1 => Err(refused.remove(0)),
+        _ => Err(BindgenError::Several(refused)),
+    }
 }
 
 /// Checks that a snippet of generated Rust parses as a `T`; the error
