@@ -254,6 +254,33 @@ fn help_lists_exit_codes_and_defaults() {
     ] {
         assert!(run.stdout.contains(text), "{text}: {}", run.stdout);
     }
+    // Every other command says what its exit codes mean, each its own.
+    for (command, texts) in [
+        ("abi", &["Exit codes: 0 printed; 2 bad input"][..]),
+        ("witx", &["1 some function could not be derived"]),
+        ("check", &["0 equivalent; 1 some function"]),
+        (
+            "bindgen",
+            &["1 some function uses a construct", "nothing is written"],
+        ),
+        (
+            "check-module",
+            &[
+                "1 a mismatch, a missing export",
+                "2 bad input (a module that is not wasm",
+            ],
+        ),
+    ] {
+        let run = wasi_threads(&[command, "--help"]);
+        assert_eq!(run.code, 0, "{command}: {}", run.stderr);
+        for text in texts {
+            assert!(
+                run.stdout.contains(text),
+                "{command}: {text}: {}",
+                run.stdout
+            );
+        }
+    }
 }
 
 /// Exits with the file types of descriptors 0, 1 and 2 (as `fd_fdstat_get`

@@ -49,7 +49,7 @@ pub const EXIT_BAD_INPUT: u8 = 2;
     name = "wasi-threads",
     version,
     about = "WIT/WITX tooling and a reference host for wasi-threads: core ABI, WITX derivation, equivalence check, bindings, run",
-    after_help = "Exit codes: 0 success or equivalent; 1 not equivalent, or some function could not be derived; 2 bad input."
+    after_help = "Exit codes: 0 success or equivalent; 1 not equivalent, some function could not be derived or bound, or a module does not match; 2 bad input. Each command's --help gives its own; `run` exits with the program's code."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -59,6 +59,9 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print the core imports and exports of a WIT package or WITX document, one WAT line each.
+    #[command(
+        after_help = "Exit codes: 0 printed; 2 bad input (an unreadable file, a parse error with its file:line:col, an unknown world, interface or package, bad arguments)."
+    )]
     Abi {
         /// A WIT file or directory, or a .witx file.
         path: PathBuf,
@@ -66,6 +69,9 @@ enum Command {
         select: Select,
     },
     /// Print the WITX derived from a WIT package, with the same core ABI.
+    #[command(
+        after_help = "Exit codes: 0 every function derived; 1 some function could not be derived (each is named on stderr, the rest is still printed); 2 bad input."
+    )]
     Witx {
         /// A WIT file or directory.
         path: PathBuf,
@@ -73,6 +79,9 @@ enum Command {
         select: Select,
     },
     /// Print (or write to -o DIR) bindings generated from a WIT world.
+    #[command(
+        after_help = "Exit codes: 0 the bindings were printed or written; 1 some function uses a construct core-wasm bindings cannot express (named on stderr; nothing is written); 2 bad input, or an output file that cannot be written."
+    )]
     Bindgen {
         /// What to generate: wasmtime host glue, C guest code, Rust guest code.
         #[arg(value_enum)]
@@ -106,7 +115,7 @@ enum Command {
         /// wasmtime's wasm options: threads[=y|n], shared-memory[=y|n], fuel=N, timeout=N|Ns|Nms|Nus|Nns, max-memory-size=N (bytes), epoch-interruption[=y|n] (stop threads one by one at the end instead of ending the process).
         #[arg(short = 'W', value_name = "KEY[=VAL][,...]")]
         wasm: Vec<String>,
-        /// wasmtime's WASI options: threads[=y|n], cli, preview2=n, tcplisten=HOST:PORT, inherit-env, inherit-stdin[=y|n], inherit-stdout[=y|n], inherit-stderr[=y|n].
+        /// wasmtime's WASI options: threads[=y|n], cli, common, preview2=n, tcplisten=HOST:PORT, inherit-env, inherit-stdin[=y|n], inherit-stdout[=y|n], inherit-stderr[=y|n].
         #[arg(short = 'S', value_name = "KEY[=VAL][,...]")]
         wasi: Vec<String>,
         /// Keep compiled modules in DIR [default: $WASI_THREADS_CACHE, else $XDG_CACHE_HOME/wasi-threads, else ~/.cache/wasi-threads].
@@ -122,6 +131,9 @@ enum Command {
         args: Vec<String>,
     },
     /// Check a compiled module's imports and exports against WIT worlds and WITX documents.
+    #[command(
+        after_help = "Exit codes: 0 every import the interfaces cover and every export of the WIT worlds match (imports no interface covers are listed, without changing the code); 1 a mismatch, a missing export, or a memory threads cannot share; 2 bad input (a module that is not wasm or cannot be read, an interface that does not load)."
+    )]
     CheckModule {
         /// The module (.wasm, or .wat text).
         #[arg(value_name = "MODULE")]
@@ -133,6 +145,9 @@ enum Command {
         select: Select,
     },
     /// Compare the core ABI of a WIT package with a WITX document.
+    #[command(
+        after_help = "Exit codes: 0 equivalent; 1 some function or value means something else on the two sides (one line each on stdout); 2 bad input."
+    )]
     Check {
         /// A WIT file or directory.
         wit: PathBuf,
@@ -489,6 +504,12 @@ fn execute(
             let wit = WitModel::load(&path, &select.options())?;
             let generated = match wasi_threads_bindgen::generate(&wit, target.target()) {
                 Ok(g) => g,
+                Err(BindgenError::Several(errors)) => {
+                    for e in errors {
+                        let _ = writeln!(err, "error: {e}");
+                    }
+                    return Ok(EXIT_DIFFERENT);
+                }
                 Err(
                     e @ (BindgenError::Unsupported { .. }
                     | BindgenError::Invalid { .. }
