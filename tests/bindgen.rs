@@ -138,13 +138,31 @@ fn maps_and_fixed_length_lists_are_refused_with_exit_code_1() {
 }
 
 #[test]
+fn one_run_names_every_refused_function() {
+    let dir = root().join("target/bindgen-unsupported");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wit = dir.join("several.wit");
+    std::fs::write(
+        &wit,
+        "package t:u;\ninterface i {\n  f: func(x: map<string, u32>);\n  ok: func(x: u32);\n  g: func(x: list<u8, 4>);\n}\nworld w { import i; export h: async func(); }\n",
+    )
+    .unwrap();
+    assert_refused(
+        &wit,
+        "error: cannot generate bindings for `t:u/i#f`: map in parameter `x` (map<string, u32>): maps are not supported by the bindings generators\n\
+         error: cannot generate bindings for `t:u/i#g`: fixed-length list in parameter `x` (list<u8, 4>): fixed-length lists are not supported by the bindings generators\n\
+         error: cannot generate bindings for `h`: async func: async functions have no core-wasm ABI without the component model\n",
+    );
+}
+
+#[test]
 fn empty_tuples_and_records_bind_and_derive() {
     let dir = root().join("target/bindgen-empty");
     std::fs::create_dir_all(&dir).unwrap();
     let wit = dir.join("empty.wit");
     std::fs::write(
         &wit,
-        "package t:e;\ninterface i {\n  record nothing {}\n  f: func() -> tuple<>;\n  g: func(x: tuple<>, y: nothing, z: u32) -> nothing;\n  h: func(x: list<tuple<>>) -> option<tuple<>>;\n}\nworld w { import i; export run: func() -> tuple<>; }\n",
+        "package t:e;\ninterface i {\n  record nothing {}\n  f: func() -> tuple<>;\n  g: func(x: tuple<>, y: nothing, z: u32) -> nothing;\n  h: func(x: list<tuple<>>) -> option<tuple<>>;\n  k: func(x: option<tuple<>>, y: result<nothing, u32>);\n}\nworld w { import i; export run: func() -> tuple<>; export take: func(x: option<tuple<>>, y: result<u32, tuple<>>); }\n",
     )
     .unwrap();
     let wit = wit.to_str().unwrap();
