@@ -54,12 +54,19 @@ fn suite() -> Option<PathBuf> {
     if path.join("tests").is_dir() {
         Some(path)
     } else {
-        eprintln!(
+        say(&format!(
             "skipped: the WASI test suite is not at {} (set WASI_TESTSUITE to its folder)",
             path.display()
-        );
+        ));
         None
     }
+}
+
+/// Prints one line on the test process's stderr, past the test harness's
+/// capture, so that a skip or a count shows in every run, passing or not.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// Every `*.wasm` under `tests/*/testsuite/wasm32-wasip1/`, with its
@@ -114,6 +121,8 @@ fn cases(suite: &Path) -> Vec<Case> {
         }
     }
     cases.sort_by(|a, b| a.name.cmp(&b.name));
+    // The suite has 72 preview-1 tests: fewer means a folder went missing.
+    assert!(cases.len() >= 72, "found {} tests", cases.len());
     cases
 }
 
@@ -230,11 +239,11 @@ fn judge(results: Vec<(Case, Ran)>) {
         results.len(),
         problems.join("\n")
     );
-    eprintln!(
+    say(&format!(
         "{passed} of {} WASI test suite tests passed ({} expected failures)",
         results.len(),
         expected.len()
-    );
+    ));
 }
 
 /// Runs `f` over `items` on a few threads at once.
@@ -272,7 +281,11 @@ fn run_cli(case: &Case, scratch: &Path) -> Ran {
     }
     args.push(case.wasm.display().to_string());
     args.extend(case.args.iter().cloned());
-    let command = format!("wasi-threads {}", args.join(" "));
+    let command = format!(
+        "WASI_THREADS_CACHE={} wasi-threads {}",
+        support::cache_dir().display(),
+        args.join(" ")
+    );
     let mut child = support::binary()
         .args(&args)
         .stdin(Stdio::piped())
@@ -322,7 +335,6 @@ fn run_cli(case: &Case, scratch: &Path) -> Ran {
 fn every_preview1_test_passes_through_the_binary() {
     let Some(suite) = suite() else { return };
     let cases = cases(&suite);
-    assert!(cases.len() >= 72, "found {} tests", cases.len());
     let scratch = scratch("cli");
     let results = parallel(cases, |case| {
         let ran = run_cli(&case, &scratch);

@@ -26,11 +26,14 @@ pub struct Run {
 /// scratch directory: tests never write the user's cache.
 pub fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wasi-threads"));
-    command.env(
-        "WASI_THREADS_CACHE",
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasi-threads-cache"),
-    );
+    command.env("WASI_THREADS_CACHE", cache_dir());
     command
+}
+
+/// The compilation cache of the tests' runs of the binary, in the build's
+/// scratch folder (never the user's cache).
+pub fn cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasi-threads-cache")
 }
 
 /// Runs the `wasi-threads` binary with `args`, from the repository root.
