@@ -60,11 +60,17 @@ impl ModuleCache {
 
     /// The entry `wasm` has on `engine`.
     pub fn entry(&self, engine: &Engine, wasm: &[u8]) -> PathBuf {
+        self.entry_for(engine, wasm, crate::threads::waits::REWRITE_VERSION)
+    }
+
+    /// The entry of `wasm` on `engine` once rewritten by the rewrite of
+    /// version `rewrite`: a new rewrite never loads an old one's code.
+    fn entry_for(&self, engine: &Engine, wasm: &[u8], rewrite: u32) -> PathBuf {
         let mut compat = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut compat);
         let mut key = Sha256::new();
         key.update(b"wasi-threads-host module cache\0");
-        key.update(crate::threads::waits::REWRITE_VERSION.to_le_bytes());
+        key.update(rewrite.to_le_bytes());
         key.update(compat.finish().to_le_bytes());
         key.update(wasm);
         self.dir.join(format!("{}.cwasm", hex(&key.finalize())))
@@ -179,6 +185,16 @@ mod tests {
         assert_eq!(
             cache.compile(&engine(true), WAT.as_bytes()).unwrap().1,
             CacheUse::Miss
+        );
+        // Another version of the rewrite of waits: another entry.
+        let version = crate::threads::waits::REWRITE_VERSION;
+        assert_eq!(
+            cache.entry(&e, WAT.as_bytes()),
+            cache.entry_for(&e, WAT.as_bytes(), version)
+        );
+        assert_ne!(
+            cache.entry_for(&e, WAT.as_bytes(), version),
+            cache.entry_for(&e, WAT.as_bytes(), version + 1)
         );
         let _ = std::fs::remove_dir_all(cache.dir());
     }
