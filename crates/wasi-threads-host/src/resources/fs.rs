@@ -10,6 +10,7 @@
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -272,6 +273,9 @@ pub(crate) fn open(
                 }
                 return Ok(Opened::Dir(subdir(Dir::from_std_file(file))));
             }
+            if meta.file_type().is_fifo() && !os_write && !req.nonblocking {
+                wait_for_a_writer(&file, end)?;
+            }
             let opened = OpenFile {
                 file,
                 stream: !meta.is_file(),
@@ -291,6 +295,22 @@ pub(crate) fn open(
             Ok(Opened::Dir(subdir(parent.dir.open_dir(path)?)))
         }
         Err(e) => Err(e),
+    }
+}
+
+/// What a blocking open of a FIFO for reading waits for, as open(2) would
+/// wait inside the system (where the end of the run cannot reach it): the
+/// FIFO was opened non-blocking, so this waits in the host's poll until it
+/// can be read (a writer wrote) or is hung up (a writer came and went).
+/// On Linux, a FIFO's read end that never had a writer polls as nothing at
+/// all, so the wait lasts until a writer comes or the run ends. Unlike
+/// open(2), it also waits while a writer that has the FIFO open has not
+/// written yet.
+fn wait_for_a_writer(fifo: &std::fs::File, end: &EndSignal) -> io::Result<()> {
+    match end.wait_for(fifo, rustix::event::PollFlags::IN) {
+        Ok(()) => Ok(()),
+        Err(super::wait::WaitError::Ended) => Err(io::ErrorKind::Interrupted.into()),
+        Err(super::wait::WaitError::Os(e)) => Err(e),
     }
 }
 
