@@ -211,7 +211,10 @@ fn write_fd(fd: BorrowedFd<'_>, mut bytes: &[u8], end: &EndSignal) -> io::Result
 /// does not wait and one write that does not block, so the wait for a turn
 /// is short; the waits for room happen outside it, each with its run's end
 /// signal. Another process writing to the same pipe can still fill it in
-/// between, and then the write blocks until the pipe is read.
+/// between, and then the write blocks until the pipe is read (so can a
+/// terminal whose output is stopped, or has less room than a chunk); the
+/// other threads' wait for the turn is then still reached by the end of
+/// their run ([`take_turn`]).
 fn write_polled(fd: BorrowedFd<'_>, mut bytes: &[u8], end: &EndSignal) -> io::Result<()> {
     while !bytes.is_empty() {
         match end.wait_for(fd, PollFlags::OUT) {
@@ -219,10 +222,7 @@ fn write_polled(fd: BorrowedFd<'_>, mut bytes: &[u8], end: &EndSignal) -> io::Re
             Err(WaitError::Ended) => return Err(io::ErrorKind::Interrupted.into()),
             Err(WaitError::Os(e)) => return Err(e),
         }
-        let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-        if end.is_ended() {
-            return Err(io::ErrorKind::Interrupted.into());
-        }
+        let _turn = take_turn(end)?;
         // Another thread may have taken the room since the wait: look
         // again, without waiting.
         const NOW: Timespec = Timespec {
@@ -248,6 +248,25 @@ fn write_polled(fd: BorrowedFd<'_>, mut bytes: &[u8], end: &EndSignal) -> io::Re
 /// The turn to poll and write the process's stdout or stderr, shared by
 /// every run of the process: one for both, as they may be one pipe.
 static TURN: Mutex<()> = Mutex::new(());
+
+/// Waits for [`TURN`], a tenth of a millisecond at a time, until the run
+/// ends.
+fn take_turn(end: &EndSignal) -> io::Result<std::sync::MutexGuard<'static, ()>> {
+    loop {
+        if end.is_ended() {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        match TURN.try_lock() {
+            Ok(turn) => return Ok(turn),
+            Err(std::sync::TryLockError::Poisoned(e)) => return Ok(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                if end.sleep(std::time::Duration::from_micros(100)) {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
+            }
+        }
+    }
+}
 
 /// Why a read of stdin failed.
 pub(crate) enum ReadError {
