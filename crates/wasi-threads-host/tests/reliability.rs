@@ -1,5 +1,6 @@
 //! What a run guarantees under faults: nothing happens after its end, a
-//! FIFO never blocks inside open(2), a module whose threads would each get
+//! FIFO never blocks inside open(2) (a blocking open still waits for its
+//! other end, in the host), a module whose threads would each get
 //! a private memory is refused, `fd_allocate` never cuts off an append, and
 //! a thread that cannot be stopped is reported.
 
@@ -130,6 +131,124 @@ fn opening_a_fifo_never_blocks_in_the_system_and_the_end_stops_a_waiting_open() 
         .unwrap();
     assert_eq!(report.outcome, Outcome::Exit(5));
     assert_eq!(report.abandoned, 0, "the waiting open stopped with the run");
+}
+
+#[test]
+fn a_blocking_open_of_a_fifo_for_reading_waits_for_a_writer_or_the_end() {
+    // 1: the program opens the FIFO for reading (blocking) and reads; a host
+    //    thread opens it for writing 300 ms later and writes "hi\n". As on
+    //    POSIX, the program reads the 3 bytes, not an end of file.
+    let dir = scratch("fifo-read");
+    let fifo = dir.join("fifo");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+    let reader = r#"(module
+  (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "fifo")
+  (func (export "_start")
+    ;; fd_read right (2), blocking
+    (if (call $open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 4)
+          (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 200))
+      (then (call $exit (i32.const 100))))
+    (i32.store (i32.const 16) (i32.const 300))
+    (i32.store (i32.const 20) (i32.const 16))
+    (if (call $read (i32.load (i32.const 200)) (i32.const 16) (i32.const 1) (i32.const 24))
+      (then (call $exit (i32.const 101))))
+    (if (i32.and (i32.gt_u (i32.load (i32.const 24)) (i32.const 0))
+                 (i32.ne (i32.load8_u (i32.const 300)) (i32.const 104)))
+      (then (call $exit (i32.const 102))))
+    (call $exit (i32.load (i32.const 24)))))"#;
+    let writer = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::thread::sleep(Duration::from_millis(300));
+            // Non-blocking, so that this thread ends even when no reader
+            // is there (ENXIO), after 5 s.
+            let started = Instant::now();
+            loop {
+                match std::fs::OpenOptions::new()
+                    .write(true)
+                    .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+                    .open(&fifo)
+                {
+                    Ok(mut f) => {
+                        use std::io::Write;
+                        return f.write_all(b"hi\n").is_ok();
+                    }
+                    Err(_) if started.elapsed() < Duration::from_secs(5) => {
+                        std::thread::sleep(Duration::from_millis(5))
+                    }
+                    Err(_) => return false,
+                }
+            }
+        }
+    });
+    let started = Instant::now();
+    let report = Runner::new()
+        .preopen_dir(&dir, "/d")
+        .time_limit(Duration::from_secs(20))
+        .run(reader.as_bytes())
+        .unwrap();
+    let took = started.elapsed();
+    assert!(writer.join().unwrap(), "the writer found no reader");
+    assert_eq!(
+        report.outcome,
+        Outcome::Exit(3),
+        "read the writer's 3 bytes (after {took:?})"
+    );
+    assert!(took >= Duration::from_millis(250), "{took:?}");
+
+    // 2: a child opens a FIFO no writer ever opens, blocking; main's
+    //    proc_exit 100 ms later ends the run, and the waiting open with it.
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        dir.join("lone"),
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+    let wat = format!(
+        r#"(module
+  (import "wasi" "thread-spawn" (func $spawn (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (import "env" "memory" (memory 1 1 shared))
+  (export "memory" (memory 0))
+  (data (i32.const 100) "lone")
+  {SYNC}
+  (func (export "wasi_thread_start") (param i32 i32)
+    (call $bump (i32.const 0))
+    ;; fd_read right (2), blocking: returns only when a writer comes
+    (drop (call $open (i32.const 3) (i32.const 0) (i32.const 100) (i32.const 4)
+      (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 200)))
+    (call $bump (i32.const 4)))
+  (func (export "_start")
+    (drop (call $spawn (i32.const 0)))
+    (call $wait_for (i32.const 0) (i32.const 1))
+    (i32.store8 (i32.const 1032) (i32.const 0))
+    (i32.store (i32.const 1040) (i32.const 1))
+    (i64.store (i32.const 1048) (i64.const 100000000))
+    (drop (call $poll (i32.const 1024) (i32.const 1536) (i32.const 1) (i32.const 1600)))
+    ;; 6 when the open returned without a writer
+    (call $exit (i32.add (i32.const 5) (i32.atomic.load (i32.const 4))))))"#
+    );
+    let started = Instant::now();
+    let report = Runner::new()
+        .preopen_dir(&dir, "/d")
+        .time_limit(Duration::from_secs(20))
+        .run(wat.as_bytes())
+        .unwrap();
+    assert_eq!(report.outcome, Outcome::Exit(5), "the open waited");
+    assert_eq!(report.abandoned, 0, "the waiting open stopped with the run");
+    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[test]

@@ -299,9 +299,32 @@ pub(super) fn fd_readdir(
 ) -> Result<types::Size, Error> {
     let dir = cx.dir(fd, R::FD_READDIR)?;
     super::iov::check_range(mem, buf.offset(), len)?;
-    let bytes = dirents(&dir.entries(cookie == 0)?, cookie, len as usize);
-    mem.copy_from_slice(&bytes, buf.as_array(bytes.len() as u32))?;
-    Ok(bytes.len() as u32)
+    // The entries are laid out in `out` and copied to the guest a stretch
+    // at a time, so what the host holds stays small whatever `len` is.
+    const STRETCH: usize = 64 << 10;
+    let len = len as usize;
+    let (mut out, mut copied) = (Vec::new(), 0usize);
+    let mut failed = None;
+    dir.read_entries(cookie, |index, entry| {
+        let full = dirent(&mut out, index, entry, len - copied);
+        if out.len() >= STRETCH || full {
+            let to = buf
+                .add(copied as u32)
+                .map(|to| to.as_array(out.len() as u32));
+            match to.and_then(|to| mem.copy_from_slice(&out, to)) {
+                Ok(()) => copied += out.len(),
+                Err(e) => failed = Some(e),
+            }
+            out.clear();
+        }
+        !full && failed.is_none()
+    })?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    let to = buf.add(copied as u32)?.as_array(out.len() as u32);
+    mem.copy_from_slice(&out, to)?;
+    Ok((copied + out.len()) as u32)
 }
 
 pub(super) fn fd_renumber(cx: &WasiCtx, fd: types::Fd, to: types::Fd) -> Result<(), Error> {
@@ -378,32 +401,27 @@ pub(super) fn fd_write(
     Ok(bytes.len() as u32)
 }
 
-/// Directory entries in preview 1's `fd_readdir` layout (`dirent` then
-/// the name), from `cookie` on; at most `len` bytes (a truncated last
-/// entry tells the caller to retry with a bigger buffer). An entry's
-/// cookie is its index plus one.
-fn dirents(entries: &[fs::DirEntry], cookie: u64, len: usize) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (i, entry) in entries.iter().enumerate().skip(cookie as usize) {
-        let file_type = entry
-            .file_type
-            .map(stat::filetype)
-            .unwrap_or(types::Filetype::Unknown);
-        if out.len() >= len {
-            break;
-        }
-        out.extend_from_slice(&(i as u64 + 1).to_le_bytes());
-        out.extend_from_slice(&entry.ino.to_le_bytes());
-        out.extend_from_slice(&(entry.name.len() as u32).to_le_bytes());
-        out.push(file_type as u8);
-        out.extend_from_slice(&[0; 3]);
-        out.extend_from_slice(&entry.name);
-        if out.len() >= len {
-            out.truncate(len);
-            break;
-        }
+/// Appends the entry at `index` in preview 1's `fd_readdir` layout
+/// (`dirent`, whose `d_next` cookie is the index plus one, then the name)
+/// to `out`, at most `room` bytes in all; whether `out` is then full (a
+/// truncated last entry tells the caller to retry with a bigger buffer).
+fn dirent(out: &mut Vec<u8>, index: u64, entry: &fs::DirEntry, room: usize) -> bool {
+    let file_type = entry
+        .file_type
+        .map(stat::filetype)
+        .unwrap_or(types::Filetype::Unknown);
+    out.extend_from_slice(&(index + 1).to_le_bytes());
+    out.extend_from_slice(&entry.ino.to_le_bytes());
+    out.extend_from_slice(&(entry.name.len() as u32).to_le_bytes());
+    out.push(file_type as u8);
+    out.extend_from_slice(&[0; 3]);
+    out.extend_from_slice(&entry.name);
+    if out.len() >= room {
+        out.truncate(room);
+        true
+    } else {
+        false
     }
-    out
 }
 
 /// What stdio descriptor `n` is: a character device only for a terminal,
@@ -427,38 +445,63 @@ mod tests {
     use super::*;
     use crate::run::Run;
 
-    /// Reads a directory of 300 entries with `fd_readdir` through a small
-    /// buffer, following the cookies, as wasi-libc's `readdir` does.
-    #[test]
-    fn a_directory_read_in_many_calls_is_listed_once_and_wholly() {
-        let dir = std::env::temp_dir().join(format!("wasi-threads-readdir-{}", std::process::id()));
+    /// A fresh scratch directory holding `n` empty files named by
+    /// `name(i)`.
+    fn scratch(tag: &str, n: usize, name: impl Fn(usize) -> String) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("wasi-threads-readdir-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        for i in 0..300 {
-            std::fs::write(dir.join(format!("entry-{i:03}")), b"").unwrap();
+        for i in 0..n {
+            std::fs::write(dir.join(name(i)), b"").unwrap();
         }
+        dir
+    }
+
+    fn context(dir: &std::path::Path) -> (Run, WasiCtx) {
         let mut config = wasmtime::Config::new();
         crate::configure(&mut config);
         let engine = wasmtime::Engine::new(&config).unwrap();
         let run = Run::new(&engine).unwrap();
         let cx = WasiCtx::builder()
-            .preopen_dir(&dir, "/d")
+            .preopen_dir(dir, "/d")
             .build(&run)
             .unwrap();
+        (run, cx)
+    }
+
+    fn open_dir(cx: &WasiCtx) -> std::sync::Arc<fs::OpenDir> {
+        let Desc::Dir(d) = cx.entry(types::Fd::from(3)).unwrap().desc else {
+            unreachable!()
+        };
+        d
+    }
+
+    /// Reads the directory of fd 3 with `fd_readdir` from `cookie` to its
+    /// end through a `len`-byte buffer, following the cookies, as
+    /// wasi-libc's `readdir` does; the (cookie, name) of every entry, and
+    /// how many calls it took. `check` runs after every call.
+    fn read_dir(
+        cx: &WasiCtx,
+        mut cookie: u64,
+        len: u32,
+        mut check: impl FnMut(),
+    ) -> (Vec<(u64, String)>, usize) {
         let mut bytes = vec![0u8; 4096];
         let mut mem = GuestMemory::Unshared(&mut bytes);
-        let (mut cookie, mut names, mut calls) = (0u64, Vec::new(), 0);
+        let (mut entries, mut calls) = (Vec::new(), 0);
         loop {
             calls += 1;
             let n = fd_readdir(
-                &cx,
+                cx,
                 &mut mem,
                 types::Fd::from(3),
                 GuestPtr::new(0),
-                256,
+                len,
                 cookie,
             )
             .unwrap();
+            check();
             let GuestMemory::Unshared(buf) = &mem else {
                 unreachable!()
             };
@@ -470,22 +513,70 @@ mod tests {
                 if at + 24 + len > n as usize {
                     break;
                 }
-                names.push(String::from_utf8(buf[at + 24..at + 24 + len].to_vec()).unwrap());
+                let name = String::from_utf8(buf[at + 24..at + 24 + len].to_vec()).unwrap();
+                entries.push((next, name));
                 cookie = next;
                 at += 24 + len;
                 whole = true;
             }
-            if (n as usize) < 256 {
+            if n < len {
                 break;
             }
-            assert!(whole, "a 256-byte buffer holds at least one entry");
+            assert!(whole, "a {len}-byte buffer holds at least one entry");
         }
+        (entries, calls)
+    }
+
+    /// Reads a directory of 300 entries with `fd_readdir` through a small
+    /// buffer, following the cookies: one scan of the directory.
+    #[test]
+    fn a_directory_read_in_many_calls_is_listed_once_and_wholly() {
+        let dir = scratch("small", 300, |i| format!("entry-{i:03}"));
+        let (_run, cx) = context(&dir);
+        let (entries, calls) = read_dir(&cx, 0, 256, || {});
         assert!(calls > 30, "{calls}");
-        assert_eq!(names.len(), 302, "., .. and the 300 entries");
-        let Desc::Dir(d) = cx.entry(types::Fd::from(3)).unwrap().desc else {
-            unreachable!()
-        };
+        assert_eq!(entries.len(), 302, "., .. and the 300 entries");
+        let d = open_dir(&cx);
         assert_eq!(d.listings.load(std::sync::atomic::Ordering::Relaxed), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A directory of several pages (3000 names of 200 bytes), read in
+    /// small calls: every name once, in order, with cookies that stay
+    /// valid for a rewind to the start or to the middle; the open
+    /// directory never keeps more than a page.
+    #[test]
+    fn a_directory_of_many_pages_is_listed_whole_in_order_within_the_bound() {
+        let long = |i: usize| format!("{i:05}{}", "n".repeat(195));
+        let dir = scratch("pages", 3000, long);
+        let (_run, cx) = context(&dir);
+        let d = open_dir(&cx);
+        let mut largest = 0;
+        let (entries, calls) = read_dir(&cx, 0, 1024, || largest = largest.max(d.page_bytes()));
+        let scans = d.listings.load(std::sync::atomic::Ordering::Relaxed);
+
+        let mut expected: Vec<String> = vec![".".into(), "..".into()];
+        expected.extend((0..3000).map(long));
+        let names: Vec<&String> = entries.iter().map(|(_, n)| n).collect();
+        assert_eq!(names, expected.iter().collect::<Vec<_>>());
+        let cookies: Vec<u64> = entries.iter().map(|&(c, _)| c).collect();
+        assert_eq!(cookies, (1..=3002).collect::<Vec<u64>>());
+        // One scan per page, not per call.
+        let pages = 3000 * (200 + 2 * std::mem::size_of::<fs::DirEntry>()) / fs::DIR_PAGE_BYTES + 1;
+        assert!(calls > 500, "{calls}");
+        assert!(
+            scans >= 2 && scans <= pages + 1,
+            "{scans} scans, {pages} pages"
+        );
+        assert!(largest > fs::DIR_PAGE_BYTES / 2, "{largest}");
+        assert!(largest <= fs::DIR_PAGE_BYTES, "{largest}");
+
+        // Back to the start, and to the middle (a rescan from the start).
+        let (again, _) = read_dir(&cx, 0, 4096, || {});
+        assert_eq!(again, entries);
+        let (middle, _) = read_dir(&cx, 1700, 700, || largest = largest.max(d.page_bytes()));
+        assert_eq!(middle, entries[1700..]);
+        assert!(largest <= fs::DIR_PAGE_BYTES, "{largest}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -14,7 +14,9 @@ use wiggle::{GuestMemory, GuestPtr};
 use super::types::{self, Errno, Error};
 
 /// The most bytes one read or write moves, and so the most one call
-/// allocates for its data.
+/// allocates for its data: the bytes of a write are copied once, straight
+/// from the guest's memory (shared or not) into one buffer of at most this
+/// size.
 pub const MAX_IO: usize = 16 << 20;
 /// The most bytes one read of stdin or a socket moves: a read there
 /// returns what has arrived, so the buffer need not be the guest's size.
@@ -115,10 +117,47 @@ pub(super) fn gather(mem: &GuestMemory<'_>, ciovs: types::CiovecArray) -> Result
     for ciov in &ciovs {
         let take = (ciov.buf_len as usize).min(MAX_IO - bytes.len());
         if take > 0 {
-            bytes.extend_from_slice(&mem.as_cow(ciov.buf.as_array(take as u32))?);
+            extend_from_guest(mem, ciov.buf.offset(), take, &mut bytes)?;
         }
     }
     Ok(bytes)
+}
+
+/// Appends the `len` bytes at `offset` of the guest's memory to `out`,
+/// copied once: wiggle's `as_cow` would first copy a shared memory's bytes
+/// into a vector of their own, doubling what a write holds.
+fn extend_from_guest(
+    mem: &GuestMemory<'_>,
+    offset: u32,
+    len: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let start = offset as usize;
+    let end = start
+        .checked_add(len)
+        .filter(|&end| end as u64 <= memory_len(mem))
+        .ok_or(Errno::Fault)?;
+    match mem {
+        GuestMemory::Unshared(b) => out.extend_from_slice(&b[start..end]),
+        GuestMemory::Shared(cells) => {
+            let cells = &cells[start..end];
+            out.reserve(len);
+            // SAFETY: `cells` lies inside the shared memory, which stays
+            // mapped for the call; `out` has room for `len` more bytes. Other
+            // threads may change the bytes while they are copied, as they
+            // may during any host call; this is the copy wiggle's own
+            // `GuestMemory::to_vec` makes, without its extra vector.
+            unsafe {
+                std::ptr::copy(
+                    cells.as_ptr().cast::<u8>(),
+                    out.as_mut_ptr().add(out.len()),
+                    len,
+                );
+                out.set_len(out.len() + len);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Reads at `offset` until `buf` is full or the file ends.

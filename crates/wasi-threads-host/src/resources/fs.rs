@@ -10,9 +10,10 @@
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use cap_fs_ext::{DirExt, FollowSymlinks, MetadataExt, OpenOptionsFollowExt, OpenOptionsSyncExt};
 use cap_std::fs::{Dir, FileType, OpenOptions};
@@ -91,17 +92,52 @@ impl OpenFile {
     }
 }
 
+/// The most bytes of directory entries an open directory keeps while a
+/// reader goes through it, and the most one scan of the directory holds:
+/// 256 KiB (at most 1 GiB over the 4096 descriptors a run may hold by
+/// default). An entry counts its name and twice the size of its record
+/// (a vector's spare room included).
+pub const DIR_PAGE_BYTES: usize = 256 << 10;
+
 /// An open directory.
 pub(crate) struct OpenDir {
     pub dir: Dir,
     /// The name of a preopened directory, for `fd_prestat_*`.
     pub preopen: Option<String>,
     pub writable: bool,
-    /// The listing a reader is going through, taken when it starts (cookie
-    /// 0), so that reading a directory in many calls lists it once.
-    listing: Mutex<Option<Arc<Vec<DirEntry>>>>,
-    /// How many listings were taken.
+    /// The page of the listing a reader is going through (see
+    /// [`OpenDir::read_entries`]).
+    page: Mutex<Option<Page>>,
+    /// How many scans of the directory were made.
     pub listings: AtomicUsize,
+}
+
+/// A stretch of a directory's listing (`.` and `..` first, the other
+/// names in byte order), at most [`DIR_PAGE_BYTES`] of it.
+struct Page {
+    /// The index of the first entry in the listing; an entry's cookie is
+    /// its index plus one.
+    first: u64,
+    entries: Vec<DirEntry>,
+    /// Whether the scan left out names after the last entry.
+    more: bool,
+}
+
+impl Page {
+    fn end(&self) -> u64 {
+        self.first + self.entries.len() as u64
+    }
+
+    /// The bytes the page holds.
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<DirEntry>()
+            + self
+                .entries
+                .iter()
+                .map(|e| e.name.capacity())
+                .sum::<usize>()
+    }
 }
 
 impl OpenDir {
@@ -110,24 +146,138 @@ impl OpenDir {
             dir,
             preopen,
             writable,
-            listing: Mutex::new(None),
+            page: Mutex::new(None),
             listings: AtomicUsize::new(0),
         }
     }
 
-    /// The entries, `.` and `..` first, the rest sorted by name: a fresh
-    /// listing when `restart` (or none was taken), else the one being read.
-    pub fn entries(&self, restart: bool) -> io::Result<Arc<Vec<DirEntry>>> {
-        let mut listing = self.listing.lock().unwrap_or_else(|e| e.into_inner());
-        match &*listing {
-            Some(entries) if !restart => Ok(entries.clone()),
-            _ => {
-                let entries = Arc::new(list(self)?);
-                self.listings.fetch_add(1, Ordering::Relaxed);
-                *listing = Some(entries.clone());
-                Ok(entries)
+    /// Calls `each` with the index and entry of the listing from index
+    /// `from` on, in order, until it returns `false` or the listing ends.
+    ///
+    /// The listing is read a page at a time and only one page is kept:
+    /// going on right after the kept page builds the next one with one scan
+    /// of the directory (the smallest names after the page's last name that
+    /// fit), so a reader going through the directory scans it once per
+    /// page; starting anywhere else scans again from the start (from 0, a
+    /// fresh listing, as `rewinddir` promises). A directory that changes
+    /// while it is read may show a later name that was created and miss one
+    /// that was removed; every name that stays is listed once.
+    pub fn read_entries(
+        &self,
+        from: u64,
+        mut each: impl FnMut(u64, &DirEntry) -> bool,
+    ) -> io::Result<()> {
+        let mut kept = self.page.lock().unwrap_or_else(|e| e.into_inner());
+        let reusable = matches!(&*kept, Some(p) if from != 0 && p.first <= from && from <= p.end());
+        if !reusable {
+            // The old page goes first: never more than one page is held.
+            *kept = None;
+            *kept = Some(self.first_page()?);
+        }
+        let mut at = from;
+        loop {
+            let page = kept.as_ref().expect("kept above");
+            if at < page.end() {
+                let skip = (at - page.first) as usize;
+                for (i, entry) in page.entries.iter().enumerate().skip(skip) {
+                    if !each(page.first + i as u64, entry) {
+                        return Ok(());
+                    }
+                }
+                at = page.end();
+            }
+            if !page.more {
+                return Ok(());
+            }
+            // A page with names left after it ends with a name (a scan
+            // keeps at least one).
+            let first = page.end();
+            let last = page.entries.last().map(|e| e.name.clone());
+            *kept = None;
+            let (entries, more) = self.scan(last.as_deref(), DIR_PAGE_BYTES)?;
+            *kept = Some(Page {
+                first,
+                entries,
+                more,
+            });
+        }
+    }
+
+    /// The bytes the kept page of the listing holds.
+    #[cfg(test)]
+    pub fn page_bytes(&self) -> usize {
+        let page = self.page.lock().unwrap_or_else(|e| e.into_inner());
+        page.as_ref().map_or(0, Page::bytes)
+    }
+
+    /// `.`, `..` and the first names.
+    fn first_page(&self) -> io::Result<Page> {
+        let own = self.dir.dir_metadata()?;
+        let mut entries = vec![
+            DirEntry {
+                name: b".".to_vec(),
+                ino: own.ino(),
+                file_type: Some(own.file_type()),
+            },
+            DirEntry {
+                name: b"..".to_vec(),
+                ino: 0,
+                file_type: Some(own.file_type()),
+            },
+        ];
+        let budget = DIR_PAGE_BYTES - entries.iter().map(DirEntry::cost).sum::<usize>();
+        let (rest, more) = self.scan(None, budget)?;
+        entries.extend(rest);
+        entries.shrink_to_fit();
+        Ok(Page {
+            first: 0,
+            entries,
+            more,
+        })
+    }
+
+    /// One scan of the directory: the smallest names greater than `after`
+    /// (all names when `None`) whose entries fit in `budget` bytes, in
+    /// order, and whether names were left out. The kept entries are a
+    /// max-heap by name: when they outgrow the budget the greatest goes.
+    fn scan(&self, after: Option<&[u8]>, budget: usize) -> io::Result<(Vec<DirEntry>, bool)> {
+        use std::os::unix::fs::DirEntryExt;
+        self.listings.fetch_add(1, Ordering::Relaxed);
+        let mut kept = std::collections::BinaryHeap::new();
+        let mut bytes = 0;
+        let mut more = false;
+        for entry in self.dir.entries()? {
+            let entry = entry?;
+            let name: OsString = entry.file_name();
+            let name = name.as_bytes();
+            if after.is_some_and(|after| name <= after) {
+                continue;
+            }
+            // Once something was left out, only names before the greatest
+            // kept one can still belong to this page.
+            if more
+                && kept
+                    .peek()
+                    .is_some_and(|top: &ByName| name > &top.0.name[..])
+            {
+                continue;
+            }
+            let entry = DirEntry {
+                name: name.to_vec(),
+                ino: entry.ino(),
+                file_type: entry.file_type().ok(),
+            };
+            bytes += entry.cost();
+            kept.push(ByName(entry));
+            while bytes > budget && kept.len() > 1 {
+                let ByName(out) = kept.pop().expect("not empty");
+                bytes -= out.cost();
+                more = true;
             }
         }
+        let mut entries: Vec<DirEntry> = kept.into_sorted_vec().into_iter().map(|e| e.0).collect();
+        entries.shrink_to_fit();
+        Ok((entries, more))
     }
 
     /// Fails with `EPERM` unless the guest may change what is beneath.
@@ -272,6 +422,9 @@ pub(crate) fn open(
                 }
                 return Ok(Opened::Dir(subdir(Dir::from_std_file(file))));
             }
+            if meta.file_type().is_fifo() && !os_write && !req.nonblocking {
+                wait_for_a_writer(&file, end)?;
+            }
             let opened = OpenFile {
                 file,
                 stream: !meta.is_file(),
@@ -294,6 +447,22 @@ pub(crate) fn open(
     }
 }
 
+/// What a blocking open of a FIFO for reading waits for, as open(2) would
+/// wait inside the system (where the end of the run cannot reach it): the
+/// FIFO was opened non-blocking, so this waits in the host's poll until it
+/// can be read (a writer wrote) or is hung up (a writer came and went).
+/// On Linux, a FIFO's read end that never had a writer polls as nothing at
+/// all, so the wait lasts until a writer comes or the run ends. Unlike
+/// open(2), it also waits while a writer that has the FIFO open has not
+/// written yet.
+fn wait_for_a_writer(fifo: &std::fs::File, end: &EndSignal) -> io::Result<()> {
+    match end.wait_for(fifo, rustix::event::PollFlags::IN) {
+        Ok(()) => Ok(()),
+        Err(super::wait::WaitError::Ended) => Err(io::ErrorKind::Interrupted.into()),
+        Err(super::wait::WaitError::Os(e)) => Err(e),
+    }
+}
+
 /// One entry of a directory listing.
 pub(crate) struct DirEntry {
     /// The name's bytes, as the system gives them.
@@ -303,35 +472,34 @@ pub(crate) struct DirEntry {
     pub file_type: Option<FileType>,
 }
 
-/// The entries of `dir`, `.` and `..` first, the rest sorted by name so
-/// that a listing read in several calls stays in one order.
-fn list(dir: &OpenDir) -> io::Result<Vec<DirEntry>> {
-    let own = dir.dir.dir_metadata()?;
-    let mut entries = vec![
-        DirEntry {
-            name: b".".to_vec(),
-            ino: own.ino(),
-            file_type: Some(own.file_type()),
-        },
-        DirEntry {
-            name: b"..".to_vec(),
-            ino: 0,
-            file_type: Some(own.file_type()),
-        },
-    ];
-    let mut rest = Vec::new();
-    for entry in dir.dir.entries()? {
-        let entry = entry?;
-        let name: OsString = entry.file_name();
-        rest.push(DirEntry {
-            name: name.as_bytes().to_vec(),
-            ino: entry.metadata().map(|m| m.ino()).unwrap_or(0),
-            file_type: entry.file_type().ok(),
-        });
+impl DirEntry {
+    /// What the entry counts for against [`DIR_PAGE_BYTES`].
+    fn cost(&self) -> usize {
+        self.name.len() + 2 * std::mem::size_of::<DirEntry>()
     }
-    rest.sort_by(|a, b| a.name.cmp(&b.name));
-    entries.extend(rest);
-    Ok(entries)
+}
+
+/// A directory entry ordered by its name alone.
+struct ByName(DirEntry);
+
+impl PartialEq for ByName {
+    fn eq(&self, other: &ByName) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for ByName {}
+
+impl PartialOrd for ByName {
+    fn partial_cmp(&self, other: &ByName) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ByName {
+    fn cmp(&self, other: &ByName) -> std::cmp::Ordering {
+        self.0.name.cmp(&other.0.name)
+    }
 }
 
 /// Sets the times of what `path` names beneath `dir`.

@@ -6,13 +6,18 @@
 //! polled together with the run's end signal, bytes in memory are simply
 //! copied, and a reader is pumped by a host thread into a pipe that is
 //! polled the same way. The process's stdout and stderr are written with
-//! `write(2)` directly, with no lock of the host's.
+//! `write(2)` directly: a pipe or terminal in chunks of at most `PIPE_BUF`
+//! bytes, each after a poll says there is room, one thread of the process
+//! at a time per stream (see [`write_polled`]); no lock is held across a
+//! wait. An embedder's writer is one object: its writes are serialised,
+//! and one that blocks holds up the other writes to that stream, out of
+//! reach of the end of the run.
 
 use std::io::{self, Cursor, PipeReader, PipeWriter, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::{Arc, Mutex};
 
-use rustix::event::PollFlags;
+use rustix::event::{PollFd, PollFlags, Timespec};
 
 use super::wait::{EndSignal, WaitError};
 
@@ -87,7 +92,11 @@ impl Output {
         Output(Arc::new(OutputKind::Null))
     }
 
-    /// Any writer; writes are serialised, each flushed.
+    /// Any writer; writes are serialised, each flushed. A write that
+    /// blocks holds up the other threads' writes to this output, and the
+    /// end of the run cannot interrupt it (the thread is then reported as
+    /// abandoned); a writer that may block should hand the bytes to a
+    /// thread of its own.
     pub fn writer(writer: impl Write + Send + 'static) -> Output {
         Output(Arc::new(OutputKind::Writer(Mutex::new(Box::new(writer)))))
     }
@@ -190,18 +199,43 @@ fn write_fd(fd: BorrowedFd<'_>, mut bytes: &[u8], end: &EndSignal) -> io::Result
 
 /// Writes to a pipe, terminal or socket of the process (which may be in
 /// blocking mode, shared with other processes) without blocking in
-/// `write(2)`: each chunk, no larger than a pipe takes at once, is written
-/// once `poll(2)` says there is room, so a full pipe is waited for in the
-/// poll, where the end of the run reaches the thread.
+/// `write(2)`: each chunk, no larger than `PIPE_BUF`, is written once
+/// `poll(2)` says there is room, so a full pipe is waited for in the poll,
+/// where the end of the run reaches the thread.
+///
+/// A pipe that polls writable has room for `PIPE_BUF` bytes, so such a
+/// write cannot block, unless someone else fills the pipe between the poll
+/// and the write. Within this process nobody can: the poll that decides
+/// and the write that follows happen under the stream's turn
+/// ([`TURN`]), taken by one thread at a time and held only for a poll that
+/// does not wait and one write that does not block, so the wait for a turn
+/// is short; the waits for room happen outside it, each with its run's end
+/// signal. Another process writing to the same pipe can still fill it in
+/// between, and then the write blocks until the pipe is read (so can a
+/// terminal whose output is stopped, or has less room than a chunk); the
+/// other threads' wait for the turn is then still reached by the end of
+/// their run ([`take_turn`]).
 fn write_polled(fd: BorrowedFd<'_>, mut bytes: &[u8], end: &EndSignal) -> io::Result<()> {
-    const CHUNK: usize = 4096;
     while !bytes.is_empty() {
         match end.wait_for(fd, PollFlags::OUT) {
             Ok(()) => {}
             Err(WaitError::Ended) => return Err(io::ErrorKind::Interrupted.into()),
             Err(WaitError::Os(e)) => return Err(e),
         }
-        let chunk = &bytes[..bytes.len().min(CHUNK)];
+        let _turn = take_turn(end)?;
+        // Another thread may have taken the room since the wait: look
+        // again, without waiting.
+        const NOW: Timespec = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let mut polled = [PollFd::new(&fd, PollFlags::OUT)];
+        match rustix::event::poll(&mut polled, Some(&NOW)) {
+            Ok(_) if polled[0].revents().is_empty() => continue,
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let chunk = &bytes[..bytes.len().min(rustix::pipe::PIPE_BUF)];
         match rustix::io::write(fd, chunk) {
             Ok(n) => bytes = &bytes[n..],
             Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
@@ -209,6 +243,29 @@ fn write_polled(fd: BorrowedFd<'_>, mut bytes: &[u8], end: &EndSignal) -> io::Re
         }
     }
     Ok(())
+}
+
+/// The turn to poll and write the process's stdout or stderr, shared by
+/// every run of the process: one for both, as they may be one pipe.
+static TURN: Mutex<()> = Mutex::new(());
+
+/// Waits for [`TURN`], a tenth of a millisecond at a time, until the run
+/// ends.
+fn take_turn(end: &EndSignal) -> io::Result<std::sync::MutexGuard<'static, ()>> {
+    loop {
+        if end.is_ended() {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        match TURN.try_lock() {
+            Ok(turn) => return Ok(turn),
+            Err(std::sync::TryLockError::Poisoned(e)) => return Ok(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                if end.sleep(std::time::Duration::from_micros(100)) {
+                    return Err(io::ErrorKind::Interrupted.into());
+                }
+            }
+        }
+    }
 }
 
 /// Why a read of stdin failed.
