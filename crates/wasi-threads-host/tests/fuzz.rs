@@ -359,10 +359,11 @@ fn program(rng: &mut Rng, children: u32, calls: usize, pages: u32) -> (String, u
         .collect();
     writeln!(wat, "  (data (i32.const {WHOLE}) \"{}\")", escape(&whole)).unwrap();
     let mut total = 0;
-    let mut bodies = Vec::new();
+    // Each thread's calls, one string each.
+    let mut bodies: Vec<Vec<String>> = Vec::new();
     let import_index = |name: &str| IMPORTS.iter().position(|(n, _)| *n == name).unwrap();
     for _ in 0..=children {
-        let mut body = String::from("    (call $started)\n");
+        let mut body = Vec::new();
         for _ in 0..calls {
             let call = random_call(rng, &paths, memory);
             let args: Vec<String> = call
@@ -373,47 +374,54 @@ fn program(rng: &mut Rng, children: u32, calls: usize, pages: u32) -> (String, u
                     Arg::I64(v) => format!("(i64.const {v})"),
                 })
                 .collect();
-            writeln!(
-                body,
-                "    (call $begin (i32.const {}))\n    (call $result (i32.const {total}) (call ${} {}))",
+            body.push(format!(
+                "    (call $begin (i32.const {}))\n    (call $result (i32.const {total}) (call ${} {}))\n",
                 import_index(call.name),
                 call.name,
                 args.join(" ")
-            )
-            .unwrap();
+            ));
             total += 1;
         }
         bodies.push(body);
     }
-    // Often, one thread asks one call to gather 64 MiB (1024 iovecs of the
-    // whole memory) for stdout or the socket.
+    // Often, one thread asks one call, anywhere among its others, to
+    // gather 64 MiB to 1 GiB (1024 iovecs of the whole memory) for stdout
+    // or the socket.
     if rng.below(3) == 0 {
         let which = rng.below(bodies.len() as u64) as usize;
+        let at = rng.below(bodies[which].len() as u64 + 1) as usize;
         let (name, fd) = rng.pick(&[("fd_write", 1), ("fd_write", 5), ("sock_send", 5)]);
         let flags = if name == "sock_send" {
             " (i32.const 0)"
         } else {
             ""
         };
-        writeln!(
-            bodies[which],
-            "    (call $begin (i32.const {}))\n    (call $result (i32.const {total}) (call ${name} (i32.const {fd}) (i32.const {WHOLE}) (i32.const 1024){flags} (i32.const {BUFFERS})))",
-            import_index(name)
-        )
-        .unwrap();
+        bodies[which].insert(
+            at,
+            format!(
+                "    (call $begin (i32.const {}))\n    (call $result (i32.const {total}) (call ${name} (i32.const {fd}) (i32.const {WHOLE}) (i32.const 1024){flags} (i32.const {BUFFERS})))\n",
+                import_index(name)
+            ),
+        );
         total += 1;
     }
     // Rarely, a thread ends the program in the middle of everything.
     if rng.below(16) == 0 {
         let which = rng.below(bodies.len() as u64) as usize;
-        writeln!(
-            bodies[which],
-            "    (call $begin (i32.const {}))\n    (call $proc_exit (i32.const 42))",
-            IMPORTS.len()
-        )
-        .unwrap();
+        let at = rng.below(bodies[which].len() as u64 + 1) as usize;
+        bodies[which].insert(
+            at,
+            format!(
+                "    (call $begin (i32.const {}))\n    (call $proc_exit (i32.const 42))\n",
+                IMPORTS.len()
+            ),
+        );
         total += 1;
     }
+    let bodies: Vec<String> = bodies
+        .iter()
+        .map(|calls| format!("    (call $started)\n{}", calls.concat()))
+        .collect();
     wat.push_str("  (func (export \"wasi_thread_start\") (param $tid i32) (param $which i32)\n");
     for (i, body) in bodies.iter().enumerate().skip(1) {
         writeln!(
