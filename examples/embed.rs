@@ -50,11 +50,11 @@ const PROGRAM: &str = r#"(module
           (br $wait))))
     (call $exit (local.get $n))))"#;
 
-/// The store data of every thread: the two parts' contexts and the
-/// embedder's own state.
 /// What the threads of one run logged.
 type Log = Arc<Mutex<Vec<String>>>;
 
+/// The store data of every thread: the two parts' contexts and the
+/// embedder's own state.
 #[derive(Clone)]
 struct Host {
     wasi: WasiCtx,

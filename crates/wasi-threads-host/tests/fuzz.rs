@@ -12,6 +12,13 @@
 //! guest traps; no host panic; every run ends within 10 s of its outcome,
 //! leaving no thread behind.
 //!
+//! The memory is one page in most cases and up to 16 pages in others, so
+//! pointers and lengths near the end of a larger memory are tried too.
+//! What ran is counted by the host, not read off the generated program: the
+//! guest calls `env.begin(import)` before each preview-1 call and
+//! `env.started()` as each thread begins, so a case that traps early counts
+//! only the calls it made.
+//!
 //! `FUZZ_CASES` (default 60) and `FUZZ_SEED` choose the cases; the figures
 //! are printed at the end (`--nocapture`).
 
@@ -19,7 +26,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -111,14 +118,18 @@ const PATHS: &[&[u8]] = &[
     b"sock",
 ];
 
-/// Where the paths, the iovecs and the subscriptions are in memory.
+/// Where the paths, the iovecs and the subscriptions are in memory (all in
+/// the first page).
 const IOVECS: u32 = 1024;
 const SUBSCRIPTIONS: u32 = 2048;
 const BUFFERS: u32 = 8192;
-const MEMORY: u32 = 65536;
+const PAGE: u32 = 65536;
 const COUNTER: u32 = 60000;
-/// 1024 iovecs, each naming the whole memory: 64 MiB asked of one call.
+/// 1024 iovecs, each naming the whole memory: from 64 MiB (one page) to
+/// 1 GiB (16 pages) asked of one call.
 const WHOLE: u32 = 16384;
+/// The memory sizes a case may have, in pages.
+const PAGES: &[u32] = &[1, 1, 1, 2, 3, 16];
 
 fn path_table() -> Vec<(u32, u32)> {
     let mut at = 0;
@@ -203,7 +214,8 @@ fn core_type(kind: char) -> &'static str {
     }
 }
 
-fn random_call(rng: &mut Rng, paths: &[(u32, u32)]) -> Call {
+/// A call with random arguments, for a memory of `memory` bytes.
+fn random_call(rng: &mut Rng, paths: &[(u32, u32)], memory: u32) -> Call {
     let (name, kinds) = rng.pick(IMPORTS);
     let mut args = Vec::new();
     for kind in kinds.chars() {
@@ -215,7 +227,10 @@ fn random_call(rng: &mut Rng, paths: &[(u32, u32)]) -> Call {
             })),
             'p' => {
                 let p = match rng.below(40) {
-                    0 => rng.pick(&[-1, -4, MEMORY as i64 - 2, MEMORY as i64, 1]),
+                    0 => rng.pick(&[-1, -4, memory as i64 - 2, memory as i64, 1]),
+                    // Near the end of the memory: some calls fit, some
+                    // reach past it.
+                    13..=14 => memory as i64 - 8 * rng.below(64) as i64,
                     9..=10 => WHOLE as i64,
                     1..=8 => IOVECS as i64 + 8 * rng.below(8) as i64,
                     11..=12 => SUBSCRIPTIONS as i64,
@@ -224,7 +239,7 @@ fn random_call(rng: &mut Rng, paths: &[(u32, u32)]) -> Call {
                 args.push(Arg::I32(p));
             }
             'l' => args.push(Arg::I32(match rng.below(12) {
-                0 => rng.pick(&[0x7fff_ffff, -1, -100, MEMORY as i64]),
+                0 => rng.pick(&[0x7fff_ffff, -1, -100, memory as i64, PAGE as i64]),
                 1..=2 => rng.below(65536) as i64,
                 _ => rng.below(300) as i64,
             })),
@@ -247,7 +262,7 @@ fn random_call(rng: &mut Rng, paths: &[(u32, u32)]) -> Call {
             })),
             'P' => {
                 let (at, len) = if rng.below(12) == 0 {
-                    (rng.below(MEMORY as u64 + 10) as u32, rng.next() as u32)
+                    (rng.below(memory as u64 + 10) as u32, rng.next() as u32)
                 } else {
                     rng.pick(paths)
                 };
@@ -260,15 +275,20 @@ fn random_call(rng: &mut Rng, paths: &[(u32, u32)]) -> Call {
     Call { name, args }
 }
 
-/// The generated program: each thread (main and `children`) makes its
-/// calls, reporting each result to `env.result(index, value)`; children
-/// count themselves out at COUNTER; main waits for them (with a timeout,
-/// since a child's call may block) and returns.
-fn program(rng: &mut Rng, children: u32, calls: usize) -> (String, usize) {
+/// The generated program, for a memory of `pages` pages: each thread
+/// (main and `children`) tells `env.started()` it began, then makes its
+/// calls, each announced to `env.begin(import)` and its result reported to
+/// `env.result(index, value)`; children count themselves out at COUNTER;
+/// main waits for them (with a timeout, since a child's call may block) and
+/// returns. Also returns the number of calls written.
+fn program(rng: &mut Rng, children: u32, calls: usize, pages: u32) -> (String, usize) {
+    let memory = pages * PAGE;
     let paths = path_table();
     let mut wat = String::from("(module\n");
     wat.push_str("  (import \"wasi\" \"thread-spawn\" (func $spawn (param i32) (result i32)))\n");
     wat.push_str("  (import \"env\" \"result\" (func $result (param i32 i32)))\n");
+    wat.push_str("  (import \"env\" \"begin\" (func $begin (param i32)))\n");
+    wat.push_str("  (import \"env\" \"started\" (func $started))\n");
     for (name, kinds) in IMPORTS {
         let params: Vec<&str> = kinds.chars().map(core_type).collect();
         writeln!(
@@ -281,22 +301,26 @@ fn program(rng: &mut Rng, children: u32, calls: usize) -> (String, usize) {
     wat.push_str(
         "  (import \"wasi_snapshot_preview1\" \"proc_exit\" (func $proc_exit (param i32)))\n",
     );
-    wat.push_str(
-        "  (import \"env\" \"memory\" (memory 1 1 shared))\n  (export \"memory\" (memory 0))\n",
-    );
+    writeln!(
+        wat,
+        "  (import \"env\" \"memory\" (memory {pages} {pages} shared))\n  (export \"memory\" (memory 0))"
+    )
+    .unwrap();
     // Paths.
     let mut data = Vec::new();
     for p in PATHS {
         data.extend_from_slice(p);
         data.push(0);
     }
-    // Iovecs: some valid (into BUFFERS), some wild.
+    // Iovecs: some valid (into BUFFERS or the memory's last bytes), some
+    // wild, some one byte past the end.
     let mut iovecs = Vec::new();
     for i in 0..16u32 {
         let (buf, len) = match i % 4 {
             0 => (BUFFERS + i * 64, 64),
+            1 if i == 5 => (memory - 16, 16 + rng.below(2) as u32),
             1 => (BUFFERS + i * 512, 4096),
-            2 => (rng.below(MEMORY as u64) as u32, rng.next() as u32),
+            2 => (rng.below(memory as u64) as u32, rng.next() as u32),
             _ => (BUFFERS, 0),
         };
         iovecs.extend_from_slice(&buf.to_le_bytes());
@@ -331,15 +355,17 @@ fn program(rng: &mut Rng, children: u32, calls: usize) -> (String, usize) {
     )
     .unwrap();
     let whole: Vec<u8> = (0..1024)
-        .flat_map(|_| 0u32.to_le_bytes().into_iter().chain(MEMORY.to_le_bytes()))
+        .flat_map(|_| 0u32.to_le_bytes().into_iter().chain(memory.to_le_bytes()))
         .collect();
     writeln!(wat, "  (data (i32.const {WHOLE}) \"{}\")", escape(&whole)).unwrap();
     let mut total = 0;
-    let mut bodies = Vec::new();
+    // Each thread's calls, one string each.
+    let mut bodies: Vec<Vec<String>> = Vec::new();
+    let import_index = |name: &str| IMPORTS.iter().position(|(n, _)| *n == name).unwrap();
     for _ in 0..=children {
-        let mut body = String::new();
+        let mut body = Vec::new();
         for _ in 0..calls {
-            let call = random_call(rng, &paths);
+            let call = random_call(rng, &paths, memory);
             let args: Vec<String> = call
                 .args
                 .iter()
@@ -348,39 +374,54 @@ fn program(rng: &mut Rng, children: u32, calls: usize) -> (String, usize) {
                     Arg::I64(v) => format!("(i64.const {v})"),
                 })
                 .collect();
-            writeln!(
-                body,
-                "    (call $result (i32.const {total}) (call ${} {}))",
+            body.push(format!(
+                "    (call $begin (i32.const {}))\n    (call $result (i32.const {total}) (call ${} {}))\n",
+                import_index(call.name),
                 call.name,
                 args.join(" ")
-            )
-            .unwrap();
+            ));
             total += 1;
         }
         bodies.push(body);
     }
-    // Often, one thread asks one call to gather 64 MiB (1024 iovecs of the
-    // whole memory) for stdout or the socket.
+    // Often, one thread asks one call, anywhere among its others, to
+    // gather 64 MiB to 1 GiB (1024 iovecs of the whole memory) for stdout
+    // or the socket.
     if rng.below(3) == 0 {
         let which = rng.below(bodies.len() as u64) as usize;
+        let at = rng.below(bodies[which].len() as u64 + 1) as usize;
         let (name, fd) = rng.pick(&[("fd_write", 1), ("fd_write", 5), ("sock_send", 5)]);
         let flags = if name == "sock_send" {
             " (i32.const 0)"
         } else {
             ""
         };
-        writeln!(
-            bodies[which],
-            "    (call $result (i32.const {total}) (call ${name} (i32.const {fd}) (i32.const {WHOLE}) (i32.const 1024){flags} (i32.const {BUFFERS})))"
-        )
-        .unwrap();
+        bodies[which].insert(
+            at,
+            format!(
+                "    (call $begin (i32.const {}))\n    (call $result (i32.const {total}) (call ${name} (i32.const {fd}) (i32.const {WHOLE}) (i32.const 1024){flags} (i32.const {BUFFERS})))\n",
+                import_index(name)
+            ),
+        );
         total += 1;
     }
     // Rarely, a thread ends the program in the middle of everything.
     if rng.below(16) == 0 {
         let which = rng.below(bodies.len() as u64) as usize;
-        bodies[which].push_str("    (call $proc_exit (i32.const 42))\n");
+        let at = rng.below(bodies[which].len() as u64 + 1) as usize;
+        bodies[which].insert(
+            at,
+            format!(
+                "    (call $begin (i32.const {}))\n    (call $proc_exit (i32.const 42))\n",
+                IMPORTS.len()
+            ),
+        );
+        total += 1;
     }
+    let bodies: Vec<String> = bodies
+        .iter()
+        .map(|calls| format!("    (call $started)\n{}", calls.concat()))
+        .collect();
     wat.push_str("  (func (export \"wasi_thread_start\") (param $tid i32) (param $which i32)\n");
     for (i, body) in bodies.iter().enumerate().skip(1) {
         writeln!(
@@ -437,6 +478,29 @@ struct Host {
 /// What calls answered: (out-of-range answers as (call, value)).
 type Answers = Arc<Mutex<Vec<(i32, i32)>>>;
 
+/// What ran, counted by the host as the guest runs: calls begun, by import
+/// (`proc_exit` last), calls answered, and threads started. Reset for each
+/// case.
+struct Executed {
+    begun: Vec<AtomicU64>,
+    answered: AtomicU64,
+    started: AtomicU64,
+}
+
+impl Executed {
+    fn reset(&self) {
+        for n in &self.begun {
+            n.store(0, Ordering::SeqCst);
+        }
+        self.answered.store(0, Ordering::SeqCst);
+        self.started.store(0, Ordering::SeqCst);
+    }
+
+    fn begun(&self) -> u64 {
+        self.begun.iter().map(|n| n.load(Ordering::SeqCst)).sum()
+    }
+}
+
 #[test]
 fn hostile_call_sequences_from_several_threads_keep_every_guarantee() {
     let cases: u64 = std::env::var("FUZZ_CASES")
@@ -463,16 +527,23 @@ fn hostile_call_sequences_from_several_threads_keep_every_guarantee() {
     wasi_threads_host::configure(&mut config);
     let engine = Engine::new(&config).unwrap();
     let answers: Answers = Arc::new(Mutex::new(Vec::new()));
+    let executed = Arc::new(Executed {
+        begun: (0..=IMPORTS.len()).map(|_| AtomicU64::new(0)).collect(),
+        answered: AtomicU64::new(0),
+        started: AtomicU64::new(0),
+    });
     let mut linker: Linker<Host> = Linker::new(&engine);
     preview1::add_to_linker(&mut linker, |h: &mut Host| &mut h.wasi).unwrap();
     threads::add_to_linker(&mut linker, |h: &mut Host| &mut h.threads).unwrap();
     {
         let answers = answers.clone();
+        let executed = executed.clone();
         linker
             .func_wrap(
                 "env",
                 "result",
                 move |_: Caller<'_, Host>, call: i32, value: i32| {
+                    executed.answered.fetch_add(1, Ordering::SeqCst);
                     // Errnos run from 0 (success) to 76 (notcapable).
                     if !(0..=76).contains(&value) {
                         answers.lock().unwrap().push((call, value));
@@ -481,9 +552,28 @@ fn hostile_call_sequences_from_several_threads_keep_every_guarantee() {
             )
             .unwrap();
     }
+    {
+        let executed = executed.clone();
+        linker
+            .func_wrap("env", "begin", move |_: Caller<'_, Host>, import: i32| {
+                executed.begun[import as usize].fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+    }
+    {
+        let executed = executed.clone();
+        linker
+            .func_wrap("env", "started", move |_: Caller<'_, Host>| {
+                executed.started.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+    }
 
     let mut rng = Rng(seed);
-    let (mut calls, mut threads_run, mut traps, mut exits, mut timeouts) = (0, 0, 0, 0, 0);
+    let (mut calls, mut threads_generated, mut traps, mut exits, mut timeouts) = (0, 0, 0, 0, 0);
+    let (mut begun, mut answered, mut started_threads) = (0u64, 0u64, 0u64);
+    let mut begun_by_import = vec![0u64; IMPORTS.len() + 1];
+    let mut cases_by_pages: BTreeMap<u32, usize> = BTreeMap::new();
     let mut worst_growth = 0usize;
     let mut trap_kinds: BTreeMap<String, usize> = BTreeMap::new();
     let mut worst_stop = Duration::ZERO;
@@ -500,7 +590,10 @@ fn hostile_call_sequences_from_several_threads_keep_every_guarantee() {
 
         let children = rng.below(4) as u32;
         let per_thread = 10 + rng.below(40) as usize;
-        let (wat, total) = program(&mut rng, children, per_thread);
+        let pages = rng.pick(PAGES);
+        *cases_by_pages.entry(pages).or_insert(0) += 1;
+        let (wat, total) = program(&mut rng, children, per_thread, pages);
+        executed.reset();
         let module = wasi_threads_host::compile(&engine, wat.as_bytes())
             .unwrap_or_else(|e| panic!("case {case}: {e}\n{wat}"));
         let (ours, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
@@ -546,7 +639,30 @@ fn hostile_call_sequences_from_several_threads_keep_every_guarantee() {
         worst_growth = worst_growth.max(growth);
 
         calls += total;
-        threads_run += children as usize + 1;
+        threads_generated += children as usize + 1;
+        // Every thread has stopped (checked below), so the counts are final.
+        let case_begun = executed.begun();
+        let case_answered = executed.answered.load(Ordering::SeqCst);
+        let case_started = executed.started.load(Ordering::SeqCst);
+        assert!(
+            case_answered <= case_begun && case_begun <= total as u64,
+            "case {case}: {case_answered} answered, {case_begun} begun, {total} written"
+        );
+        assert!(case_started <= children as u64 + 1);
+        if outcome == Outcome::Exit(0) {
+            // The main thread returned: it began and was answered every
+            // one of its own calls.
+            assert!(
+                case_started >= 1 && case_answered >= per_thread as u64,
+                "case {case}: main returned after {case_answered} answers"
+            );
+        }
+        begun += case_begun;
+        answered += case_answered;
+        started_threads += case_started;
+        for (sum, n) in begun_by_import.iter_mut().zip(&executed.begun) {
+            *sum += n.load(Ordering::SeqCst);
+        }
         match &outcome {
             Outcome::Exit(_) => exits += 1,
             Outcome::Trap(t) => {
@@ -592,11 +708,21 @@ fn hostile_call_sequences_from_several_threads_keep_every_guarantee() {
     }
     let _ = std::fs::remove_dir_all(&root);
     eprintln!(
-        "fuzz: {cases} cases (seed {seed}), {calls} calls from {threads_run} threads in {:?}; \
+        "fuzz: {cases} cases (seed {seed}) in {:?}; calls: {calls} generated, {begun} executed, \
+         {answered} answered; threads: {threads_generated} generated, {started_threads} started; \
          outcomes: {exits} exits, {traps} guest traps, {timeouts} time limits; \
          largest heap growth {} KiB; longest stop {worst_stop:?}",
         started.elapsed(),
         worst_growth >> 10
     );
+    eprintln!("cases by memory pages: {cases_by_pages:?}");
+    let by_import: Vec<String> = IMPORTS
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(["proc_exit"])
+        .zip(&begun_by_import)
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
+    eprintln!("calls executed by import: {}", by_import.join(", "));
     eprintln!("guest traps by kind: {trap_kinds:?}");
 }

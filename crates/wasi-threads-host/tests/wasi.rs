@@ -1,11 +1,15 @@
-//! Preview-1 calls through the shared context.
+//! Preview-1 calls through the shared context, and the sources a
+//! context's builder can replace (clock, random, the descriptor limit).
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 mod support;
 
-use wasi_threads_host::{Outcome, Runner};
+use wasi_threads_host::preview1::{self, WasiCtx};
+use wasi_threads_host::{Outcome, Run, Runner};
+use wasmtime::{Config, Engine, Linker, Module, Store};
 
 /// A stdout the test can read back.
 #[derive(Clone, Default)]
@@ -188,4 +192,190 @@ fn rights_are_kept_narrowed_and_only_dropped_and_fdflags_are_reported() {
     assert_eq!(report.outcome, Outcome::Exit(0));
     assert!(dir.join("f").exists());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs `wat`'s `_start` in a store whose data is `build`'s context; the
+/// guest's memory afterwards.
+fn run_with_ctx(
+    wat: &str,
+    build: impl FnOnce(preview1::WasiCtxBuilder) -> preview1::WasiCtxBuilder,
+) -> Vec<u8> {
+    let mut config = Config::new();
+    wasi_threads_host::configure(&mut config);
+    let engine = Engine::new(&config).unwrap();
+    let module = Module::new(&engine, wat).unwrap();
+    let mut linker: Linker<WasiCtx> = Linker::new(&engine);
+    preview1::add_to_linker(&mut linker, |cx: &mut WasiCtx| cx).unwrap();
+    let run = Run::new(&engine).unwrap();
+    let wasi = build(WasiCtx::builder()).build(&run).unwrap();
+    let mut store = Store::new(&engine, wasi);
+    run.configure_store(&mut store);
+    let instance = linker.instantiate(&mut store, &module).unwrap();
+    instance
+        .get_typed_func::<(), ()>(&mut store, "_start")
+        .unwrap()
+        .call(&mut store, ())
+        .unwrap();
+    let memory = instance.get_memory(&mut store, "memory").unwrap();
+    memory.data(&store).to_vec()
+}
+
+fn u32_at(memory: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(memory[at..at + 4].try_into().unwrap())
+}
+
+fn u64_at(memory: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(memory[at..at + 8].try_into().unwrap())
+}
+
+/// A clock of fixed readings; monotonic time advances 1 µs per reading.
+struct FixedClock {
+    monotonic: AtomicU64,
+}
+
+impl preview1::Clock for FixedClock {
+    fn realtime(&self) -> u64 {
+        1_700_000_000_123_456_789
+    }
+    fn monotonic(&self) -> u64 {
+        self.monotonic.fetch_add(1000, Ordering::SeqCst)
+    }
+    fn resolution(&self) -> u64 {
+        250
+    }
+}
+
+#[test]
+fn a_replaced_clock_is_what_the_guest_reads() {
+    // Realtime to 0, monotonic twice to 8 and 16, both resolutions to 24
+    // and 32; the errnos at 100..120.
+    let wat = r#"(module
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $time (param i32 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "clock_res_get" (func $res (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (i32.store (i32.const 100) (call $time (i32.const 0) (i64.const 0) (i32.const 0)))
+    (i32.store (i32.const 104) (call $time (i32.const 1) (i64.const 1) (i32.const 8)))
+    (i32.store (i32.const 108) (call $time (i32.const 1) (i64.const 0) (i32.const 16)))
+    (i32.store (i32.const 112) (call $res (i32.const 0) (i32.const 24)))
+    (i32.store (i32.const 116) (call $res (i32.const 1) (i32.const 32)))))"#;
+    let memory = run_with_ctx(wat, |b| {
+        b.clock(FixedClock {
+            monotonic: AtomicU64::new(42_000_000_007),
+        })
+    });
+    let errnos: Vec<u32> = (100..120)
+        .step_by(4)
+        .map(|at| u32_at(&memory, at))
+        .collect();
+    assert_eq!(errnos, [0; 5]);
+    assert_eq!(u64_at(&memory, 0), 1_700_000_000_123_456_789);
+    assert_eq!(u64_at(&memory, 8), 42_000_000_007);
+    assert_eq!(u64_at(&memory, 16), 42_000_001_007);
+    assert_eq!(u64_at(&memory, 24), 250);
+    assert_eq!(u64_at(&memory, 32), 250);
+}
+
+/// A random source whose k-th byte is (31k + 7) mod 251, however the host
+/// asks for the bytes.
+struct Sequence(u64);
+
+impl Sequence {
+    fn byte(k: u64) -> u8 {
+        ((k * 31 + 7) % 251) as u8
+    }
+}
+
+impl rand_core::RngCore for Sequence {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+    fn fill_bytes(&mut self, dst: &mut [u8]) {
+        for b in dst {
+            *b = Sequence::byte(self.0);
+            self.0 += 1;
+        }
+    }
+}
+
+#[test]
+fn a_replaced_random_source_is_what_the_guest_gets() {
+    // 10 bytes to 1000, then 70,000 (more than one 64 KiB chunk of the
+    // host's) to 2000; the bytes around each are 0xee and must stay so.
+    let wat = r#"(module
+  (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 999) "\ee")
+  (data (i32.const 1010) "\ee")
+  (data (i32.const 1999) "\ee")
+  (data (i32.const 72000) "\ee")
+  (func (export "_start")
+    (i32.store (i32.const 100) (call $random (i32.const 1000) (i32.const 10)))
+    (i32.store (i32.const 104) (call $random (i32.const 2000) (i32.const 70000)))))"#;
+    let memory = run_with_ctx(wat, |b| b.random(Sequence(0)));
+    assert_eq!((u32_at(&memory, 100), u32_at(&memory, 104)), (0, 0));
+    let expected: Vec<u8> = (0..70_010).map(Sequence::byte).collect();
+    assert_eq!(&memory[1000..1010], &expected[..10]);
+    assert!(memory[2000..72000] == expected[10..], "the second fill");
+    for at in [999, 1010, 1999, 72000] {
+        assert_eq!(memory[at], 0xee, "byte {at} was written");
+    }
+}
+
+#[test]
+fn max_fds_bounds_the_table_and_a_close_makes_room() {
+    // Descriptors 0-2 are stdio and 3 the preopen. Eight opens of "f"
+    // (errnos from 100, descriptors from 200); then close 4 (errno at 300)
+    // and open twice more (errnos at 304 and 312, descriptors at 308, 316).
+    let wat = r#"(module
+  (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_close" (func $close (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "f")
+  (func $open_f (param $fd_at i32) (result i32)
+    ;; oflags creat, rights fd_write
+    (call $open (i32.const 3) (i32.const 0) (i32.const 0) (i32.const 1) (i32.const 1)
+      (i64.const 64) (i64.const 0) (i32.const 0) (local.get $fd_at)))
+  (func (export "_start") (local $i i32)
+    (loop $opens
+      (i32.store (i32.add (i32.const 100) (i32.shl (local.get $i) (i32.const 2)))
+        (call $open_f (i32.add (i32.const 200) (i32.shl (local.get $i) (i32.const 2)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $opens (i32.lt_u (local.get $i) (i32.const 8))))
+    (i32.store (i32.const 300) (call $close (i32.const 4)))
+    (i32.store (i32.const 304) (call $open_f (i32.const 308)))
+    (i32.store (i32.const 312) (call $open_f (i32.const 316)))))"#;
+    // wasi-libc's __WASI_ERRNO_MFILE: "File descriptor value too large".
+    const MFILE: u32 = 33;
+    for max in [5usize, 7] {
+        let dir = std::env::temp_dir().join(format!(
+            "wasi-threads-host-max-fds-{max}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let memory = run_with_ctx(wat, |b| b.preopen_dir(&dir, "/d").max_fds(max));
+        let room = max - 4;
+        for i in 0..8 {
+            let errno = u32_at(&memory, 100 + 4 * i);
+            if i < room {
+                assert_eq!(errno, 0, "max {max}: open {i}");
+                assert_eq!(u32_at(&memory, 200 + 4 * i), 4 + i as u32);
+            } else {
+                assert_eq!(errno, MFILE, "max {max}: open {i} is past the limit");
+            }
+        }
+        assert_eq!(u32_at(&memory, 300), 0, "max {max}: close");
+        assert_eq!(u32_at(&memory, 304), 0, "max {max}: the open after a close");
+        assert_eq!(u32_at(&memory, 308), 4, "max {max}: the freed descriptor");
+        assert_eq!(u32_at(&memory, 312), MFILE, "max {max}: full again");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -276,20 +276,24 @@ impl WasiCtxBuilder {
         self
     }
 
-    /// The clocks `clock_time_get` and `poll_oneoff` read.
+    /// The clocks `clock_time_get` and `poll_oneoff` read, and whose
+    /// resolution `clock_res_get` answers (for realtime and monotonic
+    /// alike). The host adds nothing: the guest gets the values as given.
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
         self.clock = Box::new(clock);
         self
     }
 
-    /// The source of `random_get`.
+    /// The source of `random_get`, the only call that reads it: the guest
+    /// gets its bytes in order, asked for in pieces of at most 64 KiB.
     pub fn random(mut self, random: impl rand_core::RngCore + Send + 'static) -> Self {
         self.random = Box::new(random);
         self
     }
 
-    /// The most descriptors open at once, stdio and preopens included;
-    /// past it, opening answers `mfile`.
+    /// The most descriptors open at once, stdio and preopens included
+    /// (at least 3: the stdio); past it, a call that would open one
+    /// (`path_open`, `sock_accept`) answers `mfile`, until one is closed.
     pub fn max_fds(mut self, n: usize) -> Self {
         self.max_fds = n;
         self

@@ -9,10 +9,11 @@
 //! objects from one `InstancePre`. [`add_to_linker`] defines
 //! `thread-spawn`, which instantiates the new thread before it returns (so
 //! every failure reaches the guest as a negative value, see
-//! [`spawn_error`]) and runs `wasi_thread_start` on a new OS thread. Each
-//! new thread's store data comes from the spawning thread's, by `Clone` or
-//! the embedder's factory; its context's [`WasiThreadsCtx::tid`] is its
-//! own id.
+//! [`spawn_error`]) and runs `wasi_thread_start` on an OS thread of the
+//! process's [`pool`]: one parked after an earlier thread's
+//! `wasi_thread_start` returned, else a new one. Each new thread's store
+//! data comes from the spawning thread's, by `Clone` or the embedder's
+//! factory; its context's [`WasiThreadsCtx::tid`] is its own id.
 //!
 //! ```
 //! use wasi_threads_host::threads::{self, WasiThreadsCtx};
