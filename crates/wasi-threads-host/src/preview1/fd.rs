@@ -527,6 +527,66 @@ mod tests {
         (entries, calls)
     }
 
+    /// `fd_pread` and `fd_pwrite` never wait for the descriptor's position,
+    /// which `fd_read`, `fd_write` and `fd_seek` hold while they use it: a
+    /// thread holding it (here the test, as a read from a slow file system
+    /// would) keeps neither from answering.
+    #[test]
+    fn positioned_reads_and_writes_do_not_wait_for_the_position() {
+        let dir = scratch("positioned", 0, |_| unreachable!());
+        std::fs::write(dir.join("f"), b"0123456789").unwrap();
+        let (_run, cx) = context(&dir);
+        let mut bytes = vec![0u8; 256];
+        bytes[0] = b'f';
+        // One iovec at 16: 4 bytes at 64.
+        bytes[16..20].copy_from_slice(&64u32.to_le_bytes());
+        bytes[20..24].copy_from_slice(&4u32.to_le_bytes());
+        bytes[64..68].copy_from_slice(b"WXYZ");
+        let fd = super::super::path::path_open(
+            &cx,
+            &mut GuestMemory::Unshared(&mut bytes),
+            types::Fd::from(3),
+            types::Lookupflags::empty(),
+            GuestPtr::new((0, 1)),
+            types::Oflags::empty(),
+            (R::all(), R::all()),
+            types::Fdflags::empty(),
+        )
+        .unwrap();
+        let file = cx.file(fd, R::empty()).unwrap();
+        let held = file.position();
+        let (done, answers) = std::sync::mpsc::channel();
+        let other = cx.clone();
+        std::thread::spawn(move || {
+            let mut mem = bytes.clone();
+            let wrote = fd_pwrite(
+                &other,
+                &mut GuestMemory::Unshared(&mut mem),
+                fd,
+                GuestPtr::new((16, 1)),
+                6,
+            )
+            .unwrap();
+            mem[64..68].fill(0);
+            let read = fd_pread(
+                &other,
+                &mut GuestMemory::Unshared(&mut mem),
+                fd,
+                GuestPtr::new((16, 1)),
+                4,
+            )
+            .unwrap();
+            let _ = done.send((wrote, read, mem[64..68].to_vec()));
+        });
+        let answered = answers.recv_timeout(std::time::Duration::from_secs(10));
+        drop(held);
+        let (wrote, read, got) = answered.expect("a positioned call waited for the position");
+        assert_eq!((wrote, read), (4, 4));
+        assert_eq!(got, b"45WX");
+        assert_eq!(std::fs::read(dir.join("f")).unwrap(), b"012345WXYZ");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// Reads a directory of 300 entries with `fd_readdir` through a small
     /// buffer, following the cookies: one scan of the directory.
     #[test]
