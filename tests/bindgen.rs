@@ -137,6 +137,29 @@ fn maps_and_fixed_length_lists_are_refused_with_exit_code_1() {
     }
 }
 
+/// The header's include guard never meets a constant: an enum named like
+/// the header, with a case `h`, gives `T_X_I_W_H`, which was the guard.
+#[test]
+fn the_include_guard_is_apart_from_every_constant() {
+    let dir = root().join("target/bindgen-guard");
+    std::fs::create_dir_all(&dir).unwrap();
+    let wit = dir.join("guard.wit");
+    std::fs::write(
+        &wit,
+        "package t:x;\ninterface i {\n  enum w { h, k }\n  f: func(x: w);\n}\nworld w { import i; }\n",
+    )
+    .unwrap();
+    let c = generate_path(&wit, &WitOptions::default(), Target::C).unwrap();
+    for (file, text) in &c.files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    let header = &c.files.iter().find(|(f, _)| f.ends_with(".h")).unwrap().1;
+    assert!(header.contains("#define T_X_I_W_H ("), "{header}");
+    for (file, _) in &c.files {
+        check(clang_check(&dir.join(file)), &format!("compiling {file}"));
+    }
+}
+
 #[test]
 fn one_run_names_every_refused_function() {
     let dir = root().join("target/bindgen-unsupported");

@@ -638,7 +638,9 @@ void *cabi_realloc(void *ptr, size_t old_size, size_t align, size_t new_size) {
         decls
     };
 
-    let guard = format!("__{p}_{base}_h").to_shouty_snake_case();
+    // Leading underscores keep the guard apart from every constant (which
+    // starts with a letter) and every type and function (lower case).
+    let guard = format!("__{}", format!("{p}_{base}_h").to_shouty_snake_case());
     let mut header = String::new();
     let _ = writeln!(
         header,

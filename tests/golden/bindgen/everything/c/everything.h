@@ -5,8 +5,8 @@
  * memory.
  */
 
-#ifndef TEST_KINDS_KINDS_EVERYTHING_H
-#define TEST_KINDS_KINDS_EVERYTHING_H
+#ifndef __TEST_KINDS_KINDS_EVERYTHING_H
+#define __TEST_KINDS_KINDS_EVERYTHING_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -5,8 +5,8 @@
  * memory.
  */
 
-#ifndef TEST_EXPORTED_RESOURCES_H
-#define TEST_EXPORTED_RESOURCES_H
+#ifndef __TEST_EXPORTED_RESOURCES_H
+#define __TEST_EXPORTED_RESOURCES_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -5,8 +5,8 @@
  * memory.
  */
 
-#ifndef WASI_THREADS_H
-#define WASI_THREADS_H
+#ifndef __WASI_THREADS_H
+#define __WASI_THREADS_H
 
 #include <stdbool.h>
 #include <stddef.h>
