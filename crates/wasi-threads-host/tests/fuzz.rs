@@ -22,11 +22,10 @@
 //! `FUZZ_CASES` (default 60) and `FUZZ_SEED` choose the cases; the figures
 //! are printed at the end (`--nocapture`).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,41 +34,10 @@ use wasi_threads_host::threads::{self, WasiThreadsCtx};
 use wasi_threads_host::{Outcome, Output, Run};
 use wasmtime::{Caller, Config, Engine, Linker, Store};
 
-/// The global allocator, counting the bytes in use and their peak.
-struct Counting;
+#[path = "support/counting.rs"]
+mod counting;
 
-static IN_USE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = IN_USE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                let now = IN_USE.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
-                    - layout.size();
-                PEAK.fetch_max(now, Ordering::Relaxed);
-            } else {
-                IN_USE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        p
-    }
-}
+use counting::Counting;
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -616,8 +584,7 @@ fn hostile_call_sequences_from_several_threads_keep_every_guarantee() {
         let ctx = WasiThreadsCtx::builder(&module, &run)
             .build(&linker)
             .unwrap();
-        let baseline = IN_USE.load(Ordering::Relaxed);
-        PEAK.store(baseline, Ordering::Relaxed);
+        let baseline = counting::start();
         ctx.start(Store::new(
             &engine,
             Host {
@@ -635,7 +602,7 @@ fn hostile_call_sequences_from_several_threads_keep_every_guarantee() {
         let report = run.wait();
         let stopping = stop.elapsed();
         worst_stop = worst_stop.max(stopping);
-        let growth = PEAK.load(Ordering::Relaxed).saturating_sub(baseline);
+        let growth = counting::growth_since(baseline);
         worst_growth = worst_growth.max(growth);
 
         calls += total;

@@ -2,48 +2,12 @@
 //! once, at most `MAX_IO` of them. One test in its own binary: it counts
 //! the process's allocations.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use wasi_threads_host::{Outcome, Output, Runner};
 
-/// The global allocator, counting the bytes in use and their peak.
-struct Counting;
+#[path = "support/counting.rs"]
+mod counting;
 
-static IN_USE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-fn grew(by: usize) {
-    let now = IN_USE.fetch_add(by, Ordering::Relaxed) + by;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                grew(new_size - layout.size());
-            } else {
-                IN_USE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        p
-    }
-}
+use counting::Counting;
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -72,11 +36,10 @@ fn writer(len: u32, expect: usize) -> String {
 /// of the compiled `wat`.
 fn peak_growth(runner: &Runner, wat: &str) -> usize {
     let module = runner.compile(wat.as_bytes()).unwrap();
-    let before = IN_USE.load(Ordering::Relaxed);
-    PEAK.store(before, Ordering::Relaxed);
+    let before = counting::start();
     let report = runner.run_module(&module).unwrap();
     assert_eq!(report.outcome, Outcome::Exit(1));
-    PEAK.load(Ordering::Relaxed).saturating_sub(before)
+    counting::growth_since(before)
 }
 
 #[test]
