@@ -13,7 +13,7 @@ use std::time::Duration;
 
 mod support;
 
-use support::SYNC;
+use support::{SLEEP, SYNC};
 use wasi_threads_host::{Outcome, Runner};
 
 /// A child blocks writing 1 MiB to stdout (or reading 16 bytes of stdin);
@@ -35,6 +35,7 @@ fn blocked(write: bool, code: i32) -> String {
   (import "env" "memory" (memory 32 32 shared))
   (export "memory" (memory 0))
   {SYNC}
+  {SLEEP}
   (func (export "wasi_thread_start") (param i32 i32)
     (i32.store (i32.const 16) (i32.const 65536))
     (i32.store (i32.const 20) (i32.const {len}))
@@ -43,10 +44,7 @@ fn blocked(write: bool, code: i32) -> String {
   (func (export "_start")
     (drop (call $spawn (i32.const 0)))
     (call $wait_for (i32.const 0) (i32.const 1))
-    (i32.store8 (i32.const 1032) (i32.const 0))
-    (i32.store (i32.const 1040) (i32.const 1))
-    (i64.store (i32.const 1048) (i64.const 100000000))
-    (drop (call $poll (i32.const 1024) (i32.const 1536) (i32.const 1) (i32.const 1600)))
+    (call $sleep (i64.const 100000000))
     (call $exit (i32.const {code}))))"#
     )
 }
@@ -71,6 +69,7 @@ const BESIDE_A_BLOCKED_WRITER: &str = r#"(module
   (data (i32.const 300) "f")
   (data (i32.const 320) "file\n")
   SYNC
+  SLEEP
   (func (export "wasi_thread_start") (param i32 i32)
     (i32.store (i32.const 16) (i32.const 65536))
     (i32.store (i32.const 20) (i32.const 1048576))
@@ -79,10 +78,7 @@ const BESIDE_A_BLOCKED_WRITER: &str = r#"(module
   (func (export "_start")
     (drop (call $spawn (i32.const 0)))
     (call $wait_for (i32.const 0) (i32.const 1))
-    (i32.store8 (i32.const 1032) (i32.const 0))
-    (i32.store (i32.const 1040) (i32.const 1))
-    (i64.store (i32.const 1048) (i64.const 100000000))
-    (drop (call $poll (i32.const 1024) (i32.const 1536) (i32.const 1) (i32.const 1600)))
+    (call $sleep (i64.const 100000000))
     (call $record (i32.const 1) (call $time (i32.const 1) (i64.const 0) (i32.const 64)))
     (i32.store (i32.const 32) (i32.const 200))
     (i32.store (i32.const 36) (i32.const 14))
@@ -176,7 +172,12 @@ fn inherited_stdio_blocks_in_the_host_where_the_end_reaches_it() {
             .time_limit(Duration::from_secs(30)),
     );
     let beside = beside
-        .run(BESIDE_A_BLOCKED_WRITER.replace("SYNC", SYNC).as_bytes())
+        .run(
+            BESIDE_A_BLOCKED_WRITER
+                .replace("SYNC", SYNC)
+                .replace("SLEEP", SLEEP)
+                .as_bytes(),
+        )
         .unwrap();
     let _ = run_over.send(());
     rustix::stdio::dup2_stdout(&saved_out).unwrap();

@@ -51,3 +51,14 @@ pub const SYNC: &str = r#"
     (drop (i32.atomic.rmw.add (local.get $addr) (i32.const 1)))
     (drop (memory.atomic.notify (local.get $addr) (i32.const -1))))
 "#;
+
+/// `$sleep (param $ns i64)`: wait $ns nanoseconds in `poll_oneoff`, which
+/// the module imports as `$poll` (one relative clock subscription at 1024,
+/// its event at 1536, the count at 1600).
+pub const SLEEP: &str = r#"
+  (func $sleep (param $ns i64)
+    (i32.store8 (i32.const 1032) (i32.const 0))
+    (i32.store (i32.const 1040) (i32.const 1))
+    (i64.store (i32.const 1048) (local.get $ns))
+    (drop (call $poll (i32.const 1024) (i32.const 1536) (i32.const 1) (i32.const 1600))))
+"#;
