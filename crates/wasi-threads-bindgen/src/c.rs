@@ -1468,10 +1468,7 @@ void {glue}(int32_t arg0) {{
         let kind = &self.resolve().types[id].kind;
         // A resource (or an alias of one) is not a value of the canonical
         // ABI: only its handles are.
-        let mut target = id;
-        while let TypeDefKind::Type(Type::Id(next)) = self.resolve().types[target].kind {
-            target = next;
-        }
+        let target = wit_bindgen_core::dealias(self.resolve(), id);
         if matches!(self.resolve().types[target].kind, TypeDefKind::Resource) {
             return String::new();
         }

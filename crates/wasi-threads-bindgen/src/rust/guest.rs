@@ -461,11 +461,7 @@ pub(crate) use {macro_name} as export;",
     }
 
     // Exported resources use a few more items of the runtime.
-    let rt_items = if wm
-        .export_items
-        .iter()
-        .any(|i| matches!(i, WitItem::ExportedResource { .. }))
-    {
+    let rt_items = if gen.has_exported_resources() {
         format!("{RT_ITEMS}, {RT_RESOURCE_ITEMS}")
     } else {
         RT_ITEMS.to_string()
@@ -520,14 +516,6 @@ fn trait_entry(
     &mut traits[at]
 }
 
-/// A type through its `use` aliases.
-fn dealias(resolve: &Resolve, mut id: TypeId) -> TypeId {
-    while let TypeDefKind::Type(Type::Id(next)) = resolve.types[id].kind {
-        id = next;
-    }
-    id
-}
-
 /// `Some(error type)` for a constructor that returns `result<r, E>` (the
 /// trait's `new` returns `Result<Self, E>`), `None` for one that returns
 /// `r`.
@@ -535,7 +523,7 @@ fn constructor_error(resolve: &Resolve, func: &Function) -> Option<Option<Type>>
     let Some(Type::Id(id)) = func.result else {
         return None;
     };
-    match &resolve.types[dealias(resolve, id)].kind {
+    match &resolve.types[wit_bindgen_core::dealias(resolve, id)].kind {
         TypeDefKind::Result(r) => Some(r.err),
         _ => None,
     }

@@ -20,6 +20,7 @@
 use std::fmt::Write;
 
 use wit_bindgen_core::abi::{AbiVariant, LiftLower};
+use wit_bindgen_core::dealias;
 use wit_parser::{Function, FunctionKind, InterfaceId, Type, TypeDefKind, TypeId, TypeOwner};
 
 use wasi_threads_abi::{CoreFunc, Intrinsic, Meaning, WitItem};
@@ -297,14 +298,6 @@ fn error_owner(gen: &RustGen<'_>, id: TypeId) -> Option<InterfaceId> {
     }
 }
 
-/// The type a `type` alias chain ends at.
-fn dealias(gen: &RustGen<'_>, mut id: TypeId) -> TypeId {
-    while let TypeDefKind::Type(Type::Id(next)) = &gen.resolve().types[id].kind {
-        id = *next;
-    }
-    id
-}
-
 /// Whether lifting a value of `ty` from core values can neither trap nor
 /// read memory: integers, floats, bools, flags and handles, and records and
 /// tuples of those. (A `char` or a discriminant is checked, a string or list
@@ -523,16 +516,18 @@ linker: &mut wasmtime::Linker<T>,
         let Some(Type::Id(id)) = func.result else {
             return None;
         };
-        let TypeDefKind::Result(r) = &self.gen.resolve().types[dealias(self.gen, id)].kind else {
+        let TypeDefKind::Result(r) =
+            &self.gen.resolve().types[dealias(self.gen.resolve(), id)].kind
+        else {
             return None;
         };
         let Some(Type::Id(err)) = r.err else {
             return None;
         };
-        let err = dealias(self.gen, err);
+        let err = dealias(self.gen.resolve(), err);
         self.errors
             .iter()
-            .find(|e| dealias(self.gen, e.id) == err)
+            .find(|e| dealias(self.gen.resolve(), e.id) == err)
             .map(|e| (e, r.ok))
     }
 

@@ -228,7 +228,7 @@ impl<'a> RustGen<'a> {
     }
 
     /// Whether the guest exports any resource.
-    fn has_exported_resources(&self) -> bool {
+    pub fn has_exported_resources(&self) -> bool {
         self.wm
             .import_items
             .iter()
@@ -682,10 +682,7 @@ unsafe {{ drop(self.handle) }}
     /// The resource `r` names (through `use` aliases), if the world
     /// exports it: the guest defines it, the host holds handles to it.
     pub fn exported_resource_id(&self, r: TypeId) -> Option<TypeId> {
-        let mut id = r;
-        while let TypeDefKind::Type(Type::Id(next)) = self.resolve().types[id].kind {
-            id = next;
-        }
+        let id = wit_bindgen_core::dealias(self.resolve(), r);
         self.wm.export_items.iter().find_map(|item| match item {
             WitItem::ExportedResource { resource, .. } if *resource == id => Some(id),
             _ => None,
