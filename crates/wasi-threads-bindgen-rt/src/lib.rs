@@ -316,7 +316,13 @@ struct Slot {
 struct Slots {
     slots: Vec<Option<Slot>>,
     free: Vec<u32>,
-    live: usize,
+}
+
+impl Slots {
+    /// The handles in use: every slot but the free ones.
+    fn live(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
 }
 
 /// The guest's table of owned handles to the resources it exports, as the
@@ -387,7 +393,7 @@ impl GuestResourceTable {
 
     /// How many handles the guest holds.
     pub fn len(&self) -> usize {
-        self.lock().live
+        self.lock().live()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -397,7 +403,7 @@ impl GuestResourceTable {
     /// A new owned handle to the resource `T` of representation `rep`.
     pub fn insert<T: ExportedResource>(&self, rep: u32) -> std::result::Result<u32, HandleError> {
         let mut s = self.lock();
-        if s.live >= self.limit {
+        if s.live() >= self.limit {
             return Err(HandleError::Full { limit: self.limit });
         }
         let slot = Some(Slot {
@@ -414,7 +420,6 @@ impl GuestResourceTable {
                 (s.slots.len() - 1) as u32
             }
         };
-        s.live += 1;
         Ok(index + 1)
     }
 
@@ -447,7 +452,6 @@ impl GuestResourceTable {
         let slot = Self::find::<T>(&s, handle)?;
         s.slots[handle as usize - 1] = None;
         s.free.push(handle - 1);
-        s.live -= 1;
         Ok(slot.rep)
     }
 
