@@ -375,3 +375,30 @@ fn max_fds_bounds_the_table_and_a_close_makes_room() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// `fd_readdir` into a buffer that ends at the very top of a 4 GiB memory
+/// and fills it: the entries land and the call answers the buffer's size
+/// (the pointer just past the buffer does not exist, and nothing may ask
+/// for it). The exit code is the errno, then 100 + `bufused` when it is 0.
+#[test]
+fn a_directory_read_into_the_top_of_a_4_gib_memory_fills_it() {
+    let dir = std::env::temp_dir().join(format!("wasi-threads-readdir-top-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a-name-long-enough-to-fill-the-buffer"), b"").unwrap();
+    let wat = r#"(module
+  (import "wasi_snapshot_preview1" "fd_readdir" (func $readdir (param i32 i32 i32 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 65536)
+  (func (export "_start") (local $errno i32)
+    ;; 64 bytes ending at 2^32: `.` and `..` take 51, the third entry fills it.
+    (local.set $errno (call $readdir (i32.const 3) (i32.const -64) (i32.const 64) (i64.const 0) (i32.const 16)))
+    (if (local.get $errno) (then (call $exit (local.get $errno))))
+    (call $exit (i32.add (i32.const 100) (i32.load (i32.const 16))))))"#;
+    let report = Runner::new()
+        .preopen_dir(&dir, "/d")
+        .run(wat.as_bytes())
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(report.outcome, Outcome::Exit(164));
+}

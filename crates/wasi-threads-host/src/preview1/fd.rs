@@ -308,23 +308,37 @@ pub(super) fn fd_readdir(
     dir.read_entries(cookie, |index, entry| {
         let full = dirent(&mut out, index, entry, len - copied);
         if out.len() >= STRETCH || full {
-            let to = buf
-                .add(copied as u32)
-                .map(|to| to.as_array(out.len() as u32));
-            match to.and_then(|to| mem.copy_from_slice(&out, to)) {
-                Ok(()) => copied += out.len(),
-                Err(e) => failed = Some(e),
-            }
-            out.clear();
+            failed = flush(mem, buf, &mut out, &mut copied).err();
         }
         !full && failed.is_none()
     })?;
-    if let Some(e) = failed {
-        return Err(e.into());
+    match failed {
+        Some(e) => Err(e.into()),
+        None => {
+            flush(mem, buf, &mut out, &mut copied)?;
+            Ok(copied as u32)
+        }
     }
-    let to = buf.add(copied as u32)?.as_array(out.len() as u32);
-    mem.copy_from_slice(&out, to)?;
-    Ok((copied + out.len()) as u32)
+}
+
+/// Copies the entries laid out in `out` to the guest's buffer `buf`, after
+/// the `copied` bytes already there. Nothing to copy touches no pointer (a
+/// full buffer may end at the top of memory, where `buf + copied` does
+/// not exist).
+fn flush(
+    mem: &mut GuestMemory<'_>,
+    buf: GuestPtr<u8>,
+    out: &mut Vec<u8>,
+    copied: &mut usize,
+) -> Result<(), wiggle::GuestError> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    let to = buf.add(*copied as u32)?.as_array(out.len() as u32);
+    mem.copy_from_slice(out, to)?;
+    *copied += out.len();
+    out.clear();
+    Ok(())
 }
 
 pub(super) fn fd_renumber(cx: &WasiCtx, fd: types::Fd, to: types::Fd) -> Result<(), Error> {
