@@ -456,11 +456,7 @@ pub(crate) fn open(
 /// open(2), it also waits while a writer that has the FIFO open has not
 /// written yet.
 fn wait_for_a_writer(fifo: &std::fs::File, end: &EndSignal) -> io::Result<()> {
-    match end.wait_for(fifo, rustix::event::PollFlags::IN) {
-        Ok(()) => Ok(()),
-        Err(super::wait::WaitError::Ended) => Err(io::ErrorKind::Interrupted.into()),
-        Err(super::wait::WaitError::Os(e)) => Err(e),
-    }
+    end.wait_readable(fifo, None).map(drop)
 }
 
 /// One entry of a directory listing.

@@ -186,11 +186,9 @@ fn write_fd(fd: BorrowedFd<'_>, mut bytes: &[u8], end: &EndSignal) -> io::Result
         match rustix::io::write(fd, bytes) {
             Ok(n) => bytes = &bytes[n..],
             Err(rustix::io::Errno::INTR) => {}
-            Err(rustix::io::Errno::AGAIN) => match end.wait_for(fd, PollFlags::OUT) {
-                Ok(()) => {}
-                Err(WaitError::Ended) => return Err(io::ErrorKind::Interrupted.into()),
-                Err(WaitError::Os(e)) => return Err(e),
-            },
+            Err(rustix::io::Errno::AGAIN) => {
+                end.wait_writable(fd, None)?;
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -217,32 +215,38 @@ fn write_fd(fd: BorrowedFd<'_>, mut bytes: &[u8], end: &EndSignal) -> io::Result
 /// their run ([`take_turn`]).
 fn write_polled(fd: BorrowedFd<'_>, mut bytes: &[u8], end: &EndSignal) -> io::Result<()> {
     while !bytes.is_empty() {
-        match end.wait_for(fd, PollFlags::OUT) {
-            Ok(()) => {}
-            Err(WaitError::Ended) => return Err(io::ErrorKind::Interrupted.into()),
-            Err(WaitError::Os(e)) => return Err(e),
+        {
+            let _turn = take_turn(end)?;
+            if has_room(fd)? {
+                let chunk = &bytes[..bytes.len().min(rustix::pipe::PIPE_BUF)];
+                match rustix::io::write(fd, chunk) {
+                    Ok(n) => bytes = &bytes[n..],
+                    Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
+                    Err(e) => return Err(e.into()),
+                }
+                continue;
+            }
         }
-        let _turn = take_turn(end)?;
-        // Another thread may have taken the room since the wait: look
-        // again, without waiting.
-        const NOW: Timespec = Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        let mut polled = [PollFd::new(&fd, PollFlags::OUT)];
-        match rustix::event::poll(&mut polled, Some(&NOW)) {
-            Ok(_) if polled[0].revents().is_empty() => continue,
-            Ok(_) | Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let chunk = &bytes[..bytes.len().min(rustix::pipe::PIPE_BUF)];
-        match rustix::io::write(fd, chunk) {
-            Ok(n) => bytes = &bytes[n..],
-            Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
-            Err(e) => return Err(e.into()),
-        }
+        // No room: wait for it without the turn, where the end of the run
+        // reaches the thread.
+        end.wait_writable(fd, None)?;
     }
     Ok(())
+}
+
+/// Whether a poll that does not wait finds room to write in `fd` (an
+/// interrupted poll found none).
+fn has_room(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    const NOW: Timespec = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    let mut polled = [PollFd::new(&fd, PollFlags::OUT)];
+    match rustix::event::poll(&mut polled, Some(&NOW)) {
+        Ok(_) => Ok(!polled[0].revents().is_empty()),
+        Err(rustix::io::Errno::INTR) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The turn to poll and write the process's stdout or stderr, shared by
