@@ -7,6 +7,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+mod support;
+
+use support::scratch;
+
 use wasi_threads_host::preview1::{self, WasiCtx};
 use wasi_threads_host::threads::{self, WasiThreadsCtx};
 use wasi_threads_host::{MemoryOutput, Outcome, Run, RunEnded, RunReport};
@@ -207,16 +211,6 @@ fn start(
     };
     threads.start(Store::new(engine, host)).unwrap();
     (run, threads, notes)
-}
-
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "wasi-threads-host-embed-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

@@ -50,9 +50,7 @@ const WAT: &str = r#"(module
 
 #[test]
 fn counts_of_writes_past_four_gibibytes_are_never_wrapped() {
-    let dir = std::env::temp_dir().join(format!("wasi-threads-host-counts-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = support::scratch("counts");
     let (runner, log) = support::recording(Runner::new().preopen_dir(&dir, "/d"));
     let report = runner.run(WAT.as_bytes()).unwrap();
     assert_eq!(report.outcome, Outcome::Exit(0));

@@ -162,9 +162,7 @@ fn inherited_stdio_blocks_in_the_host_where_the_end_reaches_it() {
         err_r.read_to_end(&mut all).unwrap();
         all
     });
-    let dir = std::env::temp_dir().join(format!("wasi-threads-stdio-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = support::scratch("stdio");
     let (beside, log) = support::recording(
         Runner::new()
             .arg("prog")

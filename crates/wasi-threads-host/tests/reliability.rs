@@ -8,18 +8,8 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{SLEEP, SYNC};
+use support::{scratch, SLEEP, SYNC};
 use wasi_threads_host::{Outcome, Runner};
-
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "wasi-threads-reliability-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 #[test]
 fn a_call_that_begins_after_the_end_does_nothing() {

@@ -95,9 +95,7 @@ fn fd_fdstat_set_flags_switches_append_on_and_off() {
     (call $record (i32.const 8) (call $put (i32.const 6) (i32.const 1)))
     ;; dsync cannot be switched on after opening
     (call $record (i32.const 9) (call $set_flags (i32.const 4) (i32.const 2)))))"#;
-    let dir = std::env::temp_dir().join(format!("wasi-threads-flags-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = support::scratch("flags");
     let (runner, log) = support::recording(Runner::new().preopen_dir(&dir, "/d"));
     let report = runner.run(wat.as_bytes()).unwrap();
     assert_eq!(report.outcome, Outcome::Exit(0));
@@ -182,9 +180,7 @@ const RIGHTS: &str = r#"(module
 
 #[test]
 fn rights_are_kept_narrowed_and_only_dropped_and_fdflags_are_reported() {
-    let dir = std::env::temp_dir().join(format!("wasi-threads-host-rights-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = support::scratch("rights");
     let report = Runner::new()
         .preopen_dir(&dir, "/d")
         .run(RIGHTS.as_bytes())
@@ -351,12 +347,7 @@ fn max_fds_bounds_the_table_and_a_close_makes_room() {
     // wasi-libc's __WASI_ERRNO_MFILE: "File descriptor value too large".
     const MFILE: u32 = 33;
     for max in [5usize, 7] {
-        let dir = std::env::temp_dir().join(format!(
-            "wasi-threads-host-max-fds-{max}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = support::scratch(&format!("max-fds-{max}"));
         let memory = run_with_ctx(wat, |b| b.preopen_dir(&dir, "/d").max_fds(max));
         let room = max - 4;
         for i in 0..8 {
@@ -382,9 +373,7 @@ fn max_fds_bounds_the_table_and_a_close_makes_room() {
 /// for it). The exit code is the errno, then 100 + `bufused` when it is 0.
 #[test]
 fn a_directory_read_into_the_top_of_a_4_gib_memory_fills_it() {
-    let dir = std::env::temp_dir().join(format!("wasi-threads-readdir-top-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = support::scratch("readdir-top");
     std::fs::write(dir.join("a-name-long-enough-to-fill-the-buffer"), b"").unwrap();
     let wat = r#"(module
   (import "wasi_snapshot_preview1" "fd_readdir" (func $readdir (param i32 i32 i32 i64 i32) (result i32)))

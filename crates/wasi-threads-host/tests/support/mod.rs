@@ -36,6 +36,14 @@ pub fn recording(runner: Runner) -> (Runner, Log) {
     (runner, log)
 }
 
+/// A fresh, empty scratch directory of this test process, named `name`.
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("wasi-threads-host-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// `$wait_for (param $addr i32) (param $n i32)`: park until the i32 at
 /// $addr is $n. `$bump (param $addr i32)`: add 1 and wake every waiter.
 pub const SYNC: &str = r#"
