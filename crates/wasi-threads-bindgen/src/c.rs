@@ -418,9 +418,12 @@ pub(crate) fn generate(wm: &WitModel) -> Result<Generated, BindgenError> {
                 by_ptr.push(false);
                 // An owned handle of an exported resource is a struct:
                 // lifted as one, never cast.
-                casts.push(!matches!(gen.exported_handle(&p.ty), Some((_, true))));
-                if let Some((r, true)) = gen.exported_handle(&p.ty) {
-                    handed.push(format!("`{name}` (`{}`)", gen.drops[&r]));
+                match gen.exported_handle(&p.ty) {
+                    Some((r, true)) => {
+                        casts.push(false);
+                        handed.push(format!("`{name}` (`{}`)", gen.drops[&r]));
+                    }
+                    _ => casts.push(true),
                 }
                 param_tys.push(ty);
             } else {

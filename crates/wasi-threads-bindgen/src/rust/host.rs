@@ -1036,7 +1036,7 @@ let mut cx = {HOST_RT}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut call
         }
         // The functions of each exported resource: (resource, interface,
         // methods).
-        let mut resources: Vec<(TypeId, Option<InterfaceId>, String)> = Vec::new();
+        let mut resources: Vec<(TypeId, InterfaceId, String)> = Vec::new();
         for (core, item) in wm.model.exports.iter().zip(&wm.export_items) {
             let WitItem::Function { interface, func } = item else {
                 continue;
@@ -1129,19 +1129,16 @@ let mut cx = {HOST_RT}::Cx::new(wasmtime::AsContextMut::as_context_mut(&mut stor
                 core.name, fg.src
             );
             crate::parses::<syn::ItemImpl>(&format!("impl X {{\n{method}}}"), &core.name)?;
-            match resource {
-                Some(r) if interface.is_some() => {
-                    match resources.iter_mut().find(|(id, _, _)| *id == r) {
-                        Some(entry) => entry.2.push_str(&method),
-                        None => resources.push((r, *interface, method)),
-                    }
-                }
+            match (resource, interface) {
+                (Some(r), Some(i)) => match resources.iter_mut().find(|(id, _, _)| *id == r) {
+                    Some(entry) => entry.2.push_str(&method),
+                    None => resources.push((r, *i, method)),
+                },
                 _ => methods.push_str(&method),
             }
         }
         // Each resource's `Guest<Resource>`, and the world's accessor of it.
-        for (r, interface, resource_methods) in &resources {
-            let Some(i) = interface else { continue };
+        for (r, i, resource_methods) in &resources {
             let path = gen.interface_path(*i);
             let wit_name = gen.resource_name(*r);
             let camel_name = camel(&wit_name);
